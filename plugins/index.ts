@@ -1,0 +1,46 @@
+/**
+ * fastify-datastar: the umbrella plugin. Registers Server-Sent Events
+ * (`reply.sse()`), the Datastar SDK (`reply.datastar()`, `request.readSignals()`,
+ * typed `schema.signals`, one-shot replies, `fastify.datastarUrl()`) and the
+ * TCP_NODELAY hook. Each is also importable alone from its subpath.
+ *
+ * @example
+ * import Fastify from 'fastify'
+ * import datastar from 'fastify-datastar'
+ * const app = Fastify()
+ * await app.register(datastar)
+ * app.get('/feed', async (request, reply) => {
+ *   reply.datastar().patchElements('<div id="feed">…</div>')
+ * })
+ */
+import fp from 'fastify-plugin'
+import type { FastifyPluginAsync } from 'fastify'
+import { datastar as datastarPlugin, type DatastarPluginOptions } from './datastar.js'
+import { nodelay } from './nodelay.js'
+import { sse } from './sse.js'
+
+/** Options of the umbrella plugin. */
+export interface FastifyDatastarOptions extends DatastarPluginOptions {
+  /** Set TCP_NODELAY on every connection. Default true. */
+  noDelay?: boolean
+}
+
+const umbrella: FastifyPluginAsync<FastifyDatastarOptions> = async (fastify, options) => {
+  const { noDelay = true, ...datastarOptions } = options
+  await fastify.register(sse, datastarOptions.keepAlive === undefined ? {} : { keepAlive: datastarOptions.keepAlive })
+  await fastify.register(datastarPlugin, datastarOptions)
+  if (noDelay) await fastify.register(nodelay)
+}
+
+/** The umbrella plugin: SSE, Datastar and TCP_NODELAY. */
+export const fastifyDatastar = fp(umbrella, {
+  fastify: '5.x',
+  name: 'fastify-datastar'
+})
+
+export default fastifyDatastar
+export { datastarPlugin as datastar, sse, nodelay }
+export type { DatastarPluginOptions, DatastarReplyOptions, DatastarClientOptions, RouteSignals } from './datastar.js'
+export type { SSEPluginOptions, SSEReplyOptions } from './sse.js'
+export type { StreamCallback, StreamReplyOptions } from './reply-stream.js'
+export * from '../src/index.js'

@@ -1,0 +1,89 @@
+/**
+ * Every error this package throws, each with a stable code (the way Fastify and
+ * ws name theirs), built with @fastify/error so Fastify's error handler answers
+ * them with the right status and the usual `{ statusCode, code, error, message }`.
+ */
+import createError from '@fastify/error'
+
+// Programmer mistakes while writing an event: nothing is written.
+export const FST_ERR_SSE_INVALID_FIELD = createError(
+  'FST_ERR_SSE_INVALID_FIELD',
+  'The SSE %s field must be a single line: CR and LF are not allowed',
+  500,
+  TypeError
+)
+export const FST_ERR_SSE_INVALID_RETRY = createError(
+  'FST_ERR_SSE_INVALID_RETRY',
+  'The SSE retry field must be a non-negative integer, got %s',
+  500,
+  TypeError
+)
+export const FST_ERR_SSE_INVALID_DATA = createError(
+  'FST_ERR_SSE_INVALID_DATA',
+  'SSE data must be a string or an array of strings, got %s',
+  500,
+  TypeError
+)
+export const FST_ERR_SSE_INVALID_OPTION = createError(
+  'FST_ERR_SSE_INVALID_OPTION',
+  'Invalid SSE option %s: %s',
+  500,
+  TypeError
+)
+export const FST_ERR_SSE_ALREADY_STARTED = createError(
+  'FST_ERR_SSE_ALREADY_STARTED',
+  'This reply already has an event stream or has been sent',
+  500
+)
+
+export const FST_ERR_DATASTAR_INVALID_MODE = createError(
+  'FST_ERR_DATASTAR_INVALID_MODE',
+  'Invalid Datastar patch mode "%s"; expected one of: %s',
+  500,
+  TypeError
+)
+export const FST_ERR_DATASTAR_INVALID_NAMESPACE = createError(
+  'FST_ERR_DATASTAR_INVALID_NAMESPACE',
+  'Invalid Datastar namespace "%s"; expected one of: %s',
+  500,
+  TypeError
+)
+export const FST_ERR_DATASTAR_INVALID_ARGUMENT = createError(
+  'FST_ERR_DATASTAR_INVALID_ARGUMENT',
+  'Invalid Datastar argument: %s',
+  500,
+  TypeError
+)
+export const FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION = createError(
+  'FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION',
+  'Invalid fastify-datastar option %s: %s',
+  500,
+  TypeError
+)
+
+// Client mistakes in the signals a request carries: 400.
+export const FST_ERR_DATASTAR_SIGNALS_INVALID_JSON = createError(
+  'FST_ERR_DATASTAR_SIGNALS_INVALID_JSON',
+  'Datastar signals are not valid JSON: %s',
+  400
+)
+export const FST_ERR_DATASTAR_SIGNALS_NOT_OBJECT = createError(
+  'FST_ERR_DATASTAR_SIGNALS_NOT_OBJECT',
+  'Datastar signals must be a JSON object, got %s',
+  400
+)
+export const FST_ERR_DATASTAR_SIGNALS_FORBIDDEN_KEY = createError(
+  'FST_ERR_DATASTAR_SIGNALS_FORBIDDEN_KEY',
+  'Datastar signals contain a forbidden prototype property (__proto__ or constructor.prototype)',
+  400
+)
+export const FST_ERR_DATASTAR_SIGNALS_DUPLICATE = createError(
+  'FST_ERR_DATASTAR_SIGNALS_DUPLICATE',
+  'The datastar query parameter must be given once, got %s',
+  400
+)
+/**
+ * A schema violation in signals. It reuses Fastify's own validation code so that
+ * handlers and error formatters that look for `FST_ERR_VALIDATION` keep working.
+ */
+export const FST_ERR_VALIDATION = createError('FST_ERR_VALIDATION', '%s', 400)

@@ -1,0 +1,15 @@
+/**
+ * The framework-free core: SSE encoding and streams, the Datastar protocol,
+ * signal parsing. Usable on a plain `node:http` response.
+ */
+export * from './errors.js'
+export * from './sse/format.js'
+export * from './sse/parser.js'
+export * from './sse/stream.js'
+export { heartbeatTimerCount } from './sse/heartbeat.js'
+export * from './datastar/events.js'
+export * from './datastar/html.js'
+export * from './datastar/one-shot.js'
+export * from './datastar/signals.js'
+export * from './datastar/stream.js'
+export * from './datastar/url.js'

@@ -1,0 +1,50 @@
+/**
+ * Keep-alive scheduling shared by every stream with the same interval: one
+ * timer per distinct interval instead of one per connection, so thousands of
+ * idle streams cost a set entry each. A timer exists only while it has members.
+ */
+
+/** Anything that can write a heartbeat. */
+export interface HeartbeatTarget {
+  heartbeat (): void
+}
+
+interface HeartbeatGroup {
+  timer: NodeJS.Timeout
+  members: Set<HeartbeatTarget>
+}
+
+const groups = new Map<number, HeartbeatGroup>()
+
+/** Adds `target` to the heartbeat sent every `intervalMs`. */
+export function addHeartbeat (intervalMs: number, target: HeartbeatTarget): void {
+  let group = groups.get(intervalMs)
+  if (group === undefined) {
+    const members = new Set<HeartbeatTarget>()
+    const timer = setInterval(beat, intervalMs, members)
+    // A heartbeat alone must never keep the process alive.
+    timer.unref()
+    group = { timer, members }
+    groups.set(intervalMs, group)
+  }
+  group.members.add(target)
+}
+
+/** Removes `target`; the interval's timer stops with its last member. */
+export function deleteHeartbeat (intervalMs: number, target: HeartbeatTarget): void {
+  const group = groups.get(intervalMs)
+  if (group === undefined || !group.members.delete(target)) return
+  if (group.members.size === 0) {
+    clearInterval(group.timer)
+    groups.delete(intervalMs)
+  }
+}
+
+/** How many heartbeat timers are running (one per distinct interval in use). */
+export function heartbeatTimerCount (): number {
+  return groups.size
+}
+
+function beat (members: Set<HeartbeatTarget>): void {
+  for (const member of members) member.heartbeat()
+}

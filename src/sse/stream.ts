@@ -1,0 +1,352 @@
+/**
+ * The SSE stream over one HTTP response: ordered writes that respect the
+ * socket's backpressure, keep-alive, and close detection from the response
+ * (never from the request, whose `close` fires once a POST body is read).
+ */
+import type { OutgoingHttpHeaders } from 'node:http'
+import { FST_ERR_SSE_INVALID_OPTION } from '../errors.js'
+import { encodeComment, encodeEvent, type SSEMessage } from './format.js'
+import { addHeartbeat, deleteHeartbeat } from './heartbeat.js'
+
+/**
+ * The response an SSE stream writes to: what Node's HTTP/1 `ServerResponse`
+ * and HTTP/2 compatibility `Http2ServerResponse` have in common.
+ */
+export interface SSEResponse {
+  readonly destroyed: boolean
+  readonly writableEnded: boolean
+  writeHead (statusCode: number, headers: OutgoingHttpHeaders): unknown
+  flushHeaders? (): void
+  write (chunk: string): boolean
+  end (chunk?: string): unknown
+  on (event: 'close' | 'drain', listener: () => void): unknown
+  on (event: 'error', listener: (error: Error) => void): unknown
+  once (event: 'drain', listener: () => void): unknown
+  removeListener (event: 'close' | 'drain', listener: () => void): unknown
+}
+
+/** Status and headers of the stream's response, computed when the head is written. */
+export interface SSEHead {
+  statusCode: number
+  headers: OutgoingHttpHeaders
+}
+
+/** Who ended a stream. */
+export type SSECloseReason = 'client' | 'server'
+
+/** Options of one stream. */
+export interface SSEStreamOptions {
+  /** Interval of keep-alive comments in ms, or `false` for none. Default 30 000. */
+  keepAlive?: number | false
+  /** The request's `Last-Event-ID`, exposed as `stream.lastEventId`. */
+  lastEventId?: string
+  /** Runs once when the head has been written (datastar-cl's `:on-connect`). */
+  onConnect?: (stream: SSEStream) => void
+  /** Runs once when the stream ends, whoever ended it (datastar-cl's `:on-disconnect`). */
+  onDisconnect?: (stream: SSEStream) => void
+  /** Receives errors thrown by hooks and socket errors; by default they are dropped. */
+  onError?: (error: Error) => void
+}
+
+/** Default keep-alive interval: under the 60 s idle timeout of common proxies. */
+export const DEFAULT_KEEP_ALIVE = 30_000
+
+const HEARTBEAT = encodeComment()
+const WRITTEN: Promise<boolean> = Promise.resolve(true)
+const DROPPED: Promise<boolean> = Promise.resolve(false)
+
+const PENDING = 0
+const OPEN = 1
+const CLOSED = 2
+
+interface Deferred<T> {
+  promise: Promise<T>
+  resolve: (value: T) => void
+}
+
+function deferred<T> (): Deferred<T> {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((_resolve) => { resolve = _resolve })
+  return { promise, resolve }
+}
+
+/**
+ * Validates a keep-alive setting: a positive number of milliseconds or `false`.
+ * @example validateKeepAlive(15_000)
+ */
+export function validateKeepAlive (value: unknown): number | false {
+  if (value === false) return false
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new FST_ERR_SSE_INVALID_OPTION('keepAlive', `expected a positive integer of milliseconds or false, got ${String(value)}`)
+  }
+  return value
+}
+
+/**
+ * The response headers of an event stream. `Connection` is HTTP/1-only
+ * (HTTP/2 forbids it); `X-Accel-Buffering: no` stops nginx from buffering events.
+ * @example sseHeaders(1)['content-type'] // 'text/event-stream'
+ */
+export function sseHeaders (httpVersionMajor: number): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no'
+  }
+  if (httpVersionMajor === 1) headers.connection = 'keep-alive'
+  return headers
+}
+
+/**
+ * A server-sent event stream.
+ *
+ * Writes are ordered. When the socket asks to wait (`write()` returned false),
+ * later events queue in order and go out in one write on `drain`; the promise
+ * each write returns settles when its bytes are handed to the socket, or at
+ * once with `false` when the stream is closed. Writes never reject.
+ *
+ * @example
+ * const stream = new SSEStream(res, () => ({ statusCode: 200, headers: sseHeaders(1) }))
+ * stream.open()
+ * await stream.send({ event: 'tick', data: '1' })
+ * stream.close()
+ */
+export class SSEStream {
+  /** The request's `Last-Event-ID`, or undefined. */
+  readonly lastEventId: string | undefined
+  /** Who ended the stream, once it has ended. */
+  closeReason: SSECloseReason | undefined
+
+  readonly #res: SSEResponse
+  readonly #head: () => SSEHead
+  readonly #keepAlive: number | false
+  readonly #onError: ((error: Error) => void) | undefined
+  #onConnect: ((stream: SSEStream) => void) | undefined
+  #state: number = PENDING
+  #queue: string[] | null = null
+  #drain: Deferred<boolean> | null = null
+  #closed: Deferred<void> | null = null
+  #abort: AbortController | null = null
+  #closeHandlers: Array<(stream: SSEStream) => void> = []
+
+  /**
+   * @param res the response to write to
+   * @param head computes status and headers when the head is written (lazily, so
+   *   a stream can still be abandoned for a normal error response before that)
+   * @param options keep-alive, hooks and the request's Last-Event-ID
+   */
+  constructor (res: SSEResponse, head: () => SSEHead, options: SSEStreamOptions = {}) {
+    this.#res = res
+    this.#head = head
+    this.#keepAlive = options.keepAlive === undefined ? DEFAULT_KEEP_ALIVE : validateKeepAlive(options.keepAlive)
+    this.#onError = options.onError
+    this.#onConnect = options.onConnect
+    this.lastEventId = options.lastEventId
+    if (options.onDisconnect !== undefined) this.#closeHandlers.push(options.onDisconnect)
+    res.on('close', this.#onResponseClose)
+    res.on('error', this.#onResponseError)
+  }
+
+  /** True once the head has been written and until the stream ends. */
+  get isOpen (): boolean {
+    return this.#state === OPEN
+  }
+
+  /** True once the stream has ended, by `close()` or by the client going away. */
+  get isClosed (): boolean {
+    return this.#state === CLOSED
+  }
+
+  /** Settles once, when the client goes away or the stream is closed. */
+  get closed (): Promise<void> {
+    if (this.#closed === null) {
+      this.#closed = deferred<void>()
+      if (this.#state === CLOSED) this.#closed.resolve()
+    }
+    return this.#closed.promise
+  }
+
+  /** Aborted when the stream ends: pass it to fetch, timers or database calls. */
+  get signal (): AbortSignal {
+    if (this.#abort === null) {
+      this.#abort = new AbortController()
+      if (this.#state === CLOSED) this.#abort.abort()
+    }
+    return this.#abort.signal
+  }
+
+  /** Bytes waiting for the socket to drain. */
+  get bufferedAmount (): number {
+    let bytes = 0
+    if (this.#queue !== null) for (const chunk of this.#queue) bytes += Buffer.byteLength(chunk)
+    return bytes
+  }
+
+  /**
+   * Writes the head (status and headers) now, so the client sees the response
+   * start before any event. Idempotent; writes happen on first use otherwise.
+   */
+  open (): void {
+    if (this.#state !== PENDING) return
+    const res = this.#res
+    if (res.destroyed || res.writableEnded) {
+      this.#finish('client')
+      return
+    }
+    const { statusCode, headers } = this.#head()
+    res.writeHead(statusCode, headers)
+    // Send the head now: the client sees the response start before any event.
+    res.flushHeaders?.()
+    this.#state = OPEN
+    if (this.#keepAlive !== false) addHeartbeat(this.#keepAlive, this)
+    const onConnect = this.#onConnect
+    this.#onConnect = undefined
+    if (onConnect !== undefined) this.#runHook(onConnect)
+  }
+
+  /**
+   * Sends one event. Throws a coded error, writing nothing, if `event` or `id`
+   * holds CR or LF. Resolves true once written, false if the stream is closed.
+   * @example await stream.send({ event: 'update', data: ['line 1', 'line 2'], id: '42' })
+   */
+  send (message: SSEMessage): Promise<boolean> {
+    return this.write(encodeEvent(message))
+  }
+
+  /**
+   * Sends a comment line, which clients ignore.
+   * @example stream.comment('still here')
+   */
+  comment (text?: string): Promise<boolean> {
+    return this.write(encodeComment(text))
+  }
+
+  /**
+   * Writes text already encoded by `encodeEvent` (so one encoding can be shared
+   * by many streams). The text is written as-is.
+   */
+  write (encoded: string): Promise<boolean> {
+    if (this.#state !== OPEN && !this.#ensureOpen()) return DROPPED
+    if (this.#queue !== null) {
+      this.#queue.push(encoded)
+      return (this.#drain as Deferred<boolean>).promise
+    }
+    if (this.#res.write(encoded)) return WRITTEN
+    return this.#waitForDrain()
+  }
+
+  /** Keep-alive tick: skipped while events are queued, which already prove life. */
+  heartbeat (): void {
+    if (this.#state === OPEN && this.#queue === null) this.write(HEARTBEAT).catch(this.#reportError)
+  }
+
+  /**
+   * Registers a function to run once when the stream ends (at once, on a
+   * microtask, if it already has).
+   * @example stream.onClose(() => clearInterval(timer))
+   */
+  onClose (handler: (stream: SSEStream) => void): void {
+    if (this.#state === CLOSED) {
+      queueMicrotask(() => this.#runHook(handler))
+      return
+    }
+    this.#closeHandlers.push(handler)
+  }
+
+  /**
+   * Ends the stream after the events already queued. Idempotent. A stream whose
+   * head was never written is answered with an empty event stream.
+   */
+  close (): void {
+    if (!this.#ensureOpen()) return
+    const queue = this.#queue
+    if (queue !== null) {
+      this.#queue = null
+      this.#res.end(queue.join(''))
+    } else {
+      this.#res.end()
+    }
+    this.#finish('server')
+  }
+
+  /**
+   * Abandons a stream whose head has not been written, writing nothing, so the
+   * response can still be used for something else (an error response). Returns
+   * false, doing nothing, once the head has been written or the stream ended.
+   */
+  discard (): boolean {
+    if (this.#state !== PENDING) return false
+    this.#finish('server')
+    return true
+  }
+
+  /** Writes the head if still pending; true if the stream is open. */
+  #ensureOpen (): boolean {
+    this.open()
+    return this.#state === OPEN
+  }
+
+  #waitForDrain (): Promise<boolean> {
+    this.#queue = []
+    this.#drain = deferred<boolean>()
+    this.#res.once('drain', this.#onDrain)
+    return this.#drain.promise
+  }
+
+  readonly #onDrain = (): void => {
+    const queue = this.#queue
+    const drain = this.#drain
+    if (queue === null || drain === null || this.#state === CLOSED) return
+    this.#queue = null
+    this.#drain = null
+    // Everything queued so far is handed over as one write, in order.
+    if (queue.length > 0 && !this.#res.write(queue.join(''))) {
+      this.#waitForDrain().then(drain.resolve, this.#reportError)
+      return
+    }
+    drain.resolve(true)
+  }
+
+  readonly #onResponseClose = (): void => {
+    this.#finish('client')
+  }
+
+  readonly #onResponseError = (error: Error): void => {
+    this.#reportError(error)
+    this.#finish('client')
+  }
+
+  readonly #reportError = (error: Error): void => {
+    if (this.#onError !== undefined) this.#onError(error)
+  }
+
+  #finish (reason: SSECloseReason): void {
+    if (this.#state === CLOSED) return
+    const wasOpen = this.#state === OPEN
+    this.#state = CLOSED
+    this.closeReason = reason
+    if (wasOpen && this.#keepAlive !== false) deleteHeartbeat(this.#keepAlive, this)
+    this.#res.removeListener('drain', this.#onDrain)
+    this.#res.removeListener('close', this.#onResponseClose)
+    this.#queue = null
+    if (this.#drain !== null) {
+      // A write waiting for drain settles at once: its bytes went out with
+      // `end()` on a server close, and will never go out on a client one.
+      this.#drain.resolve(reason === 'server')
+      this.#drain = null
+    }
+    this.#closed?.resolve()
+    this.#abort?.abort()
+    const handlers = this.#closeHandlers
+    this.#closeHandlers = []
+    for (const handler of handlers) this.#runHook(handler)
+  }
+
+  #runHook (hook: (stream: SSEStream) => void): void {
+    try {
+      hook(this)
+    } catch (error) {
+      this.#reportError(error as Error)
+    }
+  }
+}
