@@ -8,7 +8,7 @@ import createError from '@fastify/error'
 // Programmer mistakes while writing an event: nothing is written.
 export const FST_ERR_SSE_INVALID_FIELD = createError(
   'FST_ERR_SSE_INVALID_FIELD',
-  'The SSE %s field must be a single line: CR and LF are not allowed',
+  'The SSE %s field must be a single-line string: CR and LF are not allowed',
   500,
   TypeError
 )

@@ -40,7 +40,7 @@ export function splitLines (text: string): string[] {
  * @example assertSingleLine('event', 'ping')
  */
 export function assertSingleLine (field: string, value: string): void {
-  if (HAS_LINE_BREAK.test(value)) throw new FST_ERR_SSE_INVALID_FIELD(field)
+  if (typeof value !== 'string' || HAS_LINE_BREAK.test(value)) throw new FST_ERR_SSE_INVALID_FIELD(field)
 }
 
 /**
@@ -79,7 +79,8 @@ export function encodeEventHead (event?: string, id?: string, retry?: number): s
   }
   if (id !== undefined) {
     // The spec ignores an id that contains NUL, which would silently break resumption.
-    if (HAS_LINE_BREAK.test(id) || id.includes('\0')) throw new FST_ERR_SSE_INVALID_FIELD('id')
+    assertSingleLine('id', id)
+    if (id.includes('\0')) throw new FST_ERR_SSE_INVALID_FIELD('id')
     text += 'id: ' + id + '\n'
   }
   if (retry !== undefined) {

@@ -1,0 +1,119 @@
+/**
+ * Shared test helpers: a listening app on loopback, a raw HTTP/1.1 event-stream
+ * client that parses events as they arrive, and a log capture.
+ */
+import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
+import { Writable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { SSEParser, type ParsedEvent } from '../src/sse/parser.js'
+
+/** Listens on a free loopback port and returns the base URL. */
+export async function listen (app: FastifyInstance): Promise<string> {
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return `http://127.0.0.1:${address.port}`
+}
+
+export interface StreamClient {
+  response: IncomingMessage
+  status: number
+  headers: IncomingHttpHeaders
+  events: ParsedEvent[]
+  comments: string[]
+  /** Everything received so far. */
+  text: () => string
+  /** Resolves with the n-th event (0-based) once it has arrived. */
+  event: (index: number) => Promise<ParsedEvent>
+  /** Resolves once at least `count` comments have arrived. */
+  comment: (count?: number) => Promise<void>
+  /** Resolves when the server ends the response. */
+  ended: Promise<void>
+  /** Destroys the connection (the client goes away). */
+  destroy: () => void
+}
+
+export interface StreamRequest {
+  method?: string
+  headers?: Record<string, string>
+  body?: string
+  agent?: http.Agent
+}
+
+/** Opens an event stream over a real socket; resolves once the head has arrived. */
+export function openStream (url: string, request: StreamRequest = {}): Promise<StreamClient> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: request.method ?? 'GET', headers: request.headers, agent: request.agent ?? false })
+    req.on('error', reject)
+    req.on('response', (response) => {
+      const parser = new SSEParser()
+      const events: ParsedEvent[] = []
+      let text = ''
+      const waiters = new Set<() => void>()
+      const wake = (): void => { for (const waiter of [...waiters]) waiter() }
+      let ended = false
+      const endedPromise = new Promise<void>((resolve) => {
+        response.on('end', () => { ended = true; resolve(); wake() })
+        response.on('close', () => { ended = true; resolve(); wake() })
+      })
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => {
+        text += chunk
+        events.push(...parser.push(chunk))
+        wake()
+      })
+      response.on('error', () => {})
+      const until = (done: () => boolean, what: string): Promise<void> => new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (done()) {
+            waiters.delete(check)
+            resolve()
+          } else if (ended) {
+            waiters.delete(check)
+            reject(new Error(`stream ended before ${what}; received: ${JSON.stringify(text)}`))
+          }
+        }
+        waiters.add(check)
+        check()
+      })
+      resolve({
+        response,
+        status: response.statusCode as number,
+        headers: response.headers,
+        events,
+        comments: parser.comments,
+        text: () => text,
+        event: async (index) => {
+          await until(() => events.length > index, `event ${index}`)
+          return events[index] as ParsedEvent
+        },
+        comment: (count = 1) => until(() => parser.comments.length >= count, `${count} comments`),
+        ended: endedPromise,
+        destroy: () => { req.destroy() }
+      })
+    })
+    if (request.body !== undefined) req.write(request.body)
+    req.end()
+  })
+}
+
+/** A pino destination that keeps every log line, parsed. */
+export function logCapture (): { stream: Writable, lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  const stream = new Writable({
+    write (chunk, _encoding, callback) {
+      for (const line of String(chunk).split('\n')) if (line !== '') lines.push(JSON.parse(line))
+      callback()
+    }
+  })
+  return { stream, lines }
+}
+
+/** Resolves on the next turn of the event loop once `condition` holds. */
+export async function waitFor (condition: () => boolean, what: string, limitMs = 5000): Promise<void> {
+  const start = Date.now()
+  while (!condition()) {
+    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}

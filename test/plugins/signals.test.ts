@@ -1,0 +1,156 @@
+import t from 'tap'
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import datastar from '../../plugins/index.js'
+
+const datastarHeaders = { 'datastar-request': 'true' }
+
+async function echoApp (options: FastifyServerOptions = {}) {
+  const app = Fastify(options)
+  await app.register(datastar)
+  app.route({
+    method: ['GET', 'DELETE', 'POST', 'PUT', 'PATCH', 'QUERY'],
+    url: '/echo',
+    handler: async (request) => request.readSignals()
+  })
+  return app
+}
+
+t.test('GET reads the datastar query parameter; absent signals are {}', async (t) => {
+  const app = await echoApp()
+  t.teardown(() => app.close())
+  const found = await app.inject({ url: '/echo', query: { datastar: '{"count":3,"user":{"name":"ada"}}' } })
+  t.same(found.json(), { count: 3, user: { name: 'ada' } })
+  const absent = await app.inject({ url: '/echo' })
+  t.same(absent.json(), {})
+  // What the Datastar client sends: a JSON content type with an empty body.
+  const client = await app.inject({ url: '/echo', query: { datastar: '{"a":1}' }, headers: { ...datastarHeaders, 'content-type': 'application/json' } })
+  t.equal(client.statusCode, 200)
+  t.same(client.json(), { a: 1 })
+})
+
+t.test('DELETE reads the query parameter, else the body; an empty JSON body is no error', async (t) => {
+  const app = await echoApp()
+  t.teardown(() => app.close())
+  const query = await app.inject({ method: 'DELETE', url: '/echo', query: { datastar: '{"id":7}' }, headers: { ...datastarHeaders, 'content-type': 'application/json' } })
+  t.equal(query.statusCode, 200)
+  t.same(query.json(), { id: 7 })
+  const body = await app.inject({ method: 'DELETE', url: '/echo', payload: { id: 8 } })
+  t.same(body.json(), { id: 8 })
+  const empty = await app.inject({ method: 'DELETE', url: '/echo', headers: { ...datastarHeaders, 'content-type': 'application/json' } })
+  t.equal(empty.statusCode, 200, 'the Datastar client\'s empty JSON body is not a 400')
+  t.same(empty.json(), {})
+})
+
+t.test('POST, PUT, PATCH and QUERY read the body Fastify parsed', async (t) => {
+  const app = await echoApp()
+  t.teardown(() => app.close())
+  for (const method of ['POST', 'PUT', 'PATCH', 'QUERY'] as const) {
+    const response = await app.inject({ method, url: '/echo', payload: { method }, headers: datastarHeaders })
+    t.equal(response.statusCode, 200, method)
+    t.same(response.json(), { method }, method)
+  }
+  const noBody = await app.inject({ method: 'POST', url: '/echo' })
+  t.same(noBody.json(), {}, 'no body, no signals')
+})
+
+t.test('bad signals are 400s with a coded error that says what was wrong', async (t) => {
+  const app = await echoApp()
+  t.teardown(() => app.close())
+  const invalid = await app.inject({ url: '/echo', query: { datastar: '{"count":' } })
+  t.equal(invalid.statusCode, 400)
+  t.match(invalid.json(), { statusCode: 400, code: 'FST_ERR_DATASTAR_SIGNALS_INVALID_JSON', error: 'Bad Request', message: /^Datastar signals are not valid JSON: / })
+  const array = await app.inject({ url: '/echo', query: { datastar: '[1,2]' } })
+  t.match(array.json(), { statusCode: 400, code: 'FST_ERR_DATASTAR_SIGNALS_NOT_OBJECT', message: /an array/ })
+  const twice = await app.inject({ url: '/echo?datastar=%7B%7D&datastar=%7B%7D' })
+  t.match(twice.json(), { statusCode: 400, code: 'FST_ERR_DATASTAR_SIGNALS_DUPLICATE' })
+  const bodyArray = await app.inject({ method: 'POST', url: '/echo', payload: '[1]', headers: { 'content-type': 'application/json' } })
+  t.match(bodyArray.json(), { statusCode: 400, code: 'FST_ERR_DATASTAR_SIGNALS_NOT_OBJECT' })
+})
+
+t.test('prototype poisoning is handled as Fastify\'s JSON parser handles it', async (t) => {
+  const poisoned = '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"ok":1}'
+  const strict = await echoApp()
+  t.teardown(() => strict.close())
+  const refused = await strict.inject({ url: '/echo', query: { datastar: poisoned } })
+  t.match(refused.json(), { statusCode: 400, code: 'FST_ERR_DATASTAR_SIGNALS_FORBIDDEN_KEY' })
+  const body = await strict.inject({ method: 'POST', url: '/echo', payload: poisoned, headers: { 'content-type': 'application/json' } })
+  t.equal(body.statusCode, 400, 'Fastify\'s own body parser refuses it too')
+
+  const lenient = await echoApp({ onProtoPoisoning: 'remove', onConstructorPoisoning: 'remove' })
+  t.teardown(() => lenient.close())
+  const removed = await lenient.inject({ url: '/echo', query: { datastar: poisoned } })
+  t.equal(removed.statusCode, 200)
+  t.same(removed.json(), { ok: 1 })
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype untouched')
+})
+
+const Counter = Type.Object({ count: Type.Number(), step: Type.Optional(Type.Number({ default: 1 })) })
+
+t.test('schema.signals validates GET and body signals through Fastify\'s validator', async (t) => {
+  const app = Fastify()
+  await app.register(datastar)
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/count',
+    schema: { signals: Counter },
+    handler: async (request) => {
+      const signals = request.readSignals()
+      return { next: signals.count + (signals.step ?? 0) }
+    }
+  })
+  t.teardown(() => app.close())
+  const get = await app.inject({ url: '/count', query: { datastar: '{"count":1}' } })
+  t.same(get.json(), { next: 2 }, 'defaults from the schema apply (useDefaults)')
+  const post = await app.inject({ method: 'POST', url: '/count', payload: { count: 5, step: 2 } })
+  t.same(post.json(), { next: 7 })
+  const coerced = await app.inject({ url: '/count', query: { datastar: '{"count":"4"}' } })
+  t.same(coerced.json(), { next: 5 }, 'Fastify\'s default coercion applies')
+  const invalid = await app.inject({ url: '/count', query: { datastar: '{"count":"many"}' } })
+  t.equal(invalid.statusCode, 400)
+  t.same(invalid.json(), { statusCode: 400, code: 'FST_ERR_VALIDATION', error: 'Bad Request', message: 'signals/count must be number' })
+  const missing = await app.inject({ method: 'POST', url: '/count', payload: {} })
+  t.match(missing.json(), { statusCode: 400, code: 'FST_ERR_VALIDATION', message: 'signals must have required property \'count\'' })
+})
+
+t.test('the app\'s Ajv options apply to signals', async (t) => {
+  const app = Fastify({ ajv: { customOptions: { coerceTypes: false } } })
+  await app.register(datastar)
+  app.get('/count', { schema: { signals: Counter } }, async (request) => request.readSignals())
+  t.teardown(() => app.close())
+  const response = await app.inject({ url: '/count', query: { datastar: '{"count":"4"}' } })
+  t.equal(response.statusCode, 400, 'no coercion when the app turns it off')
+})
+
+t.test('attachValidation hands the error to the handler', async (t) => {
+  const app = Fastify()
+  await app.register(datastar)
+  app.get('/count', { schema: { signals: Counter }, attachValidation: true }, async (request) => {
+    return { error: request.validationError?.message, context: request.validationError?.validationContext }
+  })
+  t.teardown(() => app.close())
+  const response = await app.inject({ url: '/count', query: { datastar: '{"count":"many"}' } })
+  t.equal(response.statusCode, 200)
+  t.same(response.json(), { error: 'signals/count must be number', context: 'signals' })
+})
+
+t.test('readSignals(schema) validates and types on demand', async (t) => {
+  const app = Fastify()
+  await app.register(datastar)
+  app.post('/count', async (request) => {
+    const { count } = request.readSignals(Counter)
+    return { doubled: count * 2 }
+  })
+  t.teardown(() => app.close())
+  const ok = await app.inject({ method: 'POST', url: '/count', payload: { count: 21 } })
+  t.same(ok.json(), { doubled: 42 })
+  const bad = await app.inject({ method: 'POST', url: '/count', payload: { count: [] } })
+  t.match(bad.json(), { statusCode: 400, code: 'FST_ERR_VALIDATION', message: /^signals\/count / })
+})
+
+t.test('a schema.signals that is not a schema is refused when the route is added', async (t) => {
+  const app = Fastify()
+  await app.register(datastar)
+  t.throws(() => app.get('/x', { schema: { signals: 'count' } }, async () => 'x'), { code: 'FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION' })
+  await app.close()
+})
