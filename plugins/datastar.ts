@@ -23,8 +23,8 @@ import { readSignals, type ParseSignalsOptions, type PoisoningAction, type Signa
 import { datastarUrl, type DatastarUrlOptions } from '../src/datastar/url.js'
 import type { SignalsPatch } from '../src/datastar/events.js'
 import { validateKeepAlive } from '../src/sse/stream.js'
-import { sse, streamTracker } from './sse.js'
-import type { StreamCallback, StreamReplyOptions } from './reply-stream.js'
+import { sse } from './sse.js'
+import { streamTracker, type StreamCallback, type StreamReplyOptions } from './reply-stream.js'
 
 /** Where the page gets the Datastar client. */
 export interface DatastarClientOptions extends DatastarUrlOptions {
@@ -104,6 +104,11 @@ declare module 'fastify' {
      * @example const { count } = request.readSignals(Type.Object({ count: Type.Number() }))
      */
     readSignals<S extends TSchema>(schema: S): Static<S>
+    /**
+     * The signals validated against a plain JSON Schema (untyped).
+     * @example request.readSignals({ type: 'object', required: ['id'] })
+     */
+    readSignals(schema: Readonly<Record<string, unknown>> | boolean): Signals
     /**
      * The signals the Datastar client sent: validated and typed by the route's
      * `schema.signals` when it has one, else the parsed JSON object.

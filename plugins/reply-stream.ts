@@ -5,7 +5,7 @@
  * hijacked only once the head goes out, and the callback form leaves an error
  * thrown before the first event to Fastify's error handler.
  */
-import type { FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { FST_ERR_SSE_ALREADY_STARTED } from '../src/errors.js'
 import { sseHeaders, type SSEStream, type SSEStreamOptions } from '../src/sse/stream.js'
@@ -30,6 +30,14 @@ type StreamClass<S extends SSEStream> = new (
   head: () => { statusCode: number, headers: OutgoingHttpHeaders },
   options: SSEStreamOptions
 ) => S
+
+/** Where the SSE plugin keeps an instance's tracker (shared with the Datastar plugin). */
+export const kStreamTracker = Symbol('fastify-datastar.streamTracker')
+
+/** The stream tracker of an instance on which the SSE plugin is registered. */
+export function streamTracker (fastify: FastifyInstance): StreamTracker {
+  return (fastify as unknown as Record<symbol, StreamTracker>)[kStreamTracker] as StreamTracker
+}
 
 /** The streams of one Fastify instance, so `app.close()` can end them. */
 export class StreamTracker {

@@ -10,10 +10,10 @@
  * })
  */
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginCallback, FastifyReply } from 'fastify'
+import type { FastifyPluginCallback, FastifyReply } from 'fastify'
 import { FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION } from '../src/errors.js'
 import { SSEStream, validateKeepAlive } from '../src/sse/stream.js'
-import { StreamTracker, type StreamCallback, type StreamReplyOptions } from './reply-stream.js'
+import { kStreamTracker, StreamTracker, type StreamCallback, type StreamReplyOptions } from './reply-stream.js'
 
 /** Options of the SSE plugin. */
 export interface SSEPluginOptions {
@@ -37,14 +37,6 @@ declare module 'fastify' {
      */
     sse(callback: StreamCallback<SSEStream>, options?: SSEReplyOptions): Promise<void>
   }
-}
-
-/** Where the SSE plugin keeps an instance's streams (shared with the Datastar plugin). */
-export const kStreamTracker = Symbol('fastify-datastar.streamTracker')
-
-/** The stream tracker of an instance on which the SSE plugin is registered. */
-export function streamTracker (fastify: FastifyInstance): StreamTracker {
-  return (fastify as unknown as Record<symbol, StreamTracker>)[kStreamTracker] as StreamTracker
 }
 
 const ssePlugin: FastifyPluginCallback<SSEPluginOptions> = (fastify, options, done) => {

@@ -1,0 +1,137 @@
+// Type tests of `fastify-datastar/sse`: the plugin's options, reply.sse() in
+// both forms, and the SSEStream surface.
+import { expectAssignable, expectError, expectType } from 'tsd'
+import Fastify, { type FastifyPluginCallback, type FastifyReply } from 'fastify'
+import sse, {
+  encodeComment,
+  encodeEvent,
+  sse as namedSse,
+  SSEParser,
+  SSEStream,
+  type ParsedEvent,
+  type SSEMessage,
+  type SSEPluginOptions,
+  type SSEReplyOptions,
+  type StreamCallback,
+  type StreamReplyOptions
+} from 'fastify-datastar/sse'
+
+const app = Fastify()
+
+// Registration and options.
+expectType<FastifyPluginCallback<SSEPluginOptions>>(sse)
+expectType<typeof sse>(namedSse)
+app.register(sse)
+app.register(sse, {})
+app.register(sse, { keepAlive: 15_000 })
+app.register(sse, { keepAlive: false })
+app.register(sse, { keepAlive: 1000, prefix: '/events' })
+expectError(app.register(sse, { keepAlive: 'x' }))
+expectError(app.register(sse, { keepAlive: true }))
+expectError(app.register(sse, { keepAlive: null }))
+
+// Re-exports of the subpath.
+expectType<string>(encodeEvent({ event: 'hello', data: 'world' }))
+expectType<string>(encodeComment('ping'))
+expectAssignable<SSEMessage>({ data: ['a', 'b'] })
+expectType<ParsedEvent[]>(new SSEParser().push('data: x\n\n'))
+
+app.get('/events', async (request, reply) => {
+  // reply.sse(options?) returns the stream at once.
+  const stream = reply.sse()
+  expectType<SSEStream>(stream)
+  expectType<SSEStream>(reply.sse({}))
+  expectType<SSEStream>(reply.sse({ keepAlive: 15_000 }))
+  expectType<SSEStream>(reply.sse({ keepAlive: false }))
+  expectType<SSEStream>(reply.sse({ headers: { 'x-feed': 'news', 'x-count': 2, 'set-cookie': ['a=1', 'b=2'] } }))
+  expectType<SSEStream>(reply.sse({
+    onConnect: (s) => { expectType<SSEStream>(s) },
+    onDisconnect: (s) => { expectType<SSEStream>(s) }
+  }))
+  expectError(reply.sse({ keepAlive: 'x' }))
+  expectError(reply.sse({ keepAlive: true }))
+  expectError(reply.sse({ headers: { 'x-flag': true } }))
+  expectError(reply.sse({ onConnect: 'yes' }))
+  expectError(reply.sse({ retry: 1000 }))
+  expectError(reply.sse(42))
+
+  // Writing returns Promise<boolean>; nothing rejects.
+  expectType<Promise<boolean>>(stream.send({ data: 'hi' }))
+  expectType<Promise<boolean>>(stream.send({ event: 'update', data: ['line 1', 'line 2'], id: '42', retry: 5000 }))
+  expectType<Promise<boolean>>(stream.send({ event: 'ping' }))
+  expectType<Promise<boolean>>(stream.comment())
+  expectType<Promise<boolean>>(stream.comment('still here'))
+  expectType<Promise<boolean>>(stream.write(encodeEvent({ data: 'shared' })))
+  expectError(stream.send({ data: 1 }))
+  expectError(stream.send({ data: [1, 2] }))
+  expectError(stream.send({ event: 1 }))
+  expectError(stream.send({ id: 42 }))
+  expectError(stream.send({ retry: '5000' }))
+  expectError(stream.send({ comment: 'x' }))
+  expectError(stream.send('hi'))
+  expectError(stream.comment(1))
+  expectError(stream.write({ data: 'x' }))
+
+  // State, close detection, ids.
+  expectType<Promise<void>>(stream.closed)
+  expectType<AbortSignal>(stream.signal)
+  expectType<string | undefined>(stream.lastEventId)
+  expectType<'client' | 'server' | undefined>(stream.closeReason)
+  expectType<boolean>(stream.isOpen)
+  expectType<boolean>(stream.isClosed)
+  expectType<number>(stream.bufferedAmount)
+  expectType<void>(stream.open())
+  expectType<void>(stream.close())
+  expectType<boolean>(stream.discard())
+  expectType<void>(stream.heartbeat())
+  expectType<void>(stream.onClose((s) => { expectType<SSEStream>(s) }))
+  expectError(stream.lastEventId = 'x')
+  expectError(stream.onClose('x'))
+  expectError(stream.close(true))
+
+  await fetch('https://example.com', { signal: stream.signal })
+  await stream.closed
+  request.log.info({ lastEventId: stream.lastEventId }, 'stream ended')
+})
+
+// The callback form returns Promise<void> and closes the stream when it settles.
+app.get('/once', async (_request, reply) => {
+  const done = reply.sse(async (s) => {
+    expectType<SSEStream>(s)
+    await s.send({ data: 'once' })
+  })
+  expectType<Promise<void>>(done)
+  expectType<Promise<void>>(reply.sse((s) => s.send({ data: 'sync callback' })))
+  expectType<Promise<void>>(reply.sse(async () => {}, { keepAlive: false, headers: { 'x-a': '1' } }))
+  expectType<Promise<void>>(reply.sse(async () => {}, { onConnect: (s) => { expectType<SSEStream>(s) } }))
+  expectError(reply.sse(async () => {}, { keepAlive: 'x' }))
+  expectError(reply.sse({}, async () => {}))
+  await done
+})
+
+// Handler shapes.
+app.get('/a', async (_request, reply) => {
+  reply.sse().send({ data: 'fire and forget' })
+})
+app.get('/b', (_request, reply) => {
+  reply.sse().send({ data: 'sync handler' })
+})
+app.get('/c', (_request, reply) => reply.sse(async (s) => { await s.send({ data: 'x' }) }))
+app.get('/d', async (_request, reply) => {
+  await reply.sse(async (s) => { await s.send({ data: 'x' }) })
+})
+app.get('/e', async (_request, reply) => {
+  const stream = reply.sse()
+  stream.send({ data: 'x' })
+  return reply
+})
+app.route({
+  method: 'GET',
+  url: '/f',
+  handler: async (_request, reply) => reply.sse(async (s) => { s.comment() })
+})
+
+// Exported option types.
+expectType<SSEReplyOptions>({} as StreamReplyOptions<SSEStream>)
+expectAssignable<StreamCallback<SSEStream>>((s: SSEStream) => s.send({ data: 'x' }))
+expectAssignable<(options?: SSEReplyOptions) => SSEStream>({} as FastifyReply['sse'])
