@@ -249,7 +249,8 @@ export function replaceUrlEvent (url: string, options?: EventOptions): string {
  */
 export function prefetchEvent (urls: string | readonly string[], options?: EventOptions): string {
   const list = typeof urls === 'string' ? [urls] : urls
-  const rules = toJson({ prefetch: [{ source: 'list', urls: list }] }, 'urls')
+  // Speculation rules are JSON, where `<\!--` (escapeScript's fix) is invalid: escape `<` the JSON way.
+  const rules = toJson({ prefetch: [{ source: 'list', urls: list }] }, 'urls').replaceAll('<', '\\u003c')
   return executeScriptEvent(rules, { ...pickEventOptions(options), attributes: { type: 'speculationrules' }, autoRemove: false })
 }
 
@@ -261,13 +262,15 @@ export function prefetchEvent (urls: string | readonly string[], options?: Event
 export function removalPatch (paths: string | readonly string[]): Record<string, unknown> {
   const list = typeof paths === 'string' ? [paths] : paths
   if (list.length === 0) throw new FST_ERR_DATASTAR_INVALID_ARGUMENT('removeSignals needs at least one path')
+  for (const path of list) {
+    if (typeof path !== 'string' || path === '' || path.split('.').includes('')) {
+      throw new FST_ERR_DATASTAR_INVALID_ARGUMENT(`signal path ${JSON.stringify(path)} must be dotted names without empty segments`)
+    }
+  }
   const patch: Record<string, unknown> = Object.create(null)
   // Shorter paths first, so a parent removal is never overwritten by a child.
   const sorted = [...list].sort((a, b) => a.split('.').length - b.split('.').length)
   for (const path of sorted) {
-    if (typeof path !== 'string' || path === '' || path.split('.').includes('')) {
-      throw new FST_ERR_DATASTAR_INVALID_ARGUMENT(`signal path ${JSON.stringify(path)} must be dotted names without empty segments`)
-    }
     const segments = path.split('.')
     const leaf = segments.pop() as string
     let node = patch
@@ -292,7 +295,11 @@ function pickEventOptions (options: EventOptions | undefined): EventOptions {
   return picked
 }
 
-function toJson (value: unknown, name: string): string {
+/**
+ * JSON.stringify with a coded error for what JSON cannot hold (BigInt, cycles, undefined).
+ * @example toJson({ a: 1 }, 'signals') // '{"a":1}'
+ */
+export function toJson (value: unknown, name: string): string {
   let json: string | undefined
   try {
     json = JSON.stringify(value)

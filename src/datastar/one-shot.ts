@@ -6,7 +6,7 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http'
 import { FST_ERR_DATASTAR_INVALID_ARGUMENT } from '../errors.js'
-import { requireSingleLine, validateMode, type PatchMode, type SignalsPatch } from './events.js'
+import { requireSingleLine, toJson, validateMode, type PatchMode, type SignalsPatch } from './events.js'
 import { attributeEntries, type ScriptAttributes } from './html.js'
 
 /** Options of a one-shot HTML response. */
@@ -53,9 +53,10 @@ export function elementsResponse (elements: string, options: ElementsResponseOpt
 export function signalsResponse (signals: SignalsPatch, options: SignalsResponseOptions = {}): OneShotResponse {
   let body: string
   if (typeof signals === 'string') {
+    if (signals.trim() === '') throw new FST_ERR_DATASTAR_INVALID_ARGUMENT('signals must not be empty')
     body = signals
   } else if (signals !== null && typeof signals === 'object' && !Array.isArray(signals)) {
-    body = JSON.stringify(signals)
+    body = toJson(signals, 'signals')
   } else {
     throw new FST_ERR_DATASTAR_INVALID_ARGUMENT('signals must be an object or a JSON string')
   }

@@ -34,11 +34,25 @@ export class SSEParser {
   #retry: number | undefined
   #hasData = false
   #pendingCR = false
+  #atStart = true
+  #lastRetry: number | undefined
+
+  /** The last `retry:` value seen, which applies at once (even in a block without data). */
+  get retry (): number | undefined {
+    return this.#lastRetry
+  }
 
   /** Feeds a chunk and returns the events it completed. */
   push (chunk: string): ParsedEvent[] {
     const events: ParsedEvent[] = []
+    // An empty chunk (a decoder holding half a character) must not forget a pending CR.
+    if (chunk === '') return events
     let text = this.#buffer + chunk
+    if (this.#atStart) {
+      // The stream may start with a byte order mark, which the spec ignores.
+      this.#atStart = false
+      if (text.startsWith('\uFEFF')) text = text.slice(1)
+    }
     // A CR at the end of the previous chunk may be the first half of a CRLF.
     if (this.#pendingCR && text.startsWith('\n')) text = text.slice(1)
     this.#pendingCR = false
@@ -84,7 +98,7 @@ export class SSEParser {
         if (!value.includes('\0')) this.#lastId = value
         break
       case 'retry':
-        if (/^\d+$/.test(value)) this.#retry = Number(value)
+        if (/^\d+$/.test(value)) this.#retry = this.#lastRetry = Number(value)
         break
     }
     return undefined

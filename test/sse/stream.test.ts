@@ -95,11 +95,12 @@ t.test('a client that leaves is seen from the response, with reason "client"', a
 })
 
 t.test('a close() while writes wait for drain sends them with the end', async (t) => {
-  const payload = 'z'.repeat(1024 * 1024)
+  const payload = 'z'.repeat(256 * 1024)
   let results: boolean[] = []
   const url = await serve(t, (stream) => {
     // Bounded burst far above a socket buffer, so later writes queue.
     const writes = Array.from({ length: 32 }, (_, i) => stream.send({ id: String(i), data: payload }))
+    t.ok(stream.bufferedAmount > 0, 'writes are waiting for drain')
     stream.close()
     Promise.all(writes).then((settled) => { results = settled })
   })

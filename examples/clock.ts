@@ -1,0 +1,70 @@
+/**
+ * A clock: one long-lived Datastar stream.
+ *
+ * `GET /clock` opens an event stream and patches `<div id="clock">` with the
+ * server's time every second. The stream stays open until the browser leaves
+ * (or the server closes); `sse.onClose()` then stops the timer, so nothing
+ * outlives its client.
+ *
+ * Run it alone: `npm run build && node dist/examples/clock.js`.
+ */
+import { pathToFileURL } from 'node:url'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
+import datastar from 'fastify-datastar'
+
+/**
+ * The clock's markup. `data-init` sits on a wrapper, not on `#clock` itself:
+ * the patches replace `#clock`, and the element that opened the stream stays.
+ */
+export const clockFragment = `<div data-init="@get('/clock')">
+  <div id="clock">--:--:--</div>
+</div>`
+
+/** The time as the clock shows it. */
+function now (): string {
+  return new Date().toLocaleTimeString('en-GB', { hour12: false })
+}
+
+/** The clock's route; register `fastify-datastar` on the instance first. */
+export const clock: FastifyPluginAsync = async (fastify) => {
+  fastify.get('/clock', async (_request, reply) => {
+    // The head goes out at once; the stream lives on after the handler returns.
+    const sse = reply.datastar()
+    const tick = (): void => { sse.patchElements(`<div id="clock">${now()}</div>`) }
+    tick()
+    const timer = setInterval(tick, 1000)
+    sse.onClose(() => clearInterval(timer))
+  })
+}
+
+/** A page that loads the Datastar client and shows the clock. */
+function page (clientUrl: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>fastify-datastar clock</title>
+  <script type="module" src="${clientUrl}"></script>
+</head>
+<body>
+  <h1>Clock</h1>
+  ${clockFragment}
+</body>
+</html>
+`
+}
+
+/** The clock app: `fastify-datastar`, the clock's route and a page at `/`. */
+export async function buildClockApp (options: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify(options)
+  await app.register(datastar)
+  await app.register(clock)
+  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(page(app.datastarUrl())))
+  return app
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const app = await buildClockApp({ logger: true })
+  const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3002) })
+  app.log.info(`clock example at ${address}/`)
+}

@@ -1,0 +1,105 @@
+/**
+ * The `npm start` demo: the counter, the clock and the Datastar SDK
+ * conformance endpoint on one server, with a page at `/` that explains the
+ * attributes it uses.
+ *
+ *   npm start                  # http://127.0.0.1:3000/
+ *   PORT=8080 npm start
+ */
+import { pathToFileURL } from 'node:url'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
+import datastar from 'fastify-datastar'
+import { clock, clockFragment } from './clock.js'
+import { conformance } from './conformance.js'
+import { counter, counterFragment } from './counter.js'
+
+/** The page at `/`. Nothing to escape: every value in it is the app's own. */
+function page (clientUrl: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>fastify-datastar demo</title>
+  <!-- The Datastar client: fastify.datastarUrl() says where it is (jsDelivr by default). -->
+  <script type="module" src="${clientUrl}"></script>
+  <style>
+    body { font-family: system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5 }
+    section { border: 1px solid #ccc; border-radius: .5rem; padding: 0 1rem 1rem; margin: 1.5rem 0 }
+    #counter { display: flex; gap: 1rem; align-items: center; font-size: 1.5rem }
+    #clock { font: 2rem ui-monospace, monospace }
+  </style>
+</head>
+<body>
+  <h1>fastify-datastar</h1>
+  <p>
+    This page is plain HTML. The Datastar client reads its <code>data-*</code>
+    attributes; the server answers with Server-Sent Events that patch signals
+    and elements.
+  </p>
+
+  <section>
+    <h2>Counter: a round trip with signals</h2>
+    ${counterFragment}
+    <ul>
+      <li><code>data-signals</code> creates the signal <code>count</code>, starting at 0.</li>
+      <li><code>data-text</code> keeps the number on screen equal to <code>$count</code>.</li>
+      <li><code>data-on:click</code> runs <code>@post('/counter/increment')</code> (or decrement):
+        the client posts every signal as JSON, here <code>{"count": 0}</code>.</li>
+      <li>The route validates the signals with a TypeBox schema
+        (<code>schema: { signals: Type.Object({ count: Type.Number() }) }</code>),
+        reads them typed with <code>request.readSignals()</code>, and answers with
+        <code>reply.datastar(async (sse) =&gt; sse.patchSignals({ count: count + 1 }))</code>:
+        one <code>datastar-patch-signals</code> event, then the stream closes.</li>
+    </ul>
+  </section>
+
+  <section>
+    <h2>Clock: a long-lived stream</h2>
+    ${clockFragment}
+    <ul>
+      <li><code>data-init</code> runs <code>@get('/clock')</code> once the element is on the page.</li>
+      <li>The route keeps its <code>reply.datastar()</code> stream open and sends a
+        <code>datastar-patch-elements</code> event every second; the client morphs the
+        new element into the one with the same id, <code>#clock</code>.</li>
+      <li>When you leave, <code>sse.onClose()</code> stops the server's timer.</li>
+    </ul>
+  </section>
+
+  <section>
+    <h2>SDK conformance</h2>
+    <p>
+      <code>GET</code> and <code>POST /test</code> answer the official Datastar SDK
+      test suite: the signals hold an <code>events</code> array, and each entry
+      becomes one SDK call.
+    </p>
+  </section>
+</body>
+</html>
+`
+}
+
+/**
+ * The demo's routes: the counter, the clock, the conformance endpoint and the
+ * page at `/`. Register `fastify-datastar` on the instance first.
+ */
+export const demo: FastifyPluginAsync = async (fastify) => {
+  await fastify.register(counter)
+  await fastify.register(clock)
+  await fastify.register(conformance)
+  fastify.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(page(fastify.datastarUrl())))
+}
+
+/** The demo app: `fastify-datastar` and the demo's routes. */
+export async function buildDemoApp (options: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify(options)
+  await app.register(datastar)
+  await app.register(demo)
+  return app
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const app = await buildDemoApp({ logger: true })
+  const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3000) })
+  app.log.info(`fastify-datastar demo at ${address}/`)
+}
