@@ -22,9 +22,8 @@ import { elementsResponse, scriptResponse, signalsResponse, type ElementsRespons
 import { readSignals, type ParseSignalsOptions, type PoisoningAction, type Signals } from '../src/datastar/signals.js'
 import { datastarUrl, type DatastarUrlOptions } from '../src/datastar/url.js'
 import type { SignalsPatch } from '../src/datastar/events.js'
-import { validateKeepAlive } from '../src/sse/stream.js'
-import { sse } from './sse.js'
-import { streamTracker, type StreamCallback, type StreamReplyOptions } from './reply-stream.js'
+import { sse, validateStreamDefaults } from './sse.js'
+import { streamTracker, type StreamCallback, type StreamDefaults, type StreamReplyOptions } from './reply-stream.js'
 
 /** Where the page gets the Datastar client. */
 export interface DatastarClientOptions extends DatastarUrlOptions {
@@ -36,9 +35,7 @@ export interface DatastarClientOptions extends DatastarUrlOptions {
 }
 
 /** Options of the Datastar plugin. */
-export interface DatastarPluginOptions {
-  /** Default keep-alive interval of streams in ms, or false. Default 30 000. */
-  keepAlive?: number | false
+export interface DatastarPluginOptions extends StreamDefaults {
   /** Client script version or source (see `datastarUrl`). */
   client?: DatastarClientOptions
 }
@@ -136,30 +133,40 @@ interface SignalsSlot {
 type ValidationResult = boolean | { error?: unknown, value?: unknown } | PromiseLike<unknown>
 
 const datastarPlugin: FastifyPluginAsync<DatastarPluginOptions> = async (fastify, options) => {
-  const keepAlive = checkOption('keepAlive', () => options.keepAlive === undefined ? undefined : validateKeepAlive(options.keepAlive))
+  const streamDefaults = validateStreamDefaults({ keepAlive: options.keepAlive, compression: options.compression }, 'keepAlive/compression')
   const client = options.client ?? {}
-  const clientUrl = checkOption('client', () => datastarUrl({ version: client.version, source: client.file !== undefined && client.source === undefined ? '/datastar.js' : client.source }))
+  const clientUrl = checkOption('client', () => {
+    const url = datastarUrl({ version: client.version, source: client.file !== undefined && client.source === undefined ? '/datastar.js' : client.source })
+    if (client.file !== undefined && !url.startsWith('/')) throw new Error(`a served client.file needs a path as client.source, got ${url}`)
+    return url
+  })
   const parseOptions: ParseSignalsOptions = {
     protoAction: fastify.initialConfig.onProtoPoisoning as PoisoningAction | undefined,
     constructorAction: fastify.initialConfig.onConstructorPoisoning as PoisoningAction | undefined
   }
 
-  if (!fastify.hasReplyDecorator('sse')) await fastify.register(sse, keepAlive === undefined ? {} : { keepAlive })
+  if (!fastify.hasReplyDecorator('sse')) await fastify.register(sse, streamDefaults)
   const tracker = streamTracker(fastify)
 
   fastify.decorate('datastarUrl', () => clientUrl)
   fastify.decorateRequest(kSignals, null)
   fastify.decorateRequest('readSignals', function (this: FastifyRequest & SignalsSlot, schema?: unknown) {
     if (schema === undefined) {
-      if (this[kSignals] === null) this[kSignals] = readSignals(this, parseOptions)
+      if (this[kSignals] === null) {
+        // The route's schema.signals applies wherever the signals are first read
+        // (its preHandler, or a hook or handler that runs before it).
+        const routeSchema = this.routeOptions.schema?.signals
+        const signals = readSignals(this, parseOptions)
+        this[kSignals] = routeSchema === undefined ? signals : validateSignals(this, signals, routeSchema)
+      }
       return this[kSignals]
     }
     return validateSignals(this, readSignals(this, parseOptions), schema)
   } as FastifyRequest['readSignals'])
 
   fastify.decorateReply('datastar', function (this: FastifyReply, callbackOrOptions?: StreamCallback<DatastarStream> | DatastarReplyOptions, replyOptions?: DatastarReplyOptions) {
-    if (typeof callbackOrOptions === 'function') return tracker.run(this, DatastarStream, callbackOrOptions, replyOptions)
-    return tracker.start(this, DatastarStream, callbackOrOptions)
+    if (typeof callbackOrOptions === 'function') return tracker.run(this, DatastarStream, callbackOrOptions, replyOptions, streamDefaults)
+    return tracker.start(this, DatastarStream, callbackOrOptions, false, streamDefaults)
   } as FastifyReply['datastar'])
   fastify.decorateReply('datastarElements', function (this: FastifyReply, elements: string, responseOptions?: ElementsResponseOptions) {
     return sendOneShot(this, elementsResponse(elements, responseOptions))
@@ -191,9 +198,8 @@ const datastarPlugin: FastifyPluginAsync<DatastarPluginOptions> = async (fastify
     }
     const attachValidation = routeOptions.attachValidation === true
     const validateRouteSignals: preHandlerHookHandler = function (request, _reply, done) {
-      const slot = request as unknown as FastifyRequest & SignalsSlot
       try {
-        slot[kSignals] = validateSignals(request, readSignals(request, parseOptions), schema)
+        request.readSignals()
       } catch (error) {
         if (!attachValidation) {
           done(error as Error)
@@ -208,7 +214,7 @@ const datastarPlugin: FastifyPluginAsync<DatastarPluginOptions> = async (fastify
   })
 
   if (client.file !== undefined) {
-    const script = await checkOptionAsync('client.file', () => readFile(client.file as string))
+    const script = await checkOption('client.file', () => readFile(client.file as string))
     fastify.get(clientUrl, { exposeHeadRoute: true }, (_request, reply) => {
       reply.header('content-type', 'text/javascript; charset=utf-8')
       reply.header('cache-control', 'public, max-age=3600')
@@ -217,19 +223,14 @@ const datastarPlugin: FastifyPluginAsync<DatastarPluginOptions> = async (fastify
   }
 }
 
+/** Runs `read`, turning any failure into a coded plugin-option error naming `name`. */
 function checkOption<T> (name: string, read: () => T): T {
+  const fail = (error: unknown): never => { throw new FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION(name, (error as Error).message) }
   try {
-    return read()
+    const value = read()
+    return (value instanceof Promise ? value.catch(fail) : value) as T
   } catch (error) {
-    throw new FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION(name, (error as Error).message)
-  }
-}
-
-async function checkOptionAsync<T> (name: string, read: () => Promise<T>): Promise<T> {
-  try {
-    return await read()
-  } catch (error) {
-    throw new FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION(name, (error as Error).message)
+    return fail(error)
   }
 }
 
@@ -249,7 +250,7 @@ function sendOneShot (reply: FastifyReply, response: OneShotResponse): FastifyRe
  * options: coercion, defaults, removeAdditional apply) and fails the way
  * Fastify's own validation does: FST_ERR_VALIDATION, 400, `signals/...` messages.
  */
-function validateSignals (request: FastifyRequest, signals: Signals, schema: unknown): never | any {
+function validateSignals (request: FastifyRequest, signals: Signals, schema: unknown): any {
   const validate = request.compileValidationSchema(schema as Record<string, unknown>) as unknown as ((data: unknown) => ValidationResult) & { errors?: Array<{ instancePath?: string, message?: string }> | null }
   const result = validate(signals)
   if (result === true) return signals

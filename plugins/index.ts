@@ -27,7 +27,7 @@ export interface FastifyDatastarOptions extends DatastarPluginOptions {
 
 const umbrella: FastifyPluginAsync<FastifyDatastarOptions> = async (fastify, options) => {
   const { noDelay = true, ...datastarOptions } = options
-  await fastify.register(sse, datastarOptions.keepAlive === undefined ? {} : { keepAlive: datastarOptions.keepAlive })
+  await fastify.register(sse, { keepAlive: datastarOptions.keepAlive, compression: datastarOptions.compression })
   await fastify.register(datastarPlugin, datastarOptions)
   if (noDelay) await fastify.register(nodelay)
 }
@@ -42,5 +42,6 @@ export default fastifyDatastar
 export { datastarPlugin as datastar, sse, nodelay }
 export type { DatastarPluginOptions, DatastarReplyOptions, DatastarClientOptions, RouteSignals } from './datastar.js'
 export type { SSEPluginOptions, SSEReplyOptions } from './sse.js'
+export type { StreamDefaults } from './reply-stream.js'
 export type { StreamCallback, StreamReplyOptions } from './reply-stream.js'
 export * from '../src/index.js'

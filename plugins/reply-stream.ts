@@ -8,12 +8,19 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { FST_ERR_SSE_ALREADY_STARTED } from '../src/errors.js'
+import { negotiateEncoding, resolveCompression, validateCompression, type CompressionOptions } from '../src/sse/compression.js'
 import { sseHeaders, type SSEStream, type SSEStreamOptions } from '../src/sse/stream.js'
 
-/** Options of `reply.sse()` and `reply.datastar()`. */
-export interface StreamReplyOptions<S extends SSEStream = SSEStream> {
-  /** Keep-alive interval in ms, or false; defaults to the plugin's (30 000). */
+/** Stream settings that a plugin and a route (`config.sse`) can set too. */
+export interface StreamDefaults {
+  /** Keep-alive interval in ms, or false. Default 30 000. */
   keepAlive?: number | false
+  /** Per-event compression negotiated from Accept-Encoding; `false` turns it off. Default on. */
+  compression?: boolean | CompressionOptions
+}
+
+/** Options of `reply.sse()` and `reply.datastar()`. */
+export interface StreamReplyOptions<S extends SSEStream = SSEStream> extends StreamDefaults {
   /** Extra response headers. */
   headers?: OutgoingHttpHeaders
   /** Runs once when the head has been written (datastar-cl's `:on-connect`). */
@@ -43,63 +50,92 @@ export function streamTracker (fastify: FastifyInstance): StreamTracker {
 export class StreamTracker {
   readonly open = new Set<SSEStream>()
   #closing = false
-  readonly #keepAlive: number | false | undefined
+  readonly #defaults: StreamDefaults
+  readonly #byReply = new WeakMap<FastifyReply, SSEStream>()
 
-  constructor (keepAlive: number | false | undefined) {
-    this.#keepAlive = keepAlive
+  constructor (defaults: StreamDefaults) {
+    this.#defaults = defaults
   }
 
   /**
    * Turns `reply` into a stream of class `Stream`. With `deferHead`, nothing is
-   * written until the first event (or `close()`).
+   * written until the first event (or `close()`). `pluginDefaults` are the
+   * calling plugin's own settings, between the instance's and the route's.
    */
-  start<S extends SSEStream>(reply: FastifyReply, Stream: StreamClass<S>, options: StreamReplyOptions<S> = {}, deferHead = false): S {
+  start<S extends SSEStream>(reply: FastifyReply, Stream: StreamClass<S>, options: StreamReplyOptions<S> = {}, deferHead = false, pluginDefaults: StreamDefaults = {}): S {
     if (reply.sent || reply.raw.headersSent) throw new FST_ERR_SSE_ALREADY_STARTED()
     const request = reply.request
     const lastEventId = request.headers['last-event-id']
+    const route = (reply.routeOptions.config as { sse?: StreamDefaults }).sse
+    const compression = resolveCompression([
+      this.#defaults.compression,
+      pluginDefaults.compression,
+      route?.compression,
+      options.compression === undefined ? undefined : validateCompression(options.compression)
+    ])
+    const encoding = compression === false ? 'identity' : negotiateEncoding(request.headers['accept-encoding'], compression)
     const stream = new Stream(reply.raw, () => {
-      reply.hijack()
       // The reply's headers (set by hooks, plugins, the handler) may override
       // caching, but the stream is always an unsized text/event-stream.
       const headers = { ...sseHeaders(request.raw.httpVersionMajor), ...reply.getHeaders(), ...options.headers } as OutgoingHttpHeaders
       headers['content-type'] = 'text/event-stream'
       delete headers['content-length']
+      if (compression !== false) {
+        // Compressed by us: @fastify/compress and caches see it is done, and depends on Accept-Encoding.
+        headers.vary = appendVary(headers.vary, 'Accept-Encoding')
+        if (encoding !== 'identity') headers['content-encoding'] = encoding
+        else delete headers['content-encoding']
+      }
       return { statusCode: reply.statusCode, headers }
     }, {
-      keepAlive: options.keepAlive ?? this.#keepAlive,
+      keepAlive: options.keepAlive ?? route?.keepAlive ?? pluginDefaults.keepAlive ?? this.#defaults.keepAlive,
+      compression: compression === false || encoding === 'identity' ? undefined : { ...compression, encoding },
       lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined,
-      onConnect: options.onConnect as SSEStreamOptions['onConnect'],
+      onConnect: (connected) => {
+        // Only once the head is out does the response stop being Fastify's.
+        reply.hijack()
+        options.onConnect?.(connected as S)
+      },
       onDisconnect: options.onDisconnect as SSEStreamOptions['onDisconnect'],
       onError: (err) => { request.log.error({ err }, 'event stream error') }
     })
     this.open.add(stream)
+    this.#byReply.set(reply, stream)
     stream.onClose(() => this.open.delete(stream))
     if (!deferHead) stream.open()
-    if (this.#closing) stream.close()
+    // A HEAD request gets the head and nothing else; a closing server, no stream.
+    if (request.method === 'HEAD' || this.#closing) stream.close()
     return stream
   }
 
   /**
    * Runs `callback` on a new stream and closes the stream when it settles. An
-   * error before the first event goes to Fastify's error handler as a normal
-   * error response; after it, the error is logged and the stream closed. The
-   * promise settles once the response is finished and never rejects.
+   * error before the head is written goes to Fastify's error handler as a
+   * normal error response; after it, the error is logged and the stream
+   * closed. The promise settles once the stream is closed and never rejects.
    */
-  async run<S extends SSEStream>(reply: FastifyReply, Stream: StreamClass<S>, callback: StreamCallback<S>, options?: StreamReplyOptions<S>): Promise<void> {
-    const stream = this.start(reply, Stream, options, true)
+  async run<S extends SSEStream>(reply: FastifyReply, Stream: StreamClass<S>, callback: StreamCallback<S>, options?: StreamReplyOptions<S>, pluginDefaults?: StreamDefaults): Promise<void> {
+    const stream = this.start(reply, Stream, options, true, pluginDefaults)
     try {
       await callback(stream)
+      // An empty stream still needs its head; failing here is still before anything went out.
+      stream.open()
     } catch (error) {
-      if (stream.discard()) {
-        this.open.delete(stream)
+      if (!stream.isOpen && !reply.raw.headersSent) {
+        stream.discard()
         reply.send(error)
-      } else {
-        reply.request.log.error({ err: error }, 'event stream callback failed after the stream started')
+        // Settle once Fastify has answered, so a returned promise cannot make it answer twice.
+        await new Promise<void>((resolve) => { reply.then(resolve, () => resolve()) })
+        return
       }
+      reply.request.log.error({ err: error }, 'event stream callback failed')
     }
     stream.close()
-    // Settle once the response is finished; a reply is a thenable for that.
-    await new Promise<void>((resolve) => { reply.then(resolve, () => resolve()) })
+  }
+
+  /** The stream a reply became, if any. */
+  streamOf (reply: FastifyReply): SSEStream | undefined {
+    return this.#byReply.get(reply)
   }
 
   /** Ends every open stream (from the instance's preClose hook). */
@@ -107,4 +143,11 @@ export class StreamTracker {
     this.#closing = true
     for (const stream of this.open) stream.close()
   }
+}
+
+function appendVary (vary: OutgoingHttpHeaders['vary'], field: string): string {
+  const current = Array.isArray(vary) ? vary.join(', ') : vary === undefined ? '' : String(vary)
+  if (current === '') return field
+  if (current.split(',').some((entry) => entry.trim() === '*' || entry.trim().toLowerCase() === field.toLowerCase())) return current
+  return current + ', ' + field
 }

@@ -10,21 +10,25 @@
  * })
  */
 import fp from 'fastify-plugin'
+import diagnostics from 'node:diagnostics_channel'
 import type { FastifyPluginCallback, FastifyReply } from 'fastify'
 import { FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION } from '../src/errors.js'
+import { validateCompression } from '../src/sse/compression.js'
 import { SSEStream, validateKeepAlive } from '../src/sse/stream.js'
-import { kStreamTracker, StreamTracker, type StreamCallback, type StreamReplyOptions } from './reply-stream.js'
+import { kStreamTracker, StreamTracker, type StreamCallback, type StreamDefaults, type StreamReplyOptions } from './reply-stream.js'
 
-/** Options of the SSE plugin. */
-export interface SSEPluginOptions {
-  /** Default keep-alive interval of every stream in ms, or false. Default 30 000. */
-  keepAlive?: number | false
-}
+/** Options of the SSE plugin: defaults of every stream (a route's `config.sse` and a stream's options refine them). */
+export type SSEPluginOptions = StreamDefaults
 
 /** Options of `reply.sse()`. */
 export type SSEReplyOptions = StreamReplyOptions<SSEStream>
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Stream settings for this route: keep-alive and compression. */
+    sse?: StreamDefaults
+  }
+
   interface FastifyReply {
     /**
      * Starts an event stream on this reply and writes its head at once.
@@ -39,20 +43,54 @@ declare module 'fastify' {
   }
 }
 
-const ssePlugin: FastifyPluginCallback<SSEPluginOptions> = (fastify, options, done) => {
-  let keepAlive: number | false | undefined
+// Fastify publishes handler errors here (its request-handler tracing channel).
+const handlerErrors = diagnostics.channel('tracing:fastify.request.handler:error')
+
+/**
+ * Validates stream defaults (plugin options or a route's `config.sse`),
+ * throwing FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION naming `where`.
+ */
+export function validateStreamDefaults (defaults: StreamDefaults | undefined, where: string): StreamDefaults {
+  if (defaults === undefined) return {}
   try {
-    if (options.keepAlive !== undefined) keepAlive = validateKeepAlive(options.keepAlive)
+    return {
+      keepAlive: defaults.keepAlive === undefined ? undefined : validateKeepAlive(defaults.keepAlive),
+      compression: defaults.compression === undefined ? undefined : validateCompression(defaults.compression)
+    }
   } catch (error) {
-    done(new FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION('keepAlive', (error as Error).message))
+    throw new FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION(where, (error as Error).message)
+  }
+}
+
+const ssePlugin: FastifyPluginCallback<SSEPluginOptions> = (fastify, options, done) => {
+  let defaults: StreamDefaults
+  try {
+    defaults = validateStreamDefaults(options, 'keepAlive/compression')
+  } catch (error) {
+    done(error as Error)
     return
   }
-  const tracker = new StreamTracker(keepAlive)
+  const tracker = new StreamTracker(defaults)
   fastify.decorate(kStreamTracker, tracker)
   fastify.decorateReply('sse', function (this: FastifyReply, callbackOrOptions?: StreamCallback<SSEStream> | SSEReplyOptions, options?: SSEReplyOptions) {
     if (typeof callbackOrOptions === 'function') return tracker.run(this, SSEStream, callbackOrOptions, options)
     return tracker.start(this, SSEStream, callbackOrOptions)
   } as FastifyReply['sse'])
+  fastify.addHook('onRoute', (routeOptions) => {
+    const config = routeOptions.config as { sse?: StreamDefaults } | undefined
+    if (config?.sse !== undefined) validateStreamDefaults(config.sse, `config.sse of ${String(routeOptions.method)} ${routeOptions.url}`)
+  })
+  // A handler that throws after `reply.sse()` wrote the head: Fastify can only
+  // log it (the reply is sent), so the stream is closed for the client to retry.
+  const onHandlerError = (message: unknown): void => {
+    const reply = (message as { reply?: FastifyReply }).reply
+    if (reply !== undefined) tracker.streamOf(reply)?.close()
+  }
+  handlerErrors.subscribe(onHandlerError)
+  fastify.addHook('onClose', (_instance, hookDone) => {
+    handlerErrors.unsubscribe(onHandlerError)
+    hookDone()
+  })
   // Open streams would keep server.close() waiting forever: end them first.
   fastify.addHook('preClose', (hookDone) => {
     tracker.closeAll()
@@ -69,7 +107,8 @@ export const sse = fp(ssePlugin, {
 
 export default sse
 export { SSEStream }
-export type { StreamCallback, StreamReplyOptions }
+export type { StreamCallback, StreamDefaults, StreamReplyOptions }
+export { negotiateEncoding, isEncodingAvailable, DEFAULT_ENCODINGS, type CompressionOptions, type CompressionTuning, type Encoding } from '../src/sse/compression.js'
 export { encodeEvent, encodeComment } from '../src/sse/format.js'
 export type { SSEMessage } from '../src/sse/format.js'
 export { SSEParser, type ParsedEvent } from '../src/sse/parser.js'

@@ -87,3 +87,10 @@ export const FST_ERR_DATASTAR_SIGNALS_DUPLICATE = createError(
  * handlers and error formatters that look for `FST_ERR_VALIDATION` keep working.
  */
 export const FST_ERR_VALIDATION = createError('FST_ERR_VALIDATION', '%s', 400)
+
+// Compression of a stream failed: that stream is closed, the others go on.
+export const FST_ERR_SSE_COMPRESSION = createError(
+  'FST_ERR_SSE_COMPRESSION',
+  'Compressing the event stream with %s failed: %s',
+  500
+)

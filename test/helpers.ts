@@ -3,7 +3,8 @@
  * client that parses events as they arrive, and a log capture.
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
-import { Writable } from 'node:stream'
+import { Writable, type Readable } from 'node:stream'
+import zlib from 'node:zlib'
 import type { FastifyInstance } from 'fastify'
 import { SSEParser, type ParsedEvent } from '../src/sse/parser.js'
 
@@ -38,6 +39,19 @@ export interface StreamRequest {
   headers?: Record<string, string>
   body?: string
   agent?: http.Agent
+  /** Decode the body by its Content-Encoding as it arrives, the way a browser does. */
+  decode?: boolean
+}
+
+/** A streaming decoder for a Content-Encoding, or undefined for identity. */
+export function decoderFor (encoding: string | undefined): (zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress) | undefined {
+  switch (encoding) {
+    case 'gzip': return zlib.createGunzip()
+    case 'deflate': return zlib.createInflate()
+    case 'br': return zlib.createBrotliDecompress()
+    case 'zstd': return (zlib as unknown as { createZstdDecompress: () => zlib.Gunzip }).createZstdDecompress()
+    default: return undefined
+  }
 }
 
 /** Opens an event stream over a real socket; resolves once the head has arrived. */
@@ -51,13 +65,21 @@ export function openStream (url: string, request: StreamRequest = {}): Promise<S
       let text = ''
       const waiters = new Set<() => void>()
       const wake = (): void => { for (const waiter of [...waiters]) waiter() }
+      let body: Readable = response
+      const decoder = request.decode === true ? decoderFor(response.headers['content-encoding']) : undefined
+      if (decoder !== undefined) {
+        body = response.pipe(decoder)
+        decoder.on('error', () => {})
+        // A connection cut mid-stream never ends the decoder by itself.
+        response.on('close', () => { if (!response.complete) decoder.destroy() })
+      }
       let ended = false
       const endedPromise = new Promise<void>((resolve) => {
-        response.on('end', () => { ended = true; resolve(); wake() })
-        response.on('close', () => { ended = true; resolve(); wake() })
+        body.on('end', () => { ended = true; resolve(); wake() })
+        body.on('close', () => { ended = true; resolve(); wake() })
       })
-      response.setEncoding('utf8')
-      response.on('data', (chunk: string) => {
+      body.setEncoding('utf8')
+      body.on('data', (chunk: string) => {
         text += chunk
         events.push(...parser.push(chunk))
         wake()
@@ -117,3 +139,17 @@ export async function waitFor (condition: () => boolean, what: string, limitMs =
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
+
+/** Rejects with a clear message if `promise` has not settled within `limitMs` (a bound, not a measurement). */
+export function within<T> (promise: Promise<T>, limitMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const limit = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${limitMs} ms`)), limitMs)
+  })
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer))
+}
+
+/** Why zstd tests skip on this runtime, or false when it has zstd. */
+export const ZSTD_SKIP: string | false = typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === 'function'
+  ? false
+  : `zstd needs zlib.createZstdCompress (Node >= 22.15); this is Node ${process.versions.node}`

@@ -161,19 +161,25 @@ export function removeElementsByIdEvent (ids: string | readonly string[], option
  * @example patchSignalsEvent({ count: 1 }, { onlyIfMissing: true })
  */
 export function patchSignalsEvent (signals: SignalsPatch, options?: PatchSignalsOptions): string {
-  let json: string
-  if (typeof signals === 'string') {
-    if (signals.trim() === '') throw new FST_ERR_DATASTAR_INVALID_ARGUMENT('signals must not be empty')
-    json = signals
-  } else {
-    if (signals === null || typeof signals !== 'object' || Array.isArray(signals)) {
-      throw new FST_ERR_DATASTAR_INVALID_ARGUMENT('signals must be an object or a JSON string')
-    }
-    json = toJson(signals, 'signals')
-  }
+  const json = signalsJson(signals)
   let text = head(PATCH_SIGNALS_EVENT, options)
   if (options?.onlyIfMissing === true) text += 'data: onlyIfMissing true\n'
   return text + encodeDataLines('signals ', json) + '\n'
+}
+
+/**
+ * The JSON text of a signals patch: an object serialised, or non-empty JSON text as given.
+ * @example signalsJson({ count: 1 }) // '{"count":1}'
+ */
+export function signalsJson (signals: SignalsPatch): string {
+  if (typeof signals === 'string') {
+    if (signals.trim() === '') throw new FST_ERR_DATASTAR_INVALID_ARGUMENT('signals must not be empty')
+    return signals
+  }
+  if (signals === null || typeof signals !== 'object' || Array.isArray(signals)) {
+    throw new FST_ERR_DATASTAR_INVALID_ARGUMENT('signals must be an object or a JSON string')
+  }
+  return toJson(signals, 'signals')
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http'
 import { FST_ERR_DATASTAR_INVALID_ARGUMENT } from '../errors.js'
-import { requireSingleLine, toJson, validateMode, type PatchMode, type SignalsPatch } from './events.js'
+import { requireSingleLine, signalsJson, validateMode, type PatchMode, type SignalsPatch } from './events.js'
 import { attributeEntries, type ScriptAttributes } from './html.js'
 
 /** Options of a one-shot HTML response. */
@@ -51,15 +51,7 @@ export function elementsResponse (elements: string, options: ElementsResponseOpt
  * @example signalsResponse({ count: 2 }, { onlyIfMissing: true })
  */
 export function signalsResponse (signals: SignalsPatch, options: SignalsResponseOptions = {}): OneShotResponse {
-  let body: string
-  if (typeof signals === 'string') {
-    if (signals.trim() === '') throw new FST_ERR_DATASTAR_INVALID_ARGUMENT('signals must not be empty')
-    body = signals
-  } else if (signals !== null && typeof signals === 'object' && !Array.isArray(signals)) {
-    body = toJson(signals, 'signals')
-  } else {
-    throw new FST_ERR_DATASTAR_INVALID_ARGUMENT('signals must be an object or a JSON string')
-  }
+  const body = signalsJson(signals)
   const headers: OutgoingHttpHeaders = { 'content-type': 'application/json; charset=utf-8' }
   if (options.onlyIfMissing === true) headers['datastar-only-if-missing'] = 'true'
   return { headers, body }

@@ -40,6 +40,11 @@ export function deleteHeartbeat (intervalMs: number, target: HeartbeatTarget): v
   }
 }
 
+/** The heartbeat intervals in use, in ms (one timer each). */
+export function heartbeatIntervals (): number[] {
+  return [...groups.keys()]
+}
+
 /** How many heartbeat timers are running (one per distinct interval in use). */
 export function heartbeatTimerCount (): number {
   return groups.size

@@ -5,6 +5,7 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http'
 import { FST_ERR_SSE_INVALID_OPTION } from '../errors.js'
+import { FrameCompressor, type Encoding, type StreamCompression } from './compression.js'
 import { encodeComment, encodeEvent, type SSEMessage } from './format.js'
 import { addHeartbeat, deleteHeartbeat } from './heartbeat.js'
 
@@ -15,14 +16,17 @@ import { addHeartbeat, deleteHeartbeat } from './heartbeat.js'
 export interface SSEResponse {
   readonly destroyed: boolean
   readonly writableEnded: boolean
+  readonly writableLength?: number
   writeHead (statusCode: number, headers: OutgoingHttpHeaders): unknown
   flushHeaders? (): void
-  write (chunk: string): boolean
-  end (chunk?: string): unknown
+  write (chunk: string | Buffer): boolean
+  end (chunk?: string | Buffer): unknown
+  destroy? (): unknown
   on (event: 'close' | 'drain', listener: () => void): unknown
   on (event: 'error', listener: (error: Error) => void): unknown
   once (event: 'drain', listener: () => void): unknown
   removeListener (event: 'close' | 'drain', listener: () => void): unknown
+  removeListener (event: 'error', listener: (error: Error) => void): unknown
 }
 
 /** Status and headers of the stream's response, computed when the head is written. */
@@ -44,8 +48,10 @@ export interface SSEStreamOptions {
   onConnect?: (stream: SSEStream) => void
   /** Runs once when the stream ends, whoever ended it (datastar-cl's `:on-disconnect`). */
   onDisconnect?: (stream: SSEStream) => void
-  /** Receives errors thrown by hooks and socket errors; by default they are dropped. */
+  /** Receives errors thrown by hooks, socket and compression errors; by default they are dropped. */
   onError?: (error: Error) => void
+  /** Compress with this negotiated encoding (the head must say so: `Content-Encoding`). */
+  compression?: StreamCompression
 }
 
 /** Default keep-alive interval: under the 60 s idle timeout of common proxies. */
@@ -57,7 +63,9 @@ const DROPPED: Promise<boolean> = Promise.resolve(false)
 
 const PENDING = 0
 const OPEN = 1
-const CLOSED = 2
+// Closed for writers, while a compressed stream's last frames are still produced.
+const CLOSING = 2
+const CLOSED = 3
 
 interface Deferred<T> {
   promise: Promise<T>
@@ -122,12 +130,15 @@ export class SSEStream {
   readonly #keepAlive: number | false
   readonly #onError: ((error: Error) => void) | undefined
   #onConnect: ((stream: SSEStream) => void) | undefined
+  #onDisconnect: ((stream: SSEStream) => void) | undefined
   #state: number = PENDING
-  #queue: string[] | null = null
+  #queue: Array<string | Buffer> | null = null
   #drain: Deferred<boolean> | null = null
   #closed: Deferred<void> | null = null
   #abort: AbortController | null = null
   #closeHandlers: Array<(stream: SSEStream) => void> = []
+  readonly #compression: StreamCompression | undefined
+  #compressor: FrameCompressor | null = null
 
   /**
    * @param res the response to write to
@@ -142,9 +153,15 @@ export class SSEStream {
     this.#onError = options.onError
     this.#onConnect = options.onConnect
     this.lastEventId = options.lastEventId
-    if (options.onDisconnect !== undefined) this.#closeHandlers.push(options.onDisconnect)
+    this.#compression = options.compression
+    this.#onDisconnect = options.onDisconnect
     res.on('close', this.#onResponseClose)
     res.on('error', this.#onResponseError)
+  }
+
+  /** The content coding of the stream (datastar-cl's `compression-algorithm`). */
+  get encoding (): Encoding | 'identity' {
+    return this.#compression?.encoding ?? 'identity'
   }
 
   /** True once the head has been written and until the stream ends. */
@@ -175,9 +192,9 @@ export class SSEStream {
     return this.#abort.signal
   }
 
-  /** Bytes waiting for the socket to drain. */
+  /** Bytes written but not yet sent: those the response buffers plus those queued here while it asks to wait. */
   get bufferedAmount (): number {
-    let bytes = 0
+    let bytes = this.#res.writableLength ?? 0
     if (this.#queue !== null) for (const chunk of this.#queue) bytes += Buffer.byteLength(chunk)
     return bytes
   }
@@ -193,12 +210,22 @@ export class SSEStream {
       this.#finish('client')
       return
     }
-    const { statusCode, headers } = this.#head()
-    res.writeHead(statusCode, headers)
+    try {
+      // The compressor first: if it cannot start, nothing has been sent yet.
+      if (this.#compression !== undefined) this.#compressor = new FrameCompressor(this.#compression, this.#frameSink)
+      const { statusCode, headers } = this.#head()
+      res.writeHead(statusCode, headers)
+    } catch (error) {
+      // Nothing went out (bad header value...): the response is still free for an error response.
+      this.#finish('server')
+      throw error
+    }
     // Send the head now: the client sees the response start before any event.
     res.flushHeaders?.()
     this.#state = OPEN
     if (this.#keepAlive !== false) addHeartbeat(this.#keepAlive, this)
+    // onDisconnect pairs with onConnect: it runs only for a stream that connected.
+    if (this.#onDisconnect !== undefined) this.#closeHandlers.push(this.#onDisconnect)
     const onConnect = this.#onConnect
     this.#onConnect = undefined
     if (onConnect !== undefined) this.#runHook(onConnect)
@@ -225,19 +252,26 @@ export class SSEStream {
    * Writes text already encoded by `encodeEvent` (so one encoding can be shared
    * by many streams). The text is written as-is.
    */
-  write (encoded: string): Promise<boolean> {
+  write (encoded: string | Buffer): Promise<boolean> {
     if (this.#state !== OPEN && !this.#ensureOpen()) return DROPPED
+    if (this.#compressor !== null) return this.#compressor.write(encoded)
+    return this.#writeChunk(encoded)
+  }
+
+  /** Writes bytes for the socket, in order, queueing them while it asks to wait. */
+  #writeChunk (chunk: string | Buffer): Promise<boolean> {
     if (this.#queue !== null) {
-      this.#queue.push(encoded)
+      this.#queue.push(chunk)
       return (this.#drain as Deferred<boolean>).promise
     }
-    if (this.#res.write(encoded)) return WRITTEN
+    if (this.#res.write(chunk)) return WRITTEN
     return this.#waitForDrain()
   }
 
   /** Keep-alive tick: skipped while events are queued, which already prove life. */
   heartbeat (): void {
-    if (this.#state === OPEN && this.#queue === null) this.write(HEARTBEAT).catch(this.#reportError)
+    // The write's promise never rejects: nothing to wait for or catch.
+    if (this.#state === OPEN && this.#queue === null) this.write(HEARTBEAT)
   }
 
   /**
@@ -258,15 +292,48 @@ export class SSEStream {
    * head was never written is answered with an empty event stream.
    */
   close (): void {
-    if (!this.#ensureOpen()) return
+    try {
+      if (!this.#ensureOpen()) return
+    } catch (error) {
+      // The head could not be written: there is no valid response to end.
+      this.#reportError(error as Error)
+      this.#res.destroy?.()
+      return
+    }
+    const compressor = this.#compressor
+    if (compressor === null) {
+      this.#end(null)
+      return
+    }
+    // The compressor's last frames come asynchronously: refuse new writes meanwhile.
+    this.#state = CLOSING
+    compressor.finish().then((last) => {
+      if (this.#state === CLOSING) this.#end(last)
+    }, this.#reportError)
+  }
+
+  #end (last: Buffer | null): void {
     const queue = this.#queue
-    if (queue !== null) {
-      this.#queue = null
-      this.#res.end(queue.join(''))
+    this.#queue = null
+    if (queue !== null && queue.length > 0) {
+      if (last !== null) queue.push(last)
+      this.#res.end(concat(queue))
+    } else if (last !== null && last.length > 0) {
+      this.#res.end(last)
     } else {
       this.#res.end()
     }
     this.#finish('server')
+  }
+
+  readonly #frameSink = {
+    frame: (frame: Buffer): Promise<boolean> => this.#state === CLOSED ? DROPPED : this.#writeChunk(frame),
+    fail: (error: Error): void => {
+      // A broken compressor cannot produce valid bytes any more: end this stream only.
+      this.#reportError(error)
+      this.#finish('server')
+      this.#res.destroy?.()
+    }
   }
 
   /**
@@ -300,7 +367,7 @@ export class SSEStream {
     this.#queue = null
     this.#drain = null
     // Everything queued so far is handed over as one write, in order.
-    if (queue.length > 0 && !this.#res.write(queue.join(''))) {
+    if (queue.length > 0 && !this.#res.write(concat(queue))) {
       this.#waitForDrain().then(drain.resolve, this.#reportError)
       return
     }
@@ -322,12 +389,15 @@ export class SSEStream {
 
   #finish (reason: SSECloseReason): void {
     if (this.#state === CLOSED) return
-    const wasOpen = this.#state === OPEN
+    const wasOpen = this.#state === OPEN || this.#state === CLOSING
     this.#state = CLOSED
+    this.#compressor?.destroy()
+    this.#compressor = null
     this.closeReason = reason
     if (wasOpen && this.#keepAlive !== false) deleteHeartbeat(this.#keepAlive, this)
     this.#res.removeListener('drain', this.#onDrain)
     this.#res.removeListener('close', this.#onResponseClose)
+    this.#res.removeListener('error', this.#onResponseError)
     this.#queue = null
     if (this.#drain !== null) {
       // A write waiting for drain settles at once: its bytes went out with
@@ -349,4 +419,10 @@ export class SSEStream {
       this.#reportError(error as Error)
     }
   }
+}
+
+/** One chunk from queued ones: a string when they all are, else bytes. */
+function concat (chunks: Array<string | Buffer>): string | Buffer {
+  if (chunks.every((chunk) => typeof chunk === 'string')) return chunks.join('')
+  return Buffer.concat(chunks.map((chunk) => typeof chunk === 'string' ? Buffer.from(chunk) : chunk))
 }

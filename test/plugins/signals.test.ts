@@ -154,3 +154,22 @@ t.test('a schema.signals that is not a schema is refused when the route is added
   t.throws(() => app.get('/x', { schema: { signals: 'count' } }, async () => 'x'), { code: 'FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION' })
   await app.close()
 })
+
+t.test('schema.signals applies wherever the signals are first read', async (t) => {
+  const app = Fastify()
+  // Registered without awaiting: the route below is added before the plugin's onRoute hook exists.
+  app.register(datastar)
+  app.get('/early', { schema: { signals: Counter } }, async (request) => request.readSignals())
+  let seenInHook: unknown
+  app.addHook('preHandler', async (request) => {
+    if (request.url.startsWith('/hooked')) seenInHook = request.readSignals()
+  })
+  app.get('/hooked', { schema: { signals: Counter } }, async (request) => request.readSignals())
+  t.teardown(() => app.close())
+  const early = await app.inject({ url: '/early', query: { datastar: '{"count":"many"}' } })
+  t.equal(early.statusCode, 400, 'validated even without the route hook')
+  t.equal(early.json().code, 'FST_ERR_VALIDATION')
+  const hooked = await app.inject({ url: '/hooked', query: { datastar: '{"count":"3"}' } })
+  t.same(seenInHook, { count: 3, step: 1 }, 'an app-level preHandler already sees validated, coerced signals')
+  t.same(hooked.json(), { count: 3, step: 1 })
+})

@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import http from 'node:http'
 import http2 from 'node:http2'
 import { once } from 'node:events'
-import datastar, { sse, heartbeatTimerCount, SSEParser } from '../../plugins/index.js'
+import datastar, { sse, heartbeatTimerCount, heartbeatIntervals, SSEParser } from '../../plugins/index.js'
 import { listen, logCapture, openStream, waitFor } from '../helpers.js'
 
 t.test('reply.sse() writes the event-stream head at once, before any event', async (t) => {
@@ -131,7 +131,7 @@ t.test('the callback form: an error after the first event is logged and the stre
   await waitFor(() => logs.lines.some((line) => line.level === 50), 'the error log line')
   const line = logs.lines.find((line) => line.level === 50) as { msg: string, err: { message: string } }
   t.equal(line.err.message, 'after an event')
-  t.match(line.msg, /after the stream started/)
+  t.equal(line.msg, 'event stream callback failed')
 })
 
 t.test('hooks and plugins set headers on the stream; onResponse runs when it ends', async (t) => {
@@ -221,9 +221,12 @@ t.test('backpressure: a stalled client makes writes wait, and its departure sett
   const client = await openStream(await listen(app) + '/flood')
   client.response.pause()
   await waitFor(() => blocked, 'a write that waits for drain')
-  t.ok(stream?.bufferedAmount === 0, 'nothing queued yet beyond the socket')
+  const before = stream?.bufferedAmount ?? 0
+  t.ok(before > 0, 'the blocked bytes are counted')
+  stream?.heartbeat()
+  t.equal(stream?.bufferedAmount, before, 'no heartbeat is queued behind waiting events')
   const extra = stream?.send({ data: 'queued behind' })
-  t.ok((stream?.bufferedAmount ?? 0) > 0, 'later events queue in order')
+  t.equal(stream?.bufferedAmount, before + 'data: queued behind\n\n'.length, 'later events queue in order')
   client.destroy()
   t.equal(await pending, false, 'the waiting write settles, with false, when the client leaves')
   t.equal(await extra, false)
@@ -277,6 +280,19 @@ t.test('keep-alive comments: plugin default, per-stream setting, false, and clea
   t.equal(heartbeatTimerCount(), before, 'timers stop with their last stream')
 })
 
+t.test('the default keep-alive is 30 s', async (t) => {
+  const app = Fastify()
+  await app.register(sse)
+  let stream: import('../../src/sse/stream.js').SSEStream | undefined
+  app.get('/events', async (_request, reply) => { stream = reply.sse() })
+  t.teardown(() => app.close())
+  t.notOk(heartbeatIntervals().includes(30_000))
+  await openStream(await listen(app) + '/events')
+  t.ok(heartbeatIntervals().includes(30_000), 'a 30 000 ms heartbeat runs for it')
+  stream?.close()
+  t.notOk(heartbeatIntervals().includes(30_000), 'and stops with it')
+})
+
 t.test('an invalid keepAlive is refused at register time', async (t) => {
   await t.rejects(async () => { await Fastify().register(sse, { keepAlive: -1 }) }, { code: 'FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION' })
   await t.rejects(async () => { await Fastify().register(datastar, { keepAlive: 'soon' as unknown as number }) }, { code: 'FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION' })
@@ -320,7 +336,8 @@ t.test('app.close() ends open streams promptly and leaves no timer or listener',
 t.test('@fastify/compress registered globally neither compresses nor buffers a stream', async (t) => {
   const app = Fastify()
   await app.register(import('@fastify/compress'), { global: true, threshold: 0 })
-  await app.register(datastar)
+  // Our own per-event compression off: the stream must reach the client as plain text.
+  await app.register(datastar, { compression: false })
   let stream: import('../../src/datastar/stream.js').DatastarStream | undefined
   app.get('/feed', async (_request, reply) => {
     stream = reply.datastar()
@@ -378,4 +395,107 @@ t.test('HTTP/2: no Connection header, events flow', async (t) => {
   request.on('data', (chunk: string) => { body += chunk })
   await once(request, 'end')
   t.equal(body, 'event: datastar-patch-signals\ndata: signals {"h2":true}\n\n')
+})
+
+t.test('a head Node refuses is a normal error response, and app.close() still works', async (t) => {
+  const app = Fastify()
+  await app.register(sse)
+  app.get('/plain', async (_request, reply) => {
+    reply.sse({ headers: { 'x-bad': 'caf\u0100' } })
+  })
+  app.get('/callback', (_request, reply) => reply.sse(async (stream) => {
+    await stream.send({ data: 'never' })
+  }, { headers: { 'x-bad': 'caf\u0100' } }))
+  const base = await listen(app)
+  for (const path of ['/plain', '/callback']) {
+    const response = await fetch(base + path)
+    t.equal(response.status, 500, path)
+    t.match(await response.json(), { code: 'ERR_INVALID_CHAR' }, path)
+  }
+  await app.close()
+})
+
+t.test('onDisconnect pairs with onConnect: a stream that never connected reports no departure', async (t) => {
+  const app = Fastify()
+  await app.register(sse)
+  let balance = 0
+  app.get('/fails-early', (_request, reply) => reply.sse(async () => { throw new Error('no') }, {
+    onConnect: () => { balance++ },
+    onDisconnect: () => { balance-- }
+  }))
+  app.get('/works', (_request, reply) => reply.sse(async (stream) => { await stream.send({ data: 'x' }) }, {
+    onConnect: () => { balance++ },
+    onDisconnect: () => { balance-- }
+  }))
+  t.teardown(() => app.close())
+  t.equal((await app.inject('/fails-early')).statusCode, 500)
+  t.equal(balance, 0)
+  t.equal((await app.inject('/works')).statusCode, 200)
+  t.equal(balance, 0)
+})
+
+t.test('HEAD on a stream route answers the head and ends', async (t) => {
+  const app = Fastify()
+  await app.register(datastar)
+  app.get('/feed', async (_request, reply) => { reply.datastar().patchSignals({ a: 1 }) })
+  t.teardown(() => app.close())
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => agent.destroy())
+  const base = await listen(app)
+  const head = await openStream(base + '/feed', { method: 'HEAD', agent })
+  await head.ended
+  t.equal(head.headers['content-type'], 'text/event-stream')
+  t.equal(head.text(), '')
+  // The same keep-alive socket serves the next request.
+  const next = await openStream(base + '/feed', { agent })
+  t.equal((await next.event(0)).data, 'signals {"a":1}')
+  next.destroy()
+})
+
+t.test('a handler that throws after the head was written gets its stream closed', async (t) => {
+  const logs = logCapture()
+  const app = Fastify({ logger: { level: 'error', stream: logs.stream } })
+  await app.register(datastar)
+  app.get('/feed', async (_request, reply) => {
+    reply.datastar().patchSignals({ started: true })
+    throw new Error('handler failed late')
+  })
+  t.teardown(() => app.close())
+  const client = await openStream(await listen(app) + '/feed')
+  await client.ended
+  t.equal(client.events.length, 1, 'the client saw the stream end and may reconnect')
+  t.match(logs.lines, [{ level: 50, err: { message: 'handler failed late' } }], 'Fastify logged the error')
+})
+
+t.test('a closed stream leaves no listener on the response', async (t) => {
+  const app = Fastify()
+  await app.register(sse)
+  const counts: Array<Record<string, number>> = []
+  const count = (raw: http.ServerResponse): Record<string, number> => ({ close: raw.listenerCount('close'), drain: raw.listenerCount('drain'), error: raw.listenerCount('error') })
+  app.get('/events', async (_request, reply) => {
+    counts.push(count(reply.raw))
+    const stream = reply.sse({ keepAlive: false })
+    // Enough to make the socket ask to wait, so a drain listener exists.
+    for (let i = 0; i < 8; i++) stream.send({ data: 'w'.repeat(64 * 1024) })
+    stream.onClose(() => { counts.push(count(reply.raw)) })
+    stream.close()
+  })
+  t.teardown(() => app.close())
+  const client = await openStream(await listen(app) + '/events')
+  await client.ended
+  t.same(counts[1], counts[0], 'the same listeners as before the stream')
+})
+
+t.test('the stream head has no Content-Length whatever the reply had', async (t) => {
+  const app = Fastify()
+  await app.register(sse)
+  app.get('/events', async (_request, reply) => {
+    reply.header('content-length', '12')
+    reply.sse().close()
+  })
+  t.teardown(() => app.close())
+  const client = await openStream(await listen(app) + '/events')
+  await client.ended
+  t.equal(client.headers['content-length'], undefined)
+  t.equal(client.headers['transfer-encoding'], 'chunked')
 })

@@ -1,0 +1,315 @@
+/**
+ * Compression of an event stream that still streams: `Accept-Encoding`
+ * negotiation, and a compressor that flushes after every event (or every
+ * coalesced burst) with the flush kind that keeps the dictionary
+ * (Z_SYNC_FLUSH, BROTLI_OPERATION_FLUSH, ZSTD_e_flush), so each event can be
+ * decoded on arrival while later events still compress against earlier ones.
+ */
+import zlib from 'node:zlib'
+import { FST_ERR_SSE_COMPRESSION, FST_ERR_SSE_INVALID_OPTION } from '../errors.js'
+
+/** A content coding for event streams. */
+export type Encoding = 'zstd' | 'br' | 'gzip' | 'deflate'
+
+/** Server-priority default: best ratio and speed first. */
+export const DEFAULT_ENCODINGS: readonly Encoding[] = ['zstd', 'br', 'gzip', 'deflate']
+
+/** Tuning of one algorithm; anything not given uses the stream-friendly default. */
+export interface CompressionTuning {
+  /** zstd level (1–22, default 3); brotli quality (0–11, default 5); gzip/deflate level (1–9, default 6). */
+  level?: number
+  /** Window size as a base-2 log: zstd windowLog (default 18), brotli lgwin (default 18), gzip/deflate windowBits (9–15, default 15). */
+  window?: number
+  /** gzip/deflate memLevel (1–9, default 8). */
+  memLevel?: number
+}
+
+/** How a stream compresses. `false` anywhere turns compression off. */
+export interface CompressionOptions {
+  /** Encodings allowed, in server priority order. Default zstd, br, gzip, deflate (zstd only where the runtime has it). */
+  encodings?: readonly Encoding[]
+  /** Whose order wins among acceptable encodings: 'server' (default) or 'client' (highest q-value). */
+  preference?: 'server' | 'client'
+  /**
+   * Gather the events written within this many ms into one flush (fewer,
+   * better-compressed frames under bursts); `0` gathers one event-loop turn.
+   * Default `false`: a flush after every event.
+   */
+  coalesce?: number | false
+  zstd?: CompressionTuning
+  br?: CompressionTuning
+  gzip?: CompressionTuning
+  deflate?: CompressionTuning
+}
+
+/** The compression a stream was given: its negotiated encoding and settings. */
+export interface StreamCompression extends CompressionOptions {
+  encoding: Encoding
+}
+
+/** True when this runtime can compress with `encoding` (zstd needs Node >= 22.15). */
+export function isEncodingAvailable (encoding: Encoding): boolean {
+  return encoding !== 'zstd' || typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === 'function'
+}
+
+const ENCODINGS = new Set<string>(DEFAULT_ENCODINGS)
+
+// What each library accepts, so a bad setting fails at register time, not mid-stream.
+const ZLIB_RANGES = { level: [0, 9], window: [9, 15], memLevel: [1, 9] } as const
+const TUNING_RANGES: Record<Encoding, Record<keyof CompressionTuning, readonly [number, number]>> = {
+  zstd: { level: [1, 22], window: [10, 27], memLevel: [1, 9] },
+  br: { level: [0, 11], window: [10, 24], memLevel: [1, 9] },
+  gzip: ZLIB_RANGES,
+  deflate: ZLIB_RANGES
+}
+
+/**
+ * Validates compression options (at register time, or when a stream is
+ * created) and returns them; `true` means the defaults.
+ * @example validateCompression({ encodings: ['br', 'gzip'], coalesce: 5 })
+ */
+export function validateCompression (value: unknown): CompressionOptions | false {
+  if (value === false) return false
+  if (value === true || value === undefined) return {}
+  if (value === null || typeof value !== 'object') throw new FST_ERR_SSE_INVALID_OPTION('compression', `expected a boolean or an object, got ${String(value)}`)
+  const options = value as CompressionOptions
+  if (options.encodings !== undefined) {
+    if (!Array.isArray(options.encodings) || options.encodings.some((encoding) => !ENCODINGS.has(encoding))) {
+      throw new FST_ERR_SSE_INVALID_OPTION('compression.encodings', `expected a list of ${DEFAULT_ENCODINGS.join(', ')}`)
+    }
+  }
+  if (options.preference !== undefined && options.preference !== 'server' && options.preference !== 'client') {
+    throw new FST_ERR_SSE_INVALID_OPTION('compression.preference', 'expected "server" or "client"')
+  }
+  if (options.coalesce !== undefined && options.coalesce !== false && (typeof options.coalesce !== 'number' || !(options.coalesce >= 0) || options.coalesce > 1000)) {
+    throw new FST_ERR_SSE_INVALID_OPTION('compression.coalesce', 'expected false or a number of milliseconds from 0 to 1000')
+  }
+  for (const encoding of DEFAULT_ENCODINGS) {
+    const tuning = options[encoding]
+    if (tuning === undefined) continue
+    if (tuning === null || typeof tuning !== 'object') throw new FST_ERR_SSE_INVALID_OPTION(`compression.${encoding}`, 'expected an object')
+    for (const key of ['level', 'window', 'memLevel'] as const) {
+      const number = tuning[key]
+      const [min, max] = TUNING_RANGES[encoding][key]
+      if (number !== undefined && (!Number.isSafeInteger(number) || number < min || number > max)) {
+        throw new FST_ERR_SSE_INVALID_OPTION(`compression.${encoding}.${key}`, `expected an integer from ${min} to ${max}`)
+      }
+    }
+  }
+  return options
+}
+
+/**
+ * Chooses the encoding for a request's `Accept-Encoding` (RFC 9110 §12.5.3):
+ * q=0 refuses a coding, `*` stands for codings not listed, and no header (or
+ * nothing acceptable) means identity. With `preference: 'server'` the first
+ * acceptable encoding of `encodings` wins; with 'client' the highest q-value,
+ * ties going to the server's order.
+ * @example negotiateEncoding('gzip, br;q=0.8') // 'br' (server priority)
+ * @example negotiateEncoding('gzip, br;q=0.8', { preference: 'client' }) // 'gzip'
+ */
+export function negotiateEncoding (acceptEncoding: string | undefined, options: CompressionOptions = {}): Encoding | 'identity' {
+  if (acceptEncoding === undefined || acceptEncoding.trim() === '') return 'identity'
+  const weights = new Map<string, number>()
+  for (const part of acceptEncoding.split(',')) {
+    const [token, ...parameters] = part.split(';')
+    const coding = (token ?? '').trim().toLowerCase()
+    if (coding === '') continue
+    let q = 1
+    for (const parameter of parameters) {
+      const [name, value] = parameter.split('=')
+      if (name?.trim().toLowerCase() === 'q') {
+        const parsed = Number(value?.trim())
+        q = Number.isFinite(parsed) && parsed >= 0 && parsed <= 1 ? parsed : 0
+      }
+    }
+    // A coding listed twice keeps its highest weight.
+    weights.set(coding, Math.max(q, weights.get(coding) ?? 0))
+  }
+  const wildcard = weights.get('*')
+  let best: Encoding | 'identity' = 'identity'
+  let bestQ = 0
+  for (const encoding of options.encodings ?? DEFAULT_ENCODINGS) {
+    if (!isEncodingAvailable(encoding)) continue
+    const q = weights.get(encoding) ?? wildcard ?? 0
+    if (q <= 0) continue
+    if (options.preference !== 'client') return encoding
+    if (q > bestQ) {
+      best = encoding
+      bestQ = q
+    }
+  }
+  return best
+}
+
+type Compressor = zlib.Gzip | zlib.Deflate | zlib.BrotliCompress
+
+interface Flavour {
+  create: (tuning: CompressionTuning) => Compressor
+  flushKind: number
+}
+
+const flavours: Record<Encoding, Flavour> = {
+  gzip: {
+    create: (tuning) => zlib.createGzip({ level: tuning.level ?? 6, windowBits: tuning.window ?? 15, memLevel: tuning.memLevel ?? 8 }),
+    flushKind: zlib.constants.Z_SYNC_FLUSH
+  },
+  deflate: {
+    create: (tuning) => zlib.createDeflate({ level: tuning.level ?? 6, windowBits: tuning.window ?? 15, memLevel: tuning.memLevel ?? 8 }),
+    flushKind: zlib.constants.Z_SYNC_FLUSH
+  },
+  br: {
+    create: (tuning) => zlib.createBrotliCompress({
+      params: {
+        [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT,
+        [zlib.constants.BROTLI_PARAM_QUALITY]: tuning.level ?? 5,
+        [zlib.constants.BROTLI_PARAM_LGWIN]: tuning.window ?? 18
+      }
+    }),
+    flushKind: zlib.constants.BROTLI_OPERATION_FLUSH
+  },
+  zstd: {
+    create: (tuning) => {
+      // Feature-detected: zlib.createZstdCompress arrived in Node 22.15.
+      const constants = zlib.constants as unknown as Record<string, number>
+      const create = (zlib as unknown as { createZstdCompress: (options: object) => Compressor }).createZstdCompress
+      return create({
+        params: {
+          [constants.ZSTD_c_compressionLevel as number]: tuning.level ?? 3,
+          [constants.ZSTD_c_windowLog as number]: tuning.window ?? 18
+        }
+      })
+    },
+    get flushKind () {
+      return (zlib.constants as unknown as Record<string, number>).ZSTD_e_flush as number
+    }
+  }
+}
+
+/** Receives the frames a compressor produces, in order. */
+export interface FrameSink {
+  /** Writes one compressed frame; resolves as a stream write does. */
+  frame: (frame: Buffer) => Promise<boolean>
+  /** The compressor failed; the stream must end. */
+  fail: (error: Error) => void
+}
+
+/**
+ * A stateful compressor for one stream. Every `write()` is followed by a
+ * dictionary-keeping flush (at once, or after the coalescing window), and the
+ * bytes of that flush go to the sink as one frame.
+ */
+export class FrameCompressor {
+  readonly encoding: Encoding
+  readonly #zlib: Compressor
+  readonly #flushKind: number
+  readonly #coalesce: number | false
+  readonly #sink: FrameSink
+  #chunks: Buffer[] = []
+  #timer: NodeJS.Timeout | NodeJS.Immediate | null = null
+  #waiting: Array<(written: boolean) => void> = []
+  // Writes whose flush is under way, so a failure or destroy can settle them too.
+  readonly #flushing = new Set<Array<(written: boolean) => void>>()
+  #failed = false
+
+  constructor (compression: StreamCompression, sink: FrameSink) {
+    const flavour = flavours[compression.encoding]
+    this.encoding = compression.encoding
+    this.#zlib = flavour.create(compression[compression.encoding] ?? {})
+    this.#flushKind = flavour.flushKind
+    this.#coalesce = compression.coalesce ?? false
+    this.#sink = sink
+    this.#zlib.on('data', (chunk: Buffer) => { this.#chunks.push(chunk) })
+    this.#zlib.on('error', this.#fail)
+  }
+
+  /** Compresses `text`; resolves once the frame holding it is written. */
+  write (text: string | Buffer): Promise<boolean> {
+    if (this.#failed) return Promise.resolve(false)
+    this.#zlib.write(text)
+    const written = new Promise<boolean>((resolve) => { this.#waiting.push(resolve) })
+    if (this.#coalesce === false) {
+      this.#flush()
+    } else if (this.#timer === null) {
+      this.#timer = this.#coalesce === 0 ? setImmediate(this.#flush) : setTimeout(this.#flush, this.#coalesce)
+    }
+    return written
+  }
+
+  /** Ends compression; resolves with the last bytes, after every earlier frame went to the sink. */
+  finish (): Promise<Buffer> {
+    this.#clearTimer()
+    return new Promise((resolve) => {
+      this.#zlib.once('end', () => {
+        const last = Buffer.concat(this.#chunks)
+        this.#chunks = []
+        this.#release(true)
+        resolve(last)
+      })
+      this.#zlib.end()
+    })
+  }
+
+  /** Drops everything: the client is gone. Pending writes resolve false. */
+  destroy (): void {
+    this.#clearTimer()
+    this.#failed = true
+    this.#release(false)
+    this.#zlib.destroy()
+  }
+
+  readonly #flush = (): void => {
+    this.#timer = null
+    const waiting = this.#waiting
+    this.#waiting = []
+    this.#flushing.add(waiting)
+    // A flush is a write: a broken compressor answers it with an error.
+    const flushed = (error?: Error | null): void => {
+      if (error != null) this.#fail(error)
+      if (!this.#flushing.delete(waiting)) return
+      const frame = Buffer.concat(this.#chunks)
+      this.#chunks = []
+      const written = frame.length > 0 ? this.#sink.frame(frame) : Promise.resolve(true)
+      written.then((result) => { for (const resolve of waiting) resolve(result) }, () => {})
+    }
+    this.#zlib.flush(this.#flushKind, flushed as () => void)
+  }
+
+  readonly #fail = (error: Error): void => {
+    if (this.#failed) return
+    this.#failed = true
+    this.#release(false)
+    this.#sink.fail(new FST_ERR_SSE_COMPRESSION(this.encoding, error.message))
+  }
+
+  #clearTimer (): void {
+    if (this.#timer === null) return
+    clearTimeout(this.#timer as NodeJS.Timeout)
+    clearImmediate(this.#timer as NodeJS.Immediate)
+    this.#timer = null
+  }
+
+  #release (written: boolean): void {
+    const groups = [this.#waiting, ...this.#flushing]
+    this.#waiting = []
+    this.#flushing.clear()
+    for (const group of groups) for (const resolve of group) resolve(written)
+  }
+}
+
+/**
+ * Combines compression settings from the least to the most specific level
+ * (plugin, route, stream): `false` turns compression off, `true` turns it on
+ * with what the levels above said, an object refines them.
+ * @example resolveCompression([{ coalesce: 5 }, undefined, { encodings: ['gzip'] }]) // { coalesce: 5, encodings: ['gzip'] }
+ */
+export function resolveCompression (levels: ReadonlyArray<boolean | CompressionOptions | undefined>): CompressionOptions | false {
+  let result = {} as CompressionOptions | false
+  for (const level of levels) {
+    if (level === undefined) continue
+    if (level === false) result = false
+    else if (level === true) result = result === false ? {} : result
+    else result = { ...(result === false ? {} : result), ...level }
+  }
+  return result
+}
