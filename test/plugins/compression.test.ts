@@ -131,7 +131,7 @@ t.test('coalescing gathers a burst into one flush, within its window', async (t)
   t.same(await countFrames(t, 50, twoTurns), { frames: 1, events: 2 }, 'a wider window spans turns')
 })
 
-t.test('a stream's errors (here a throwing hook) reach request.log', async (t) => {
+t.test('errors of a stream (here a throwing hook) reach request.log', async (t) => {
   const logs = logCapture()
   const app = Fastify({ logger: { level: 'error', stream: logs.stream } })
   await app.register(datastar)
