@@ -1,7 +1,7 @@
 // Type tests of `fastify-datastar/sse`: the plugin's options, reply.sse() in
 // both forms, and the SSEStream surface.
-import { expectAssignable, expectError, expectType } from 'tsd'
-import Fastify, { type FastifyPluginCallback, type FastifyReply } from 'fastify'
+import { expectAssignable, expectError, expectNotAssignable, expectType } from 'tsd'
+import Fastify, { type FastifyContextConfig, type FastifyPluginCallback, type FastifyReply } from 'fastify'
 import sse, {
   encodeComment,
   encodeEvent,
@@ -135,3 +135,18 @@ app.route({
 expectType<SSEReplyOptions>({} as StreamReplyOptions<SSEStream>)
 expectAssignable<StreamCallback<SSEStream>>((s: SSEStream) => s.send({ data: 'x' }))
 expectAssignable<(options?: SSEReplyOptions) => SSEStream>({} as FastifyReply['sse'])
+
+// Compression: plugin, route (config.sse) and stream settings, and the negotiated encoding.
+app.register(sse, { compression: false })
+app.register(sse, { compression: true })
+app.register(sse, { compression: { encodings: ['br', 'gzip'], preference: 'client', coalesce: 5, br: { level: 5, window: 16 }, gzip: { memLevel: 8 } } })
+expectError(app.register(sse, { compression: { encodings: ['lzma'] } }))
+expectError(app.register(sse, { compression: { preference: 'mine' } }))
+expectError(app.register(sse, { compression: 'gzip' }))
+app.get('/route-config', { config: { sse: { compression: false, keepAlive: 5000 } } }, async (_request, reply) => {
+  const stream = reply.sse({ compression: { encodings: ['zstd'] } })
+  expectType<'zstd' | 'br' | 'gzip' | 'deflate' | 'identity'>(stream.encoding)
+})
+// Fastify infers a route's config type from the route, so the check is on FastifyContextConfig itself.
+expectAssignable<FastifyContextConfig>({ sse: { compression: { coalesce: 0 }, keepAlive: false } })
+expectNotAssignable<FastifyContextConfig>({ sse: { compression: 'yes' } })
