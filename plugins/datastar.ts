@@ -133,7 +133,7 @@ interface SignalsSlot {
 type ValidationResult = boolean | { error?: unknown, value?: unknown } | PromiseLike<unknown>
 
 const datastarPlugin: FastifyPluginAsync<DatastarPluginOptions> = async (fastify, options) => {
-  const streamDefaults = validateStreamDefaults({ keepAlive: options.keepAlive, compression: options.compression }, 'keepAlive/compression')
+  const streamDefaults = validateStreamDefaults(options, 'stream defaults')
   const client = options.client ?? {}
   const clientUrl = checkOption('client', () => {
     const url = datastarUrl({ version: client.version, source: client.file !== undefined && client.source === undefined ? '/datastar.js' : client.source })

@@ -17,29 +17,34 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { datastar as datastarPlugin, type DatastarPluginOptions } from './datastar.js'
 import { nodelay } from './nodelay.js'
+import { registry, type RegistryPluginOptions } from './registry.js'
 import { sse } from './sse.js'
 
 /** Options of the umbrella plugin. */
 export interface FastifyDatastarOptions extends DatastarPluginOptions {
   /** Set TCP_NODELAY on every connection. Default true. */
   noDelay?: boolean
+  /** Defaults of every registry: backplane, replay, coalesce. */
+  registry?: RegistryPluginOptions
 }
 
 const umbrella: FastifyPluginAsync<FastifyDatastarOptions> = async (fastify, options) => {
-  const { noDelay = true, ...datastarOptions } = options
-  await fastify.register(sse, { keepAlive: datastarOptions.keepAlive, compression: datastarOptions.compression })
-  await fastify.register(datastarPlugin, datastarOptions)
+  const { noDelay = true, client, registry: registryOptions, ...streamDefaults } = options
+  await fastify.register(sse, streamDefaults)
+  await fastify.register(datastarPlugin, { ...streamDefaults, client })
+  await fastify.register(registry, registryOptions ?? {})
   if (noDelay) await fastify.register(nodelay)
 }
 
-/** The umbrella plugin: SSE, Datastar and TCP_NODELAY. */
+/** The umbrella plugin: SSE, Datastar, registries and TCP_NODELAY. */
 export const fastifyDatastar = fp(umbrella, {
   fastify: '5.x',
   name: 'fastify-datastar'
 })
 
 export default fastifyDatastar
-export { datastarPlugin as datastar, sse, nodelay }
+export { datastarPlugin as datastar, sse, nodelay, registry }
+export type { RegistryPluginOptions, LongPollOptions } from './registry.js'
 export type { DatastarPluginOptions, DatastarReplyOptions, DatastarClientOptions, RouteSignals } from './datastar.js'
 export type { SSEPluginOptions, SSEReplyOptions } from './sse.js'
 export type { StreamDefaults } from './reply-stream.js'

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { FST_ERR_SSE_ALREADY_STARTED } from '../src/errors.js'
 import { negotiateEncoding, resolveCompression, validateCompression, type CompressionOptions } from '../src/sse/compression.js'
-import { sseHeaders, type SSEStream, type SSEStreamOptions } from '../src/sse/stream.js'
+import { sseHeaders, type SSEOverflowPolicy, type SSEStream, type SSEStreamOptions } from '../src/sse/stream.js'
 
 /** Stream settings that a plugin and a route (`config.sse`) can set too. */
 export interface StreamDefaults {
@@ -17,6 +17,10 @@ export interface StreamDefaults {
   keepAlive?: number | false
   /** Per-event compression negotiated from Accept-Encoding; `false` turns it off. Default on. */
   compression?: boolean | CompressionOptions
+  /** Bytes that may queue for a client reading slower than events come. Default 1 MiB. */
+  maxBufferedBytes?: number
+  /** Past that bound: 'close' the stream (default) or 'drop-oldest' queued events. */
+  overflow?: SSEOverflowPolicy
 }
 
 /** Options of `reply.sse()` and `reply.datastar()`. */
@@ -90,6 +94,8 @@ export class StreamTracker {
     }, {
       keepAlive: options.keepAlive ?? route?.keepAlive ?? pluginDefaults.keepAlive ?? this.#defaults.keepAlive,
       compression: compression === false || encoding === 'identity' ? undefined : { ...compression, encoding },
+      maxBufferedBytes: options.maxBufferedBytes ?? route?.maxBufferedBytes ?? pluginDefaults.maxBufferedBytes ?? this.#defaults.maxBufferedBytes,
+      overflow: options.overflow ?? route?.overflow ?? pluginDefaults.overflow ?? this.#defaults.overflow,
       lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined,
       onConnect: (connected) => {
         // Only once the head is out does the response stop being Fastify's.
@@ -97,7 +103,11 @@ export class StreamTracker {
         options.onConnect?.(connected as S)
       },
       onDisconnect: options.onDisconnect as SSEStreamOptions['onDisconnect'],
-      onError: (err) => { request.log.error({ err }, 'event stream error') }
+      onError: (err) => {
+        // A slow client let go is routine, not a server fault.
+        if ((err as { code?: string }).code === 'FST_ERR_SSE_OVERFLOW') request.log.warn({ err }, 'event stream closed: the client is too slow')
+        else request.log.error({ err }, 'event stream error')
+      }
     })
     this.open.add(stream)
     this.#byReply.set(reply, stream)

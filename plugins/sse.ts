@@ -14,7 +14,7 @@ import diagnostics from 'node:diagnostics_channel'
 import type { FastifyPluginCallback, FastifyReply } from 'fastify'
 import { FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION } from '../src/errors.js'
 import { validateCompression } from '../src/sse/compression.js'
-import { SSEStream, validateKeepAlive } from '../src/sse/stream.js'
+import { SSEStream, validateKeepAlive, validateMaxBufferedBytes, validateOverflow } from '../src/sse/stream.js'
 import { kStreamTracker, StreamTracker, type StreamCallback, type StreamDefaults, type StreamReplyOptions } from './reply-stream.js'
 
 /** Options of the SSE plugin: defaults of every stream (a route's `config.sse` and a stream's options refine them). */
@@ -55,7 +55,9 @@ export function validateStreamDefaults (defaults: StreamDefaults | undefined, wh
   try {
     return {
       keepAlive: defaults.keepAlive === undefined ? undefined : validateKeepAlive(defaults.keepAlive),
-      compression: defaults.compression === undefined ? undefined : validateCompression(defaults.compression)
+      compression: defaults.compression === undefined ? undefined : validateCompression(defaults.compression),
+      maxBufferedBytes: defaults.maxBufferedBytes === undefined ? undefined : validateMaxBufferedBytes(defaults.maxBufferedBytes),
+      overflow: defaults.overflow === undefined ? undefined : validateOverflow(defaults.overflow)
     }
   } catch (error) {
     throw new FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION(where, (error as Error).message)
@@ -65,7 +67,7 @@ export function validateStreamDefaults (defaults: StreamDefaults | undefined, wh
 const ssePlugin: FastifyPluginCallback<SSEPluginOptions> = (fastify, options, done) => {
   let defaults: StreamDefaults
   try {
-    defaults = validateStreamDefaults(options, 'keepAlive/compression')
+    defaults = validateStreamDefaults(options, 'stream defaults')
   } catch (error) {
     done(error as Error)
     return

@@ -30,6 +30,11 @@ export const FST_ERR_SSE_INVALID_OPTION = createError(
   500,
   TypeError
 )
+export const FST_ERR_SSE_OVERFLOW = createError(
+  'FST_ERR_SSE_OVERFLOW',
+  'Closed a client that fell more than %s bytes behind',
+  500
+)
 export const FST_ERR_SSE_ALREADY_STARTED = createError(
   'FST_ERR_SSE_ALREADY_STARTED',
   'This reply already has an event stream or has been sent',
@@ -92,5 +97,18 @@ export const FST_ERR_VALIDATION = createError('FST_ERR_VALIDATION', '%s', 400)
 export const FST_ERR_SSE_COMPRESSION = createError(
   'FST_ERR_SSE_COMPRESSION',
   'Compressing the event stream with %s failed: %s',
+  500
+)
+
+// Registries.
+export const FST_ERR_REGISTRY_INVALID_OPTION = createError(
+  'FST_ERR_REGISTRY_INVALID_OPTION',
+  'Invalid registry option %s: %s',
+  500,
+  TypeError
+)
+export const FST_ERR_REGISTRY_CLOSED = createError(
+  'FST_ERR_REGISTRY_CLOSED',
+  'Registry "%s" is closed',
   500
 )

@@ -4,7 +4,7 @@
  * (never from the request, whose `close` fires once a POST body is read).
  */
 import type { OutgoingHttpHeaders } from 'node:http'
-import { FST_ERR_SSE_INVALID_OPTION } from '../errors.js'
+import { FST_ERR_SSE_INVALID_OPTION, FST_ERR_SSE_OVERFLOW } from '../errors.js'
 import { FrameCompressor, type Encoding, type StreamCompression } from './compression.js'
 import { encodeComment, encodeEvent, type SSEMessage } from './format.js'
 import { addHeartbeat, deleteHeartbeat } from './heartbeat.js'
@@ -35,8 +35,11 @@ export interface SSEHead {
   headers: OutgoingHttpHeaders
 }
 
-/** Who ended a stream. */
-export type SSECloseReason = 'client' | 'server'
+/** Who ended a stream: the client, the server, or the bound on a slow client's queue. */
+export type SSECloseReason = 'client' | 'server' | 'overflow'
+
+/** What a stream does when a slow client's queue would pass its bound. */
+export type SSEOverflowPolicy = 'close' | 'drop-oldest'
 
 /** Options of one stream. */
 export interface SSEStreamOptions {
@@ -52,10 +55,37 @@ export interface SSEStreamOptions {
   onError?: (error: Error) => void
   /** Compress with this negotiated encoding (the head must say so: `Content-Encoding`). */
   compression?: StreamCompression
+  /** Bytes that may queue for a client that reads slower than events come. Default 1 MiB. */
+  maxBufferedBytes?: number
+  /** Past that bound: 'close' the stream (default) or 'drop-oldest' queued events (latest-state streams). */
+  overflow?: SSEOverflowPolicy
 }
 
 /** Default keep-alive interval: under the 60 s idle timeout of common proxies. */
 export const DEFAULT_KEEP_ALIVE = 30_000
+
+/** Default bound of a slow client's queue. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
+
+/**
+ * Validates a queue bound: a positive number of bytes.
+ * @example validateMaxBufferedBytes(64 * 1024)
+ */
+export function validateMaxBufferedBytes (value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new FST_ERR_SSE_INVALID_OPTION('maxBufferedBytes', `expected a positive integer of bytes, got ${String(value)}`)
+  }
+  return value
+}
+
+/**
+ * Validates an overflow policy.
+ * @example validateOverflow('drop-oldest')
+ */
+export function validateOverflow (value: unknown): SSEOverflowPolicy {
+  if (value !== 'close' && value !== 'drop-oldest') throw new FST_ERR_SSE_INVALID_OPTION('overflow', `expected "close" or "drop-oldest", got ${String(value)}`)
+  return value
+}
 
 const HEARTBEAT = encodeComment()
 const WRITTEN: Promise<boolean> = Promise.resolve(true)
@@ -133,6 +163,9 @@ export class SSEStream {
   #onDisconnect: ((stream: SSEStream) => void) | undefined
   #state: number = PENDING
   #queue: Array<string | Buffer> | null = null
+  #queuedBytes = 0
+  readonly #maxBufferedBytes: number
+  readonly #overflow: SSEOverflowPolicy
   #drain: Deferred<boolean> | null = null
   #closed: Deferred<void> | null = null
   #abort: AbortController | null = null
@@ -154,6 +187,8 @@ export class SSEStream {
     this.#onConnect = options.onConnect
     this.lastEventId = options.lastEventId
     this.#compression = options.compression
+    this.#maxBufferedBytes = options.maxBufferedBytes === undefined ? DEFAULT_MAX_BUFFERED_BYTES : validateMaxBufferedBytes(options.maxBufferedBytes)
+    this.#overflow = options.overflow === undefined ? 'close' : validateOverflow(options.overflow)
     this.#onDisconnect = options.onDisconnect
     res.on('close', this.#onResponseClose)
     res.on('error', this.#onResponseError)
@@ -194,9 +229,7 @@ export class SSEStream {
 
   /** Bytes written but not yet sent: those the response buffers plus those queued here while it asks to wait. */
   get bufferedAmount (): number {
-    let bytes = this.#res.writableLength ?? 0
-    if (this.#queue !== null) for (const chunk of this.#queue) bytes += Buffer.byteLength(chunk)
-    return bytes
+    return (this.#res.writableLength ?? 0) + this.#queuedBytes
   }
 
   /**
@@ -254,18 +287,32 @@ export class SSEStream {
    */
   write (encoded: string | Buffer): Promise<boolean> {
     if (this.#state !== OPEN && !this.#ensureOpen()) return DROPPED
+    // While the socket asks to wait, events queue here, before any compression, bounded.
+    if (this.#queue !== null) return this.#enqueue(encoded)
     if (this.#compressor !== null) return this.#compressor.write(encoded)
-    return this.#writeChunk(encoded)
+    if (this.#res.write(encoded)) return WRITTEN
+    return this.#waitForDrain()
   }
 
-  /** Writes bytes for the socket, in order, queueing them while it asks to wait. */
-  #writeChunk (chunk: string | Buffer): Promise<boolean> {
-    if (this.#queue !== null) {
-      this.#queue.push(chunk)
-      return (this.#drain as Deferred<boolean>).promise
+  #enqueue (chunk: string | Buffer): Promise<boolean> {
+    const queue = this.#queue as Array<string | Buffer>
+    const size = Buffer.byteLength(chunk)
+    if (this.#queuedBytes + size > this.#maxBufferedBytes) {
+      if (this.#overflow === 'close') {
+        // A client that cannot keep up is let go, so it costs no more than its bound.
+        this.#reportError(new FST_ERR_SSE_OVERFLOW(this.#maxBufferedBytes))
+        this.#finish('overflow')
+        this.#res.destroy?.()
+        return DROPPED
+      }
+      // drop-oldest: whole events go, oldest first; the newest is always kept.
+      while (queue.length > 0 && this.#queuedBytes + size > this.#maxBufferedBytes) {
+        this.#queuedBytes -= Buffer.byteLength(queue.shift() as string | Buffer)
+      }
     }
-    if (this.#res.write(chunk)) return WRITTEN
-    return this.#waitForDrain()
+    queue.push(chunk)
+    this.#queuedBytes += size
+    return (this.#drain as Deferred<boolean>).promise
   }
 
   /** Keep-alive tick: skipped while events are queued, which already prove life. */
@@ -307,17 +354,17 @@ export class SSEStream {
     }
     // The compressor's last frames come asynchronously: refuse new writes meanwhile.
     this.#state = CLOSING
+    const queue = this.#takeQueue()
+    if (queue !== null) compressor.write(queue)
     compressor.finish().then((last) => {
       if (this.#state === CLOSING) this.#end(last)
     }, this.#reportError)
   }
 
   #end (last: Buffer | null): void {
-    const queue = this.#queue
-    this.#queue = null
-    if (queue !== null && queue.length > 0) {
-      if (last !== null) queue.push(last)
-      this.#res.end(concat(queue))
+    const queue = this.#takeQueue()
+    if (queue !== null) {
+      this.#res.end(last === null ? queue : concat([queue, last]))
     } else if (last !== null && last.length > 0) {
       this.#res.end(last)
     } else {
@@ -327,7 +374,12 @@ export class SSEStream {
   }
 
   readonly #frameSink = {
-    frame: (frame: Buffer): Promise<boolean> => this.#state === CLOSED ? DROPPED : this.#writeChunk(frame),
+    frame: (frame: Buffer): Promise<boolean> => {
+      if (this.#state === CLOSED) return DROPPED
+      // Frames cannot be reordered or dropped: written even while the socket asks to wait.
+      if (this.#res.write(frame)) return WRITTEN
+      return this.#queue === null ? this.#waitForDrain() : (this.#drain as Deferred<boolean>).promise
+    },
     fail: (error: Error): void => {
       // A broken compressor cannot produce valid bytes any more: end this stream only.
       this.#reportError(error)
@@ -360,18 +412,29 @@ export class SSEStream {
     return this.#drain.promise
   }
 
-  readonly #onDrain = (): void => {
+  /** Empties the queue: everything in it as one chunk, or null if it held nothing. */
+  #takeQueue (): string | Buffer | null {
     const queue = this.#queue
-    const drain = this.#drain
-    if (queue === null || drain === null || this.#state === CLOSED) return
     this.#queue = null
+    this.#queuedBytes = 0
+    return queue === null || queue.length === 0 ? null : concat(queue)
+  }
+
+  readonly #onDrain = (): void => {
+    const drain = this.#drain
+    if (drain === null || this.#state === CLOSED) return
     this.#drain = null
-    // Everything queued so far is handed over as one write, in order.
-    if (queue.length > 0 && !this.#res.write(concat(queue))) {
+    // Everything queued so far is handed over as one write (one frame), in order.
+    const chunk = this.#takeQueue()
+    if (chunk === null) {
+      drain.resolve(true)
+    } else if (this.#compressor !== null) {
+      this.#compressor.write(chunk).then(drain.resolve, this.#reportError)
+    } else if (this.#res.write(chunk)) {
+      drain.resolve(true)
+    } else {
       this.#waitForDrain().then(drain.resolve, this.#reportError)
-      return
     }
-    drain.resolve(true)
   }
 
   readonly #onResponseClose = (): void => {
@@ -399,6 +462,7 @@ export class SSEStream {
     this.#res.removeListener('close', this.#onResponseClose)
     this.#res.removeListener('error', this.#onResponseError)
     this.#queue = null
+    this.#queuedBytes = 0
     if (this.#drain !== null) {
       // A write waiting for drain settles at once: its bytes went out with
       // `end()` on a server close, and will never go out on a client one.

@@ -245,7 +245,7 @@ t.test('backpressure: queued events go out in order once the client reads again'
     // 3 MiB in one tick: the socket must have asked to wait at least once.
     waited = stream.bufferedAmount > 0
     t.same(new Set(await Promise.all(writes)), new Set([true]))
-  }, { keepAlive: false }))
+  }, { keepAlive: false, maxBufferedBytes: 8 * 1024 * 1024 }))
   t.teardown(() => app.close())
   const client = await openStream(await listen(app) + '/burst')
   client.response.pause()

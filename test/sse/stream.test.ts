@@ -1,13 +1,13 @@
 import t, { type Test } from 'tap'
 import http from 'node:http'
 import { once } from 'node:events'
-import { SSEStream, sseHeaders } from '../../src/sse/stream.js'
+import { SSEStream, sseHeaders, type SSEStreamOptions } from '../../src/sse/stream.js'
 import { openStream } from '../helpers.js'
 
 // The core needs no framework: a plain node:http server.
-async function serve (t: Test, handler: (stream: SSEStream, res: http.ServerResponse) => void) {
+async function serve (t: Test, handler: (stream: SSEStream, res: http.ServerResponse) => void, options: SSEStreamOptions = {}) {
   const server = http.createServer((req, res) => {
-    handler(new SSEStream(res, () => ({ statusCode: 200, headers: sseHeaders(req.httpVersionMajor) }), { keepAlive: false }), res)
+    handler(new SSEStream(res, () => ({ statusCode: 200, headers: sseHeaders(req.httpVersionMajor) }), { keepAlive: false, ...options }), res)
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -103,10 +103,53 @@ t.test('a close() while writes wait for drain sends them with the end', async (t
     t.ok(stream.bufferedAmount > 0, 'writes are waiting for drain')
     stream.close()
     Promise.all(writes).then((settled) => { results = settled })
-  })
+  }, { maxBufferedBytes: 16 * 1024 * 1024 })
   const client = await openStream(url)
   await client.ended
   t.equal(client.events.length, 32, 'every queued event was delivered')
   t.equal(client.events[31]?.id, '31')
   t.same(new Set(results), new Set([true]))
+})
+
+t.test('a slow client is closed at its bound, or loses its oldest events with drop-oldest', async (t) => {
+  const event = (i: number): string => `id: ${i}\ndata: ${'p'.repeat(16 * 1024)}\n\n`
+  const errors: Error[] = []
+  let closing: SSEStream | undefined
+  const closeUrl = await serve(t, (stream) => {
+    closing = stream
+    stream.open()
+  }, { maxBufferedBytes: 64 * 1024, onError: (error) => { errors.push(error) } })
+  const stalled = await openStream(closeUrl)
+  stalled.response.pause()
+  // Bounded: far more than the bound, stop once the stream gave up.
+  for (let i = 0; i < 2000 && closing?.isClosed === false; i++) {
+    closing.write(event(i))
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.equal(closing?.closeReason, 'overflow')
+  t.match(errors, [{ code: 'FST_ERR_SSE_OVERFLOW' }])
+  t.ok((closing?.bufferedAmount ?? 0) <= 64 * 1024, 'it never held more than its bound')
+
+  let latest: SSEStream | undefined
+  const dropUrl = await serve(t, (stream) => {
+    latest = stream
+    stream.open()
+  }, { maxBufferedBytes: 64 * 1024, overflow: 'drop-oldest' })
+  const slow = await openStream(dropUrl)
+  slow.response.pause()
+  let i = 0
+  // Bounded: write until the socket asks to wait, then well past the bound.
+  for (; i < 2000 && (latest?.bufferedAmount ?? 0) <= 32 * 1024; i++) {
+    latest?.write(event(i))
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  for (let more = 0; more < 40; more++, i++) latest?.write(event(i))
+  t.equal(latest?.isClosed, false, 'the stream stays open')
+  slow.response.resume()
+  latest?.close()
+  await slow.ended
+  const ids = slow.events.map((e) => Number(e.id))
+  t.equal(ids[ids.length - 1], i - 1, 'the newest event arrived')
+  t.ok(ids.length < i, 'older queued events were dropped')
+  t.same(ids, [...ids].sort((a, b) => a - b), 'what arrived is in order, whole events only')
 })

@@ -1,0 +1,89 @@
+/**
+ * How registries on several nodes share their events. A backplane orders a
+ * channel's events and gives each an id; every node hears every event (its own
+ * included) and delivers it to its local subscribers. The in-memory backplane
+ * is the embedded default (one node); `RedisBackplane` spans nodes.
+ */
+
+/** One published event as the backplane carries it. */
+export interface BackplaneEvent {
+  /** Ordered id, assigned by the backplane (the SSE `id:` of the event). */
+  id: string
+  /** The encoded SSE event without its `id:` line. */
+  payload: string
+  /** Unicast: only subscribers added with this key receive it. */
+  key?: string
+  /** Which publish on this node it came from (to apply local-only options). */
+  origin?: string
+}
+
+/** What a publisher hands the backplane. */
+export type BackplaneMessage = Omit<BackplaneEvent, 'id'>
+
+/** Receives a channel's events in order. */
+export type BackplaneListener = (event: BackplaneEvent) => void
+
+export interface Backplane {
+  /** Publishes to `channel`; resolves with the id the event got. */
+  publish (channel: string, message: BackplaneMessage): Promise<string>
+  /** Listens to `channel` from now on; resolves with a function that stops listening. */
+  subscribe (channel: string, listener: BackplaneListener): Promise<() => Promise<void>>
+  /**
+   * Events of `channel` after `id`, in order, from the backplane's own history
+   * (for a resume older than the local replay ring); `undefined` when `id` is
+   * older than that history too.
+   */
+  since (channel: string, id: string): Promise<BackplaneEvent[] | undefined>
+  /** Orders two ids of this backplane (negative, zero, positive). */
+  compare (a: string, b: string): number
+  /** Releases connections and listeners. */
+  close (): Promise<void>
+}
+
+/**
+ * The single-node backplane: ids are a counter per channel, and delivery is
+ * synchronous, so a publish is delivered before `publish()` returns.
+ */
+export class MemoryBackplane implements Backplane {
+  readonly #channels = new Map<string, { sequence: number, listeners: Set<BackplaneListener> }>()
+
+  #channel (name: string): { sequence: number, listeners: Set<BackplaneListener> } {
+    let channel = this.#channels.get(name)
+    if (channel === undefined) {
+      channel = { sequence: 0, listeners: new Set() }
+      this.#channels.set(name, channel)
+    }
+    return channel
+  }
+
+  async publish (channel: string, message: BackplaneMessage): Promise<string> {
+    return this.publishNow(channel, message)
+  }
+
+  /** The synchronous publish the registry uses on this backplane. */
+  publishNow (channel: string, message: BackplaneMessage): string {
+    const state = this.#channel(channel)
+    const event: BackplaneEvent = { ...message, id: String(++state.sequence) }
+    for (const listener of state.listeners) listener(event)
+    return event.id
+  }
+
+  async subscribe (channel: string, listener: BackplaneListener): Promise<() => Promise<void>> {
+    const state = this.#channel(channel)
+    state.listeners.add(listener)
+    return async () => { state.listeners.delete(listener) }
+  }
+
+  async since (): Promise<BackplaneEvent[] | undefined> {
+    // No history beyond the registry's own ring on a single node.
+    return undefined
+  }
+
+  compare (a: string, b: string): number {
+    return Number(a) - Number(b)
+  }
+
+  async close (): Promise<void> {
+    this.#channels.clear()
+  }
+}

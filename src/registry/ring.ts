@@ -1,0 +1,63 @@
+/**
+ * The replay ring: a registry's most recent events, oldest first, with a fixed
+ * capacity, so a client that reconnects with Last-Event-ID gets what it missed.
+ */
+
+/** An event as delivered: its id, its encoded bytes (id line included), its unicast key. */
+export interface RingEvent {
+  id: string
+  bytes: Buffer
+  key: string | undefined
+}
+
+export class ReplayRing {
+  readonly capacity: number
+  #events: RingEvent[] = []
+  // Index of the oldest event in #events, which is used as a circular buffer.
+  #start = 0
+
+  constructor (capacity: number) {
+    this.capacity = capacity
+  }
+
+  get size (): number {
+    return this.#events.length
+  }
+
+  /** Adds the newest event, dropping the oldest when full. */
+  push (event: RingEvent): void {
+    if (this.capacity === 0) return
+    if (this.#events.length < this.capacity) {
+      this.#events.push(event)
+      return
+    }
+    this.#events[this.#start] = event
+    this.#start = (this.#start + 1) % this.capacity
+  }
+
+  /** The oldest and newest events, if any. */
+  get oldest (): RingEvent | undefined {
+    return this.#events.length === 0 ? undefined : this.#events[this.#start]
+  }
+
+  get newest (): RingEvent | undefined {
+    const length = this.#events.length
+    return length === 0 ? undefined : this.#events[(this.#start + length - 1) % length]
+  }
+
+  /**
+   * The events after `id`, oldest first; `undefined` when `id` is not in the
+   * ring (older than it, or unknown).
+   */
+  after (id: string): RingEvent[] | undefined {
+    const length = this.#events.length
+    for (let offset = length - 1; offset >= 0; offset--) {
+      const index = (this.#start + offset) % length
+      if ((this.#events[index] as RingEvent).id !== id) continue
+      const found: RingEvent[] = []
+      for (let next = offset + 1; next < length; next++) found.push(this.#events[(this.#start + next) % length] as RingEvent)
+      return found
+    }
+    return undefined
+  }
+}
