@@ -389,7 +389,6 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
         onAbort: () => { this.#endWait(waiter, { status: 'aborted', cursor: this.#delivered }) },
         timer: setTimeout(() => { this.#endWait(waiter, { status: 'timeout', cursor: this.#delivered }) }, hold)
       }
-      waiter.timer.unref()
       options.signal?.addEventListener('abort', waiter.onAbort, { once: true })
       this.#waiters.add(waiter)
     })

@@ -1,0 +1,258 @@
+import t from 'tap'
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { Registry, type Subscriber } from '../../src/registry/registry.js'
+import { SSEParser } from '../../src/sse/parser.js'
+
+/** A subscriber that records what it is handed, like a transport would write it. */
+class Recorder implements Subscriber {
+  chunks: Array<string | Buffer> = []
+  isClosed = false
+  lastEventId: string | undefined
+  #handlers: Array<() => void> = []
+  constructor (lastEventId?: string) { this.lastEventId = lastEventId }
+  write (encoded: string | Buffer): void { this.chunks.push(encoded) }
+  onClose (handler: () => void): void { this.#handlers.push(handler) }
+  close (): void {
+    this.isClosed = true
+    for (const handler of this.#handlers.splice(0)) handler()
+  }
+
+  events (): Array<{ id: string, event: string, data: string }> {
+    const parser = new SSEParser()
+    return this.chunks.flatMap((chunk) => parser.push(chunk.toString()))
+  }
+}
+
+t.test('a broadcast is encoded once: every subscriber gets the very same bytes', async (t) => {
+  const registry = new Registry<Recorder>('feed')
+  const a = new Recorder()
+  const b = new Recorder()
+  registry.add(a).add(b)
+  t.equal(registry.size, 2)
+  const id = await registry.patchSignals({ count: 1 })
+  t.equal(id, '1')
+  t.equal(a.chunks.length, 1)
+  t.equal(a.chunks[0], b.chunks[0], 'one Buffer, handed to both')
+  t.ok(Buffer.isBuffer(a.chunks[0]))
+  t.same(a.events(), [{ event: 'datastar-patch-signals', data: 'signals {"count":1}', id: '1', dataLines: ['signals {"count":1}'] }])
+  await registry.send({ event: 'chat', data: 'hi' })
+  t.same(b.events().map((event) => event.id), ['1', '2'], 'ids increase')
+})
+
+t.test('except, filter, and unicast by key', async (t) => {
+  const registry = new Registry<Recorder>('room')
+  const alice = new Recorder()
+  const bob = new Recorder()
+  const bobOtherTab = new Recorder()
+  registry.add(alice, { key: 'alice' }).add(bob, { key: 'bob' }).add(bobOtherTab, { key: 'bob' })
+  t.equal(registry.get('bob').length, 2)
+  await registry.patchSignals({ typing: true }, { except: alice })
+  await registry.patchSignals({ vip: true }, { filter: (subscriber) => subscriber === bobOtherTab })
+  await registry.to('bob').patchSignals({ private: true })
+  t.same(alice.events().map((event) => event.data), [])
+  t.same(bob.events().map((event) => event.data), ['signals {"typing":true}', 'signals {"private":true}'])
+  t.same(bobOtherTab.events().map((event) => event.data), ['signals {"typing":true}', 'signals {"vip":true}', 'signals {"private":true}'])
+})
+
+t.test('subscribers leave when they close; delete() and get() stay consistent', async (t) => {
+  const registry = new Registry<Recorder>('feed')
+  const a = new Recorder()
+  registry.add(a, { key: 'k' })
+  a.close()
+  t.equal(registry.size, 0)
+  t.same(registry.get('k'), [])
+  t.equal(registry.delete(a), false)
+  const closed = new Recorder()
+  closed.isClosed = true
+  registry.add(closed)
+  t.equal(registry.size, 0, 'a closed subscriber is not added')
+})
+
+t.test('10 000 subscribe/disconnect cycles leave nothing behind', async (t) => {
+  const registry = new Registry<Recorder>('churn')
+  for (let i = 0; i < 10_000; i++) {
+    const subscriber = new Recorder()
+    registry.add(subscriber, { key: `user-${i % 100}` })
+    if (i % 1000 === 0) await registry.patchSignals({ i })
+    subscriber.close()
+  }
+  t.equal(registry.size, 0)
+  for (let k = 0; k < 100; k++) t.same(registry.get(`user-${k}`), [])
+  t.equal(registry.waiting, 0)
+})
+
+t.test('a subscriber added during a broadcast gets none of it or all of it', async (t) => {
+  const registry = new Registry<Recorder>('feed')
+  const late = new Recorder()
+  const first = new Recorder()
+  // The first subscriber's write adds another one mid-broadcast.
+  first.write = function (encoded) {
+    Recorder.prototype.write.call(this, encoded)
+    registry.add(late)
+  }
+  registry.add(first)
+  await registry.patchSignals({ n: 1 })
+  await registry.patchSignals({ n: 2 })
+  const seen = late.events().map((event) => event.data)
+  t.ok(seen.length === 1 || seen.length === 2)
+  t.same(seen.at(-1), 'signals {"n":2}', 'what it got, it got whole and in order')
+
+  const notified: Recorder[] = []
+  const joiner = new Recorder()
+  await registry.notify(async (subscriber) => {
+    notified.push(subscriber)
+    registry.add(joiner)
+  })
+  t.notOk(notified.includes(joiner), 'notify works on a snapshot taken when it was called')
+})
+
+t.test('notify: errors are caught per subscriber, dead ones removed and returned', async (t) => {
+  const errors: Error[] = []
+  const registry = new Registry<Recorder>('feed', { onError: (error) => { errors.push(error) } })
+  const healthy = new Recorder()
+  const broken = new Recorder()
+  const gone = new Recorder()
+  registry.add(healthy).add(broken).add(gone)
+  gone.isClosed = true
+  const reached: Recorder[] = []
+  const dead = await registry.notify(async (subscriber) => {
+    if (subscriber === broken) throw new Error('cannot render')
+    reached.push(subscriber)
+  })
+  t.same(new Set(dead), new Set([broken, gone]))
+  t.same(reached, [healthy])
+  t.equal(registry.size, 1)
+  t.match(errors, [{ message: 'cannot render' }])
+})
+
+t.test('a throwing subscriber is removed; the others still get the event', async (t) => {
+  const registry = new Registry<Recorder>('feed', { onError: () => {} })
+  const broken = new Recorder()
+  broken.write = () => { throw new Error('socket exploded') }
+  const fine = new Recorder()
+  registry.add(broken).add(fine)
+  await registry.patchSignals({ ok: true })
+  t.equal(fine.events().length, 1)
+  t.equal(registry.has(broken), false)
+})
+
+t.test('callbacks run in the async context of the subscriber, not the publisher', async (t) => {
+  const context = new AsyncLocalStorage<string>()
+  const registry = new Registry<Recorder>('feed', {
+    replay: 2,
+    onResync: (subscriber) => { subscriber.write(`data: resync for ${context.getStore()}\n\n`) }
+  })
+  const alice = context.run('alice', () => { const s = new Recorder(); registry.add(s); return s })
+  const bob = context.run('bob', () => { const s = new Recorder(); registry.add(s); return s })
+  const seen = new Map<Recorder, string | undefined>()
+  await context.run('publisher', () => registry.notify((subscriber) => { seen.set(subscriber, context.getStore()) }))
+  t.equal(seen.get(alice), 'alice')
+  t.equal(seen.get(bob), 'bob')
+  for (let i = 0; i < 5; i++) await registry.patchSignals({ i })
+  const stale = context.run('carol', () => { const s = new Recorder('1'); context.run('publisher', () => {}); registry.add(s); return s })
+  t.same(stale.events().map((event) => event.data), ['resync for carol'], 'onResync too')
+})
+
+t.test('replay: a resuming subscriber gets what it missed, in order, then live events', async (t) => {
+  const registry = new Registry<Recorder>('feed', { replay: 3 })
+  for (let i = 1; i <= 5; i++) await registry.patchSignals({ i })
+  const resumed = new Recorder('3')
+  registry.add(resumed)
+  await registry.patchSignals({ i: 6 })
+  t.same(resumed.events().map((event) => event.id), ['4', '5', '6'])
+  const upToDate = new Recorder('6')
+  registry.add(upToDate)
+  t.same(upToDate.events(), [], 'nothing to replay for the newest id')
+  const resyncs: string[] = []
+  const withResync = new Registry<Recorder>('other', { replay: 2, onResync: (_subscriber, lastEventId) => { resyncs.push(lastEventId) } })
+  for (let i = 1; i <= 5; i++) await withResync.patchSignals({ i })
+  withResync.add(new Recorder('1'))
+  withResync.add(new Recorder('999'))
+  t.same(resyncs, ['1', '999'], 'older than the ring, or unknown, calls onResync')
+  const unicast = new Registry<Recorder>('keys')
+  await unicast.to('alice').patchSignals({ secret: 1 })
+  await unicast.patchSignals({ open: 1 })
+  const bob = new Recorder('0')
+  unicast.add(bob, { key: 'bob', lastEventId: '0' })
+  t.same(bob.events(), [], 'id 0 is not in the ring: no replay of anything, keyed or not')
+  const bobAgain = new Recorder()
+  unicast.add(bobAgain, { key: 'bob' })
+  await unicast.to('alice').patchSignals({ secret: 2 })
+  const replayed = new Recorder('1')
+  unicast.add(replayed, { key: 'bob' })
+  t.same(replayed.events().map((event) => event.data), ['signals {"open":1}'], 'another key\'s events are never replayed')
+})
+
+t.test('coalescing: events published in one window reach each subscriber in one write', async (t) => {
+  const registry = new Registry<Recorder>('burst', { coalesce: 0 })
+  const a = new Recorder()
+  const b = new Recorder()
+  registry.add(a).add(b, { key: 'b' })
+  const ids = await Promise.all([registry.patchSignals({ n: 1 }), registry.patchSignals({ n: 2 }), registry.patchSignals({ n: 3 })])
+  t.same(ids, ['1', '2', '3'])
+  t.equal(a.chunks.length, 0, 'nothing yet: the window is open')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(a.chunks.length, 1, 'one write for the burst')
+  t.equal(a.chunks[0], b.chunks[0], 'and the same bytes for everyone')
+  t.same(a.events().map((event) => event.id), ['1', '2', '3'])
+  await registry.patchSignals({ n: 4 })
+  await registry.to('b').patchSignals({ n: 5 })
+  await registry.patchSignals({ n: 6 })
+  const late = new Recorder('2')
+  registry.add(late)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(a.events().map((event) => event.id), ['1', '2', '3', '4', '6'], 'unicast events stay out, order is kept')
+  t.same(b.events().map((event) => event.id), ['1', '2', '3', '4', '5', '6'])
+  t.same(late.events().map((event) => event.id), ['3', '4', '6'], 'a replay during a window: no gap, no repeat')
+})
+
+t.test('long-poll: at once, held until the next event, timeout, reset, abort', async (t) => {
+  const registry = new Registry<Recorder>('poll', { replay: 2 })
+  t.same(await registry.poll(undefined, { timeout: 10 }), { status: 'timeout', cursor: undefined })
+  const held = registry.poll(undefined, { timeout: 60_000 })
+  t.equal(registry.waiting, 1)
+  await registry.patchSignals({ n: 1 })
+  const answered = await held
+  t.equal(answered.status, 'events')
+  t.equal(registry.waiting, 0)
+  if (answered.status === 'events') {
+    t.equal(answered.cursor, '1')
+    t.match(answered.events.toString(), /^id: 1\nevent: datastar-patch-signals/)
+  }
+  await registry.patchSignals({ n: 2 })
+  const immediate = await registry.poll('1')
+  t.match(immediate, { status: 'events', cursor: '2' })
+  await registry.patchSignals({ n: 3 })
+  await registry.patchSignals({ n: 4 })
+  t.same(await registry.poll('1'), { status: 'reset', cursor: '4' }, 'older than the ring')
+  const controller = new AbortController()
+  const aborted = registry.poll('4', { signal: controller.signal, timeout: 60_000 })
+  t.equal(registry.waiting, 1)
+  controller.abort()
+  t.same(await aborted, { status: 'aborted', cursor: '4' })
+  t.equal(registry.waiting, 0, 'the waiter is gone at once')
+  const keyed = registry.poll('4', { key: 'k', timeout: 60_000 })
+  const plain = registry.poll('4', { timeout: 50 })
+  await registry.to('k').patchSignals({ n: 5 })
+  t.match(await keyed, { status: 'events', cursor: '5' })
+  t.match(await plain, { status: 'timeout' }, 'another key\'s unicast does not answer it')
+  await registry.close()
+  t.same(await registry.poll('5'), { status: 'timeout', cursor: '5' })
+  t.rejects(registry.patchSignals({ late: true }), { code: 'FST_ERR_REGISTRY_CLOSED' })
+  t.throws(() => registry.add(new Recorder()), { code: 'FST_ERR_REGISTRY_CLOSED' })
+})
+
+t.test('close() answers waiters and clears members', async (t) => {
+  const registry = new Registry<Recorder>('closing')
+  registry.add(new Recorder())
+  const waiting = registry.poll(undefined, { timeout: 60_000 })
+  await registry.close()
+  t.match(await waiting, { status: 'timeout' })
+  t.equal(registry.size, 0)
+  t.equal(registry.waiting, 0)
+})
+
+t.test('bad options are coded errors', async (t) => {
+  t.throws(() => new Registry('x', { replay: -1 }), { code: 'FST_ERR_REGISTRY_INVALID_OPTION' })
+  t.throws(() => new Registry('x', { coalesce: 'soon' as unknown as number }), { code: 'FST_ERR_REGISTRY_INVALID_OPTION' })
+})
