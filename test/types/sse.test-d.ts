@@ -76,7 +76,7 @@ app.get('/events', async (request, reply) => {
   expectType<Promise<void>>(stream.closed)
   expectType<AbortSignal>(stream.signal)
   expectType<string | undefined>(stream.lastEventId)
-  expectType<'client' | 'server' | undefined>(stream.closeReason)
+  expectType<'client' | 'server' | 'overflow' | undefined>(stream.closeReason)
   expectType<boolean>(stream.isOpen)
   expectType<boolean>(stream.isClosed)
   expectType<number>(stream.bufferedAmount)
@@ -150,3 +150,12 @@ app.get('/route-config', { config: { sse: { compression: false, keepAlive: 5000 
 // Fastify infers a route's config type from the route, so the check is on FastifyContextConfig itself.
 expectAssignable<FastifyContextConfig>({ sse: { compression: { coalesce: 0 }, keepAlive: false } })
 expectNotAssignable<FastifyContextConfig>({ sse: { compression: 'yes' } })
+
+// Slow clients: a bound and a policy, per plugin, route and stream.
+app.register(sse, { maxBufferedBytes: 64 * 1024, overflow: 'drop-oldest' })
+expectError(app.register(sse, { overflow: 'block' }))
+expectAssignable<FastifyContextConfig>({ sse: { maxBufferedBytes: 1024, overflow: 'close' } })
+app.get('/bounded', async (_request, reply) => {
+  const stream = reply.sse({ maxBufferedBytes: 1024 * 1024, overflow: 'close' })
+  expectType<number>(stream.bufferedAmount)
+})
