@@ -108,10 +108,12 @@ declare module 'fastify' {
     readSignals(schema: Readonly<Record<string, unknown>> | boolean): Signals
     /**
      * The signals the Datastar client sent: validated and typed by the route's
-     * `schema.signals` when it has one, else the parsed JSON object.
+     * `schema.signals` when it has one, else the parsed JSON object. A route
+     * that spells out its generics (`app.post<{ Params: P, Signals: S }>`)
+     * types them with its `Signals` entry, since TypeScript then infers nothing.
      * @example const signals = request.readSignals()
      */
-    readSignals(): RouteSignals<SchemaCompiler>
+    readSignals(): RouteGeneric extends { Signals: infer T } ? T : RouteSignals<SchemaCompiler>
   }
   /* eslint-enable @typescript-eslint/no-unused-vars */
 

@@ -15,6 +15,8 @@ export class ReplayRing {
   #events: RingEvent[] = []
   // Index of the oldest event in #events, which is used as a circular buffer.
   #start = 0
+  // The newest event that fell out: a client that saw it missed the whole ring, no more.
+  #evictedId: string | undefined
 
   constructor (capacity: number) {
     this.capacity = capacity
@@ -31,6 +33,7 @@ export class ReplayRing {
       this.#events.push(event)
       return
     }
+    this.#evictedId = (this.#events[this.#start] as RingEvent).id
     this.#events[this.#start] = event
     this.#start = (this.#start + 1) % this.capacity
   }
@@ -51,6 +54,7 @@ export class ReplayRing {
    */
   after (id: string): RingEvent[] | undefined {
     const length = this.#events.length
+    if (id === this.#evictedId) return Array.from({ length }, (_, offset) => this.#events[(this.#start + offset) % length] as RingEvent)
     for (let offset = length - 1; offset >= 0; offset--) {
       const index = (this.#start + offset) % length
       if ((this.#events[index] as RingEvent).id !== id) continue

@@ -288,3 +288,9 @@ expectType<Record<string, unknown>>({} as RouteSignals<object>)
 
 // Exported option types.
 expectAssignable<DatastarReplyOptions>({ keepAlive: false, onConnect: (sse: DatastarStream) => { sse.patchSignals({}) } })
+
+// A route that spells out its generics names its signals there (TypeScript infers nothing then).
+app.post<{ Params: { id: string }, Signals: { count: number } }>('/explicit/:id', { schema: { signals: CounterSignals } }, async (request) => {
+  expectType<string>(request.params.id)
+  expectType<{ count: number }>(request.readSignals())
+})
