@@ -81,14 +81,17 @@ export class StreamTracker {
     const stream = new Stream(reply.raw, () => {
       // The reply's headers (set by hooks, plugins, the handler) may override
       // caching, but the stream is always an unsized text/event-stream.
-      const headers = { ...sseHeaders(request.raw.httpVersionMajor), ...reply.getHeaders(), ...options.headers } as OutgoingHttpHeaders
+      const headers = { ...sseHeaders(request.raw.httpVersionMajor), ...reply.getHeaders() } as OutgoingHttpHeaders
+      // Header names are case-insensitive: the stream's own options merge in lower case.
+      for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value
       headers['content-type'] = 'text/event-stream'
       delete headers['content-length']
+      // Only this stream's own coding may be announced: a hook's stale Content-Encoding would lie.
+      delete headers['content-encoding']
       if (compression !== false) {
-        // Compressed by us: @fastify/compress and caches see it is done, and depends on Accept-Encoding.
+        // Cached answers depend on Accept-Encoding whenever we might compress.
         headers.vary = appendVary(headers.vary, 'Accept-Encoding')
         if (encoding !== 'identity') headers['content-encoding'] = encoding
-        else delete headers['content-encoding']
       }
       return { statusCode: reply.statusCode, headers }
     }, {

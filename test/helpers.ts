@@ -28,8 +28,12 @@ export interface StreamClient {
   event: (index: number) => Promise<ParsedEvent>
   /** Resolves once at least `count` comments have arrived. */
   comment: (count?: number) => Promise<void>
-  /** Resolves when the server ends the response. */
+  /** Resolves when the server ends the response (or the connection closes). */
   ended: Promise<void>
+  /** True once the body ended cleanly: all of it read and, when decoding, decoded to its last frame. */
+  cleanEnd: () => boolean
+  /** The decoder's error, if the compressed body was not valid. */
+  decodeError: () => Error | undefined
   /** Destroys the connection (the client goes away). */
   destroy: () => void
 }
@@ -66,16 +70,18 @@ export function openStream (url: string, request: StreamRequest = {}): Promise<S
       const waiters = new Set<() => void>()
       const wake = (): void => { for (const waiter of [...waiters]) waiter() }
       let body: Readable = response
+      let decodeError: Error | undefined
+      let cleanEnd = false
       const decoder = request.decode === true ? decoderFor(response.headers['content-encoding']) : undefined
       if (decoder !== undefined) {
         body = response.pipe(decoder)
-        decoder.on('error', () => {})
+        decoder.on('error', (error) => { decodeError = error })
         // A connection cut mid-stream never ends the decoder by itself.
         response.on('close', () => { if (!response.complete) decoder.destroy() })
       }
       let ended = false
       const endedPromise = new Promise<void>((resolve) => {
-        body.on('end', () => { ended = true; resolve(); wake() })
+        body.on('end', () => { ended = true; cleanEnd = true; resolve(); wake() })
         body.on('close', () => { ended = true; resolve(); wake() })
       })
       body.setEncoding('utf8')
@@ -111,6 +117,8 @@ export function openStream (url: string, request: StreamRequest = {}): Promise<S
         },
         comment: (count = 1) => until(() => parser.comments.length >= count, `${count} comments`),
         ended: endedPromise,
+        cleanEnd: () => cleanEnd,
+        decodeError: () => decodeError,
         destroy: () => { req.destroy() }
       })
     })

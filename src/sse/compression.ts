@@ -22,9 +22,9 @@ export const DEFAULT_ENCODINGS: readonly Encoding[] = ['zstd', 'br', 'gzip', 'de
 export interface CompressionTuning {
   /** zstd level (1–22, default 1); brotli quality (0–11, default 5); gzip/deflate level (0–9, default 6). */
   level?: number
-  /** Window size as a base-2 log: zstd windowLog (10–27, default 18), brotli lgwin (10–24, default 16), gzip/deflate windowBits (9–15, default 15). */
+  /** Window size as a base-2 log: zstd windowLog (10–23, default 18), brotli lgwin (10–24, default 16), gzip/deflate windowBits (9–15, default 15). */
   window?: number
-  /** gzip/deflate memLevel (1–9, default 8). */
+  /** gzip/deflate memLevel (1–9, default 8); zstd and brotli have none. */
   memLevel?: number
 }
 
@@ -60,9 +60,10 @@ const ENCODINGS = new Set<string>(DEFAULT_ENCODINGS)
 
 // What each library accepts, so a bad setting fails at register time, not mid-stream.
 const ZLIB_RANGES = { level: [0, 9], window: [9, 15], memLevel: [1, 9] } as const
-const TUNING_RANGES: Record<Encoding, Record<keyof CompressionTuning, readonly [number, number]>> = {
-  zstd: { level: [1, 22], window: [10, 27], memLevel: [1, 9] },
-  br: { level: [0, 11], window: [10, 24], memLevel: [1, 9] },
+// zstd's window stops at 2^23: the zstd content coding (RFC 9659) caps it at 8 MiB, and browsers refuse more.
+const TUNING_RANGES: Record<Encoding, Partial<Record<keyof CompressionTuning, readonly [number, number]>>> = {
+  zstd: { level: [1, 22], window: [10, 23] },
+  br: { level: [0, 11], window: [10, 24] },
   gzip: ZLIB_RANGES,
   deflate: ZLIB_RANGES
 }
@@ -94,8 +95,11 @@ export function validateCompression (value: unknown): CompressionOptions | false
     if (tuning === null || typeof tuning !== 'object') throw new FST_ERR_SSE_INVALID_OPTION(`compression.${encoding}`, 'expected an object')
     for (const key of ['level', 'window', 'memLevel'] as const) {
       const number = tuning[key]
-      const [min, max] = TUNING_RANGES[encoding][key]
-      if (number !== undefined && (!Number.isSafeInteger(number) || number < min || number > max)) {
+      if (number === undefined) continue
+      const range = TUNING_RANGES[encoding][key]
+      if (range === undefined) throw new FST_ERR_SSE_INVALID_OPTION(`compression.${encoding}.${key}`, `${encoding} has no ${key} setting`)
+      const [min, max] = range
+      if (!Number.isSafeInteger(number) || number < min || number > max) {
         throw new FST_ERR_SSE_INVALID_OPTION(`compression.${encoding}.${key}`, `expected an integer from ${min} to ${max}`)
       }
     }
@@ -117,7 +121,9 @@ export function negotiateEncoding (acceptEncoding: string | undefined, options: 
   const weights = new Map<string, number>()
   for (const part of acceptEncoding.split(',')) {
     const [token, ...parameters] = part.split(';')
-    const coding = (token ?? '').trim().toLowerCase()
+    let coding = (token ?? '').trim().toLowerCase()
+    // RFC 9110 §8.4.1.3: x-gzip is gzip.
+    if (coding === 'x-gzip') coding = 'gzip'
     if (coding === '') continue
     let q = 1
     for (const parameter of parameters) {
@@ -143,7 +149,9 @@ export function negotiateEncoding (acceptEncoding: string | undefined, options: 
       bestQ = q
     }
   }
-  return best
+  // A client that prefers identity outright gets it.
+  const identity = weights.get('identity')
+  return identity !== undefined && identity > bestQ ? 'identity' : best
 }
 
 type Compressor = zlib.Gzip | zlib.Deflate | zlib.BrotliCompress
@@ -198,6 +206,12 @@ export interface FrameSink {
   fail: (error: Error) => void
 }
 
+// Writes that share one flush, and their size.
+interface Batch {
+  resolvers: Array<(written: boolean) => void>
+  bytes: number
+}
+
 /**
  * A stateful compressor for one stream. Every `write()` is followed by a
  * dictionary-keeping flush (at once, or after the coalescing window), and the
@@ -211,9 +225,11 @@ export class FrameCompressor {
   readonly #sink: FrameSink
   #chunks: Buffer[] = []
   #timer: NodeJS.Timeout | NodeJS.Immediate | null = null
-  #waiting: Array<(written: boolean) => void> = []
+  #waiting: Batch = { resolvers: [], bytes: 0 }
   // Writes whose flush is under way, so a failure or destroy can settle them too.
-  readonly #flushing = new Set<Array<(written: boolean) => void>>()
+  readonly #flushing = new Set<Batch>()
+  #pendingBytes = 0
+  #onIdle: (() => void) | null = null
   #failed = false
 
   constructor (compression: StreamCompression, sink: FrameSink) {
@@ -227,11 +243,25 @@ export class FrameCompressor {
     this.#zlib.on('error', this.#fail)
   }
 
+  /** Bytes written to the compressor whose frame has not reached the sink yet. */
+  get pendingBytes (): number {
+    return this.#pendingBytes
+  }
+
+  /** Runs `callback` once, when every pending write has reached the sink. */
+  whenIdle (callback: () => void): void {
+    if (this.#pendingBytes === 0) queueMicrotask(callback)
+    else this.#onIdle = callback
+  }
+
   /** Compresses `text`; resolves once the frame holding it is written. */
   write (text: string | Buffer): Promise<boolean> {
     if (this.#failed) return Promise.resolve(false)
     this.#zlib.write(text)
-    const written = new Promise<boolean>((resolve) => { this.#waiting.push(resolve) })
+    const bytes = Buffer.byteLength(text)
+    this.#waiting.bytes += bytes
+    this.#pendingBytes += bytes
+    const written = new Promise<boolean>((resolve) => { this.#waiting.resolvers.push(resolve) })
     if (this.#coalesce === false) {
       this.#flush()
     } else if (this.#timer === null) {
@@ -264,17 +294,18 @@ export class FrameCompressor {
 
   readonly #flush = (): void => {
     this.#timer = null
-    const waiting = this.#waiting
-    this.#waiting = []
-    this.#flushing.add(waiting)
+    const batch = this.#waiting
+    this.#waiting = { resolvers: [], bytes: 0 }
+    this.#flushing.add(batch)
     // A flush is a write: a broken compressor answers it with an error.
     const flushed = (error?: Error | null): void => {
       if (error != null) this.#fail(error)
-      if (!this.#flushing.delete(waiting)) return
+      if (!this.#flushing.delete(batch)) return
       const frame = Buffer.concat(this.#chunks)
       this.#chunks = []
       const written = frame.length > 0 ? this.#sink.frame(frame) : Promise.resolve(true)
-      written.then((result) => { for (const resolve of waiting) resolve(result) }, () => {})
+      this.#settled(batch.bytes)
+      written.then((result) => { for (const resolve of batch.resolvers) resolve(result) }, () => {})
     }
     this.#zlib.flush(this.#flushKind, flushed as () => void)
   }
@@ -293,11 +324,21 @@ export class FrameCompressor {
     this.#timer = null
   }
 
+  #settled (bytes: number): void {
+    this.#pendingBytes -= bytes
+    if (this.#pendingBytes > 0 || this.#onIdle === null) return
+    const onIdle = this.#onIdle
+    this.#onIdle = null
+    onIdle()
+  }
+
   #release (written: boolean): void {
-    const groups = [this.#waiting, ...this.#flushing]
-    this.#waiting = []
+    const batches = [this.#waiting, ...this.#flushing]
+    this.#waiting = { resolvers: [], bytes: 0 }
     this.#flushing.clear()
-    for (const group of groups) for (const resolve of group) resolve(written)
+    this.#pendingBytes = 0
+    this.#onIdle = null
+    for (const batch of batches) for (const resolve of batch.resolvers) resolve(written)
   }
 }
 
@@ -313,7 +354,16 @@ export function resolveCompression (levels: ReadonlyArray<boolean | CompressionO
     if (level === undefined) continue
     if (level === false) result = false
     else if (level === true) result = result === false ? {} : result
-    else result = { ...(result === false ? {} : result), ...level }
+    else result = mergeCompression(result === false ? {} : result, level)
   }
   return result
+}
+
+// Per-algorithm tunings merge too: a route's `br.window` keeps the plugin's `br.level`.
+function mergeCompression (base: CompressionOptions, refinement: CompressionOptions): CompressionOptions {
+  const merged: CompressionOptions = { ...base, ...refinement }
+  for (const encoding of DEFAULT_ENCODINGS) {
+    if (base[encoding] !== undefined && refinement[encoding] !== undefined) merged[encoding] = { ...base[encoding], ...refinement[encoding] }
+  }
+  return merged
 }

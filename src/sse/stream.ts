@@ -17,6 +17,7 @@ export interface SSEResponse {
   readonly destroyed: boolean
   readonly writableEnded: boolean
   readonly writableLength?: number
+  readonly writableNeedDrain?: boolean
   writeHead (statusCode: number, headers: OutgoingHttpHeaders): unknown
   flushHeaders? (): void
   write (chunk: string | Buffer): boolean
@@ -63,6 +64,9 @@ export interface SSEStreamOptions {
 
 /** Default keep-alive interval: under the 60 s idle timeout of common proxies. */
 export const DEFAULT_KEEP_ALIVE = 30_000
+
+// Input waiting in a compressor beyond which events queue (bounded) instead.
+const COMPRESSOR_HIGH_WATER = 64 * 1024
 
 /** Default bound of a slow client's queue. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
@@ -229,7 +233,7 @@ export class SSEStream {
 
   /** Bytes written but not yet sent: those the response buffers plus those queued here while it asks to wait. */
   get bufferedAmount (): number {
-    return (this.#res.writableLength ?? 0) + this.#queuedBytes
+    return (this.#res.writableLength ?? 0) + (this.#compressor?.pendingBytes ?? 0) + this.#queuedBytes
   }
 
   /**
@@ -289,7 +293,14 @@ export class SSEStream {
     if (this.#state !== OPEN && !this.#ensureOpen()) return DROPPED
     // While the socket asks to wait, events queue here, before any compression, bounded.
     if (this.#queue !== null) return this.#enqueue(encoded)
-    if (this.#compressor !== null) return this.#compressor.write(encoded)
+    const compressor = this.#compressor
+    if (compressor !== null) {
+      // Input the compressor has not turned into sent frames counts as buffered too:
+      // past a high-water mark, events wait here instead, bounded and droppable.
+      if (compressor.pendingBytes < COMPRESSOR_HIGH_WATER && this.#res.writableNeedDrain !== true) return compressor.write(encoded)
+      this.#waitForDrain()
+      return this.#enqueue(encoded)
+    }
     if (this.#res.write(encoded)) return WRITTEN
     return this.#waitForDrain()
   }
@@ -405,11 +416,17 @@ export class SSEStream {
     return this.#state === OPEN
   }
 
+  /** Starts queueing until whatever blocks (the socket, or the compressor's backlog) clears. */
   #waitForDrain (): Promise<boolean> {
     this.#queue = []
     this.#drain = deferred<boolean>()
-    this.#res.once('drain', this.#onDrain)
+    this.#waitForUnblock()
     return this.#drain.promise
+  }
+
+  #waitForUnblock (): void {
+    if (this.#res.writableNeedDrain !== false || this.#compressor === null) this.#res.once('drain', this.#onDrain)
+    else this.#compressor.whenIdle(this.#onDrain)
   }
 
   /** Empties the queue: everything in it as one chunk, or null if it held nothing. */
@@ -423,6 +440,11 @@ export class SSEStream {
   readonly #onDrain = (): void => {
     const drain = this.#drain
     if (drain === null || this.#state === CLOSED) return
+    this.#res.removeListener('drain', this.#onDrain)
+    if (this.#res.writableNeedDrain === true || (this.#compressor?.pendingBytes ?? 0) >= COMPRESSOR_HIGH_WATER) {
+      this.#waitForUnblock()
+      return
+    }
     this.#drain = null
     // Everything queued so far is handed over as one write (one frame), in order.
     const chunk = this.#takeQueue()

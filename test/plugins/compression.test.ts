@@ -29,7 +29,9 @@ for (const encoding of DEFAULT_ENCODINGS) {
     await within(client.comment(1), 5000, 'a heartbeat')
     stream?.close()
     await within(client.ended, 5000, 'the final frame')
-    t.equal(client.events.length, 5, 'the stream ended cleanly, nothing lost or added')
+    t.equal(client.decodeError(), undefined, 'the whole body is valid')
+    t.equal(client.cleanEnd(), true, 'close() wrote the final frame: the body decodes to its end')
+    t.equal(client.events.length, 5, 'nothing lost or added')
   })
 }
 
@@ -143,4 +145,54 @@ t.test('errors of a stream (here a throwing hook) reach request.log', async (t) 
   t.equal(response.statusCode, 200, 'a failing hook does not break the stream')
   await waitFor(() => logs.lines.length > 0, 'the error log')
   t.match(logs.lines[0], { level: 50, msg: 'event stream error', err: { message: 'hook failed' }, reqId: /./ })
+})
+
+t.test('headers: a stream announces only its own coding, and names are case-insensitive', async (t) => {
+  const off = await headersFor('gzip', { compression: false }, (app) => {
+    app.addHook('onRequest', async (_request, reply) => { reply.header('content-encoding', 'gzip') })
+    app.get('/feed', (_request, reply) => reply.datastar(async (sse) => { await sse.patchSignals({ a: 1 }) }))
+  })
+  t.equal(off['content-encoding'], undefined, 'a hook\'s stale Content-Encoding is dropped')
+  const mixed = await headersFor('gzip', {}, (app) => {
+    app.get('/feed', (_request, reply) => reply.datastar(async (sse) => { await sse.patchSignals({ a: 1 }) }, {
+      headers: { Vary: 'Origin', 'Content-Encoding': 'identity', 'Content-Length': '10' }
+    }))
+  })
+  t.equal(mixed.vary, 'Origin, Accept-Encoding', 'one Vary header')
+  t.equal(mixed['content-encoding'], 'gzip')
+  t.equal(mixed['content-length'], undefined)
+})
+
+t.test('tuning merges per algorithm and reaches the compressor', async (t) => {
+  const sizes: number[] = []
+  for (const level of [0, 9]) {
+    const app = Fastify()
+    await app.register(datastar, { compression: { gzip: { level, memLevel: 9 } } })
+    app.get('/feed', { config: { sse: { compression: { gzip: { window: 15 } } } } }, (_request, reply) => reply.datastar(async (sse) => {
+      for (let tick = 0; tick < 5; tick++) await sse.patchElements(ticker(tick))
+    }))
+    const response = await app.inject({ url: '/feed', headers: { 'accept-encoding': 'gzip' } })
+    sizes.push(response.rawPayload.length)
+    await app.close()
+  }
+  t.ok((sizes[0] as number) > (sizes[1] as number) * 5, 'level 0 stores, level 9 compresses: the plugin\'s level survived the route\'s window')
+})
+
+t.test('a client that stops reading a compressed stream is held to its bound too', async (t) => {
+  const app = Fastify()
+  await app.register(datastar, { compression: { encodings: ['gzip'] }, maxBufferedBytes: 256 * 1024 })
+  let stream: DatastarStream | undefined
+  app.get('/feed', async (_request, reply) => { stream = reply.datastar({ keepAlive: false }) })
+  t.teardown(() => app.close())
+  const client = await openStream(await listen(app) + '/feed', { headers: { 'accept-encoding': 'gzip' } })
+  client.response.pause()
+  // 3000 writes in one turn: the compressor takes a bounded backlog, the rest queues, bounded.
+  const payload = 'q'.repeat(4 * 1024)
+  let peak = 0
+  for (let i = 0; i < 3000 && stream?.isClosed === false; i++) {
+    stream.patchSignals({ i, payload, noise: Math.random() })
+    peak = Math.max(peak, stream.bufferedAmount)
+  }
+  t.ok(peak <= 256 * 1024 + 64 * 1024 + 64 * 1024, `never more than the bound plus the compressor's backlog (peak ${peak})`)
+  t.equal(stream?.closeReason, 'overflow', 'then the slow client is let go')
 })

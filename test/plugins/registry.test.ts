@@ -1,16 +1,16 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import http from 'node:http'
-import datastar, { heartbeatTimerCount, type DatastarStream } from '../../plugins/index.js'
+import datastar, { heartbeatTimerCount, type DatastarReplyOptions, type DatastarStream } from '../../plugins/index.js'
 import { listen, logCapture, openStream, waitFor, within } from '../helpers.js'
 
-async function feedApp (streamOptions: Parameters<import('fastify').FastifyReply['datastar']>[0] = {}) {
+async function feedApp (streamOptions: DatastarReplyOptions = {}) {
   const logs = logCapture()
   const app = Fastify({ logger: { level: 'warn', stream: logs.stream } })
   await app.register(datastar, { compression: false })
   app.get('/feed', async (request, reply) => {
     const key = (request.query as { key?: string }).key
-    app.registry('feed').add(reply.datastar({ keepAlive: false, ...streamOptions as object }), { key })
+    app.registry('feed').add(reply.datastar({ keepAlive: false, ...streamOptions }), { key })
   })
   app.get('/poll', (_request, reply) => reply.longPoll('feed', { timeout: 200 }))
   return { app, logs }

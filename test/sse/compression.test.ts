@@ -12,7 +12,7 @@ import {
   validateCompression,
   type Encoding
 } from '../../src/sse/compression.js'
-import { sseHeaders, type SSEStream } from '../../src/sse/stream.js'
+import { SSEStream, sseHeaders } from '../../src/sse/stream.js'
 import { decoderFor, openStream, waitFor, within, ZSTD_SKIP } from '../helpers.js'
 
 t.test('negotiateEncoding follows RFC 9110 q-values', async (t) => {
@@ -30,6 +30,8 @@ t.test('negotiateEncoding follows RFC 9110 q-values', async (t) => {
   t.equal(negotiateEncoding('gzip;q=abc, deflate'), 'deflate', 'an unreadable q is a refusal')
   t.equal(negotiateEncoding('gzip;q=0, gzip;q=1'), 'gzip', 'a coding listed twice keeps its best weight')
   t.equal(negotiateEncoding('zstd'), zstd ? 'zstd' : 'identity', 'zstd only where the runtime has it')
+  t.equal(negotiateEncoding('x-gzip'), 'gzip', 'x-gzip is gzip')
+  t.equal(negotiateEncoding('identity;q=1, gzip;q=0.1', { preference: 'client' }), 'identity', 'a client that prefers identity gets it')
 })
 
 t.test('resolveCompression and validateCompression', async (t) => {
@@ -43,6 +45,9 @@ t.test('resolveCompression and validateCompression', async (t) => {
   t.throws(() => validateCompression({ gzip: { window: 16 } }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /gzip\.window.*9 to 15/ })
   t.throws(() => validateCompression({ zstd: { level: 0.5 } }), { code: 'FST_ERR_SSE_INVALID_OPTION' })
   t.throws(() => validateCompression({ coalesce: 5000 }), { code: 'FST_ERR_SSE_INVALID_OPTION' })
+  t.throws(() => validateCompression({ zstd: { window: 24 } }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /10 to 23/ }, 'browsers refuse zstd windows over 8 MiB')
+  t.throws(() => validateCompression({ br: { memLevel: 8 } }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /br has no memLevel/ })
+  t.same(resolveCompression([{ br: { level: 4 } }, { br: { window: 20 } }]), { br: { level: 4, window: 20 } }, 'tunings merge per algorithm')
 })
 
 for (const encoding of DEFAULT_ENCODINGS) {
@@ -109,4 +114,51 @@ t.test('a compressor that fails ends its stream only, with a coded error', async
   t.equal((await within(healthy.event(0), 5000, 'the healthy event')).data, 'fine', 'the other stream goes on')
   streams[1]?.close()
   await healthy.ended
+})
+
+t.test('a coalescing window is the configured delay', async (t) => {
+  const delays: Array<number | undefined> = []
+  const realSetTimeout = globalThis.setTimeout
+  globalThis.setTimeout = ((callback: () => void, delay?: number) => {
+    delays.push(delay)
+    return realSetTimeout(callback, delay)
+  }) as typeof setTimeout
+  t.teardown(() => { globalThis.setTimeout = realSetTimeout })
+  const frames: Buffer[] = []
+  const compressor = new FrameCompressor({ encoding: 'gzip', coalesce: 40 }, { frame: async (frame) => { frames.push(frame); return true }, fail: (error) => { throw error } })
+  const written = [compressor.write('data: a\n\n'), compressor.write('data: b\n\n')]
+  t.same(delays, [40], 'one timer, for the configured window, however many writes')
+  globalThis.setTimeout = realSetTimeout
+  await Promise.all(written)
+  t.equal(frames.length, 1)
+  compressor.destroy()
+})
+
+t.test('every compressor is released: streams that end, and clients that leave mid-flush', async (t) => {
+  // zlib, observed: every gzip stream created is recorded.
+  const created: zlib.Gzip[] = []
+  const observedZlib = { ...zlib, createGzip: (options?: zlib.ZlibOptions) => { const gzip = zlib.createGzip(options); created.push(gzip); return gzip } }
+  const compression = await t.mockImport<typeof import('../../src/sse/compression.js')>('../../src/sse/compression.js', {
+    'node:zlib': { ...observedZlib, default: observedZlib }
+  })
+  const { SSEStream: ObservedStream } = await t.mockImport<typeof import('../../src/sse/stream.js')>('../../src/sse/stream.js', {
+    '../../src/sse/compression.js': compression
+  })
+  const server = http.createServer((req, res) => {
+    const stream = new ObservedStream(res, () => ({ statusCode: 200, headers: { ...sseHeaders(1), 'content-encoding': 'gzip' } }), { keepAlive: false, compression: { encoding: 'gzip' } })
+    stream.open()
+    for (let i = 0; i < 20; i++) stream.send({ data: 'x'.repeat(2000) + i })
+    if (req.url === '/ends') stream.close()
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => new Promise((resolve) => server.close(resolve)))
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  const leaving = await Promise.all(Array.from({ length: 10 }, () => openStream(url + '/leaves')))
+  const ending = await Promise.all(Array.from({ length: 10 }, () => openStream(url + '/ends')))
+  for (const client of leaving) client.destroy()
+  await Promise.all(ending.map((client) => client.ended))
+  t.equal(created.length, 20, 'one compressor per stream')
+  await waitFor(() => created.every((gzip) => gzip.destroyed), 'every compressor destroyed', 5000)
+  t.ok(created.every((gzip) => gzip.destroyed))
 })
