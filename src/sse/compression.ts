@@ -13,8 +13,8 @@ export type Encoding = 'zstd' | 'br' | 'gzip' | 'deflate'
 
 /**
  * Server-priority default: best ratio and speed first. The default settings
- * keep a compressing stream's memory small (about 140 KiB for zstd, 330 KiB
- * for brotli, 220 KiB for gzip; bench/compression) since one server holds many.
+ * keep a compressing stream's memory modest (about 150 KiB for zstd, 340 KiB
+ * for brotli, 230 KiB for gzip; bench/compression) since one server holds many.
  */
 export const DEFAULT_ENCODINGS: readonly Encoding[] = ['zstd', 'br', 'gzip', 'deflate']
 
