@@ -112,3 +112,10 @@ export const FST_ERR_REGISTRY_CLOSED = createError(
   'Registry "%s" is closed',
   500
 )
+
+// A backplane (Redis) command failed: the broadcast or resume it served is reported, the rest go on.
+export const FST_ERR_REGISTRY_BACKPLANE = createError(
+  'FST_ERR_REGISTRY_BACKPLANE',
+  'Registry backplane %s failed: %s',
+  500
+)

@@ -8,6 +8,10 @@ t.test('every subpath export loads and registers on its own', async (t) => {
   const datastar = await import('fastify-datastar/datastar')
   const nodelay = await import('fastify-datastar/nodelay')
   const core = await import('fastify-datastar/core')
+  const redis = await import('fastify-datastar/redis')
+  const registry = await import('fastify-datastar/registry')
+  t.equal(typeof redis.RedisBackplane, 'function')
+  t.equal(typeof registry.Registry, 'function')
   t.equal(typeof core.encodeEvent, 'function')
   t.equal(typeof core.SSEStream, 'function')
   t.equal(typeof umbrella.datastarUrl, 'function')
@@ -15,7 +19,8 @@ t.test('every subpath export loads and registers on its own', async (t) => {
     ['fastify-datastar', umbrella.default, 'datastar'],
     ['fastify-datastar/sse', sse.default, 'sse'],
     ['fastify-datastar/datastar', datastar.default, 'datastar'],
-    ['fastify-datastar/nodelay', nodelay.default, undefined]
+    ['fastify-datastar/nodelay', nodelay.default, undefined],
+    ['fastify-datastar/registry', registry.default, undefined]
   ] as const) {
     const app = Fastify()
     await app.register(plugin)

@@ -15,6 +15,11 @@ export interface BackplaneEvent {
   key?: string
   /** Which publish on this node it came from (to apply local-only options). */
   origin?: string
+  /**
+   * Published with a `filter`, which only its own node can evaluate: other
+   * nodes do not deliver it, and no node keeps it for replay.
+   */
+  filtered?: boolean
 }
 
 /** What a publisher hands the backplane. */

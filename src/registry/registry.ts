@@ -28,7 +28,7 @@ import {
   type PatchSignalsOptions,
   type SignalsPatch
 } from '../datastar/events.js'
-import { MemoryBackplane, type Backplane, type BackplaneEvent } from './backplane.js'
+import { MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneMessage } from './backplane.js'
 import { ReplayRing, type RingEvent } from './ring.js'
 
 /**
@@ -262,6 +262,11 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     await this.#unsubscribe
   }
 
+  /** The id of the newest event written to subscribers (the cursor a full-state snapshot resumes from). */
+  get lastEventId (): string | undefined {
+    return this.#delivered
+  }
+
   /** How many subscribers are in the registry. */
   get size (): number {
     return this.#members.size
@@ -346,10 +351,14 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
       origin = String(++this.#origins)
       this.#local.set(origin, options)
     }
-    const message = { payload, key, origin }
+    const message: BackplaneMessage = { payload, key, origin }
+    if (options?.filter !== undefined) message.filtered = true
     // In memory, delivery happens before publish() returns.
     if (this.#backplane instanceof MemoryBackplane) return Promise.resolve(this.#backplane.publishNow(this.name, message))
-    return this.#backplane.publish(this.name, message)
+    return this.#backplane.publish(this.name, message).catch((error: Error) => {
+      if (origin !== undefined) this.#local.delete(origin)
+      throw error
+    })
   }
 
   /**
@@ -414,19 +423,23 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
 
   readonly #receive = (event: BackplaneEvent): void => {
     if (this.#closed) return
-    const ringEvent: RingEvent = { id: event.id, key: event.key, bytes: Buffer.from('id: ' + event.id + '\n' + event.payload) }
-    this.#ring.push(ringEvent)
     let options: BroadcastOptions<S> | undefined
     if (event.origin !== undefined) {
       options = this.#local.get(event.origin)
       this.#local.delete(event.origin)
     }
+    // A filter runs where it was given: elsewhere (other nodes, later replays,
+    // long-poll waiters) nobody can tell who may see the event, so nobody does.
+    if (event.filtered === true && options === undefined) return
+    // It also goes out without an id, so a client's Last-Event-ID stays on an event it can resume from.
+    const filtered = event.filtered === true
+    const ringEvent: RingEvent = { id: event.id, key: event.key, bytes: Buffer.from(filtered ? event.payload : 'id: ' + event.id + '\n' + event.payload) }
     if (this.#coalesce === false) {
       this.#deliver(ringEvent, options)
-      this.#delivered = event.id
-      this.#answerWaiters([ringEvent])
+      if (!filtered) this.#recorded([ringEvent])
       return
     }
+    if (!filtered) this.#ring.push(ringEvent)
     this.#pending.push({ event: ringEvent, options })
     if (this.#flushTimer === null) {
       this.#flushTimer = this.#coalesce === 0 ? setImmediate(this.#flush) : setTimeout(this.#flush, this.#coalesce)
@@ -458,8 +471,18 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
       this.#deliver(event, options)
     }
     writeRun()
-    this.#delivered = (pending[pending.length - 1] as PendingEvent<S>).event.id
-    this.#answerWaiters(pending.map((entry) => entry.event))
+    const replayable = pending.filter((entry) => entry.options?.filter === undefined).map((entry) => entry.event)
+    if (replayable.length > 0) {
+      this.#delivered = (replayable[replayable.length - 1] as RingEvent).id
+      this.#answerWaiters(replayable)
+    }
+  }
+
+  /** A delivered, replayable event: into the ring, the newest cursor, and to long-poll waiters. */
+  #recorded (events: RingEvent[]): void {
+    for (const event of events) this.#ring.push(event)
+    this.#delivered = (events[events.length - 1] as RingEvent).id
+    this.#answerWaiters(events)
   }
 
   #deliver (event: RingEvent, options: BroadcastOptions<S> | undefined): void {
@@ -499,6 +522,67 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
       if (visible.length > 0) subscriber.write(Buffer.concat(visible.map((event) => event.bytes)))
       return
     }
+    if (this.#backplane instanceof MemoryBackplane || this.#ring.capacity === 0) {
+      this.#resync(subscriber, lastEventId)
+      return
+    }
+    // Older than the ring: the backplane's own history (a Redis stream) may
+    // still have it. Until it answers, the subscriber is set aside (live events
+    // reach the ring, not it); then it gets what it missed and rejoins, in one
+    // go, so it sees no gap and no event twice.
+    const member = this.#members.get(subscriber) as Member
+    this.delete(subscriber)
+    const rejoin = (history: BackplaneEvent[] | undefined): void => {
+      if (this.#closed || subscriber.isClosed || this.#members.has(subscriber)) return
+      this.#members.set(subscriber, member)
+      if (key !== undefined) {
+        let keyed = this.#keys.get(key)
+        if (keyed === undefined) this.#keys.set(key, keyed = new Set())
+        keyed.add(subscriber)
+      }
+      const missed = history === undefined ? undefined : this.#afterHistory(history, lastEventId, key)
+      if (missed === undefined) this.#resync(subscriber, lastEventId)
+      else if (missed.length > 0) subscriber.write(Buffer.concat(missed.map((event) => event.bytes)))
+    }
+    // Once subscribed, so the history stops where live delivery begins.
+    this.ready().then(() => this.#backplane.since(this.name, lastEventId))
+      .catch((error: Error) => {
+        this.#report(error)
+        return undefined
+      })
+      .then(rejoin)
+      .catch((error: Error) => {
+        this.#report(error)
+        this.delete(subscriber)
+      })
+  }
+
+  /**
+   * What a subscriber resuming from `lastEventId` missed: the backplane's
+   * events older than the ring, then the ring's (without coalesced events not
+   * yet written: the flush brings them); `undefined` when events may be
+   * missing between the two (the ring turned over while the history was read).
+   */
+  #afterHistory (history: BackplaneEvent[], lastEventId: string, key: string | undefined): RingEvent[] | undefined {
+    const compare = (a: string, b: string): number => this.#backplane.compare(a, b)
+    const oldest = this.#ring.oldest
+    const older: RingEvent[] = []
+    for (const event of history) {
+      if (oldest !== undefined && compare(event.id, oldest.id) >= 0) break
+      older.push({ id: event.id, key: event.key, bytes: Buffer.from('id: ' + event.id + '\n' + event.payload) })
+    }
+    let recent: RingEvent[] = []
+    if (oldest !== undefined) {
+      const reached = history.length > 0 ? (history[history.length - 1] as BackplaneEvent).id : lastEventId
+      if (this.#ring.size === this.#ring.capacity && compare(reached, oldest.id) < 0) return undefined
+      const pendingIds = new Set(this.#pending.map((entry) => entry.event.id))
+      recent = [oldest, ...(this.#ring.after(oldest.id) ?? [])]
+        .filter((event) => compare(event.id, lastEventId) > 0 && !pendingIds.has(event.id))
+    }
+    return this.#visible([...older, ...recent], key)
+  }
+
+  #resync (subscriber: S, lastEventId: string): void {
     if (this.#onResync === undefined) return
     const member = this.#members.get(subscriber)
     try {

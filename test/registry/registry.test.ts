@@ -1,5 +1,6 @@
 import t from 'tap'
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { MemoryBackplane } from '../../src/registry/backplane.js'
 import { Registry, type Subscriber } from '../../src/registry/registry.js'
 import { SSEParser } from '../../src/sse/parser.js'
 
@@ -255,4 +256,33 @@ t.test('close() answers waiters and clears members', async (t) => {
 t.test('bad options are coded errors', async (t) => {
   t.throws(() => new Registry('x', { replay: -1 }), { code: 'FST_ERR_REGISTRY_INVALID_OPTION' })
   t.throws(() => new Registry('x', { coalesce: 'soon' as unknown as number }), { code: 'FST_ERR_REGISTRY_INVALID_OPTION' })
+})
+
+t.test('a filtered broadcast stays on its node, out of replay, and carries no id', async (t) => {
+  // Two registries on one backplane stand for two nodes.
+  const backplane = new MemoryBackplane()
+  const nodeA = new Registry<Recorder>('feed', { backplane })
+  const nodeB = new Registry<Recorder>('feed', { backplane })
+  const onA = new Recorder()
+  const onB = new Recorder()
+  nodeA.add(onA)
+  nodeB.add(onB)
+  const open = await nodeA.patchSignals({ open: 1 })
+  await nodeA.patchSignals({ secret: 1 }, { filter: (subscriber) => subscriber === onA })
+  t.same(onA.events().map((event) => event.data), ['signals {"open":1}', 'signals {"secret":1}'])
+  t.same(onA.events().map((event) => event.id), [open, open], 'the filtered event has no id of its own')
+  t.same(onB.events().map((event) => event.data), ['signals {"open":1}'], 'the other node cannot run the filter: it delivers nothing')
+  const resumed = new Recorder(open)
+  nodeA.add(resumed)
+  t.same(resumed.events(), [], 'nor is it replayed')
+  t.same(await nodeA.poll(open, { timeout: 10 }), { status: 'timeout', cursor: open }, 'nor given to long-poll')
+})
+
+t.test('lastEventId is the newest written event', async (t) => {
+  const registry = new Registry<Recorder>('cursor', { coalesce: 0 })
+  t.equal(registry.lastEventId, undefined)
+  const id = await registry.patchSignals({ n: 1 })
+  t.equal(registry.lastEventId, undefined, 'not before the coalesced write')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(registry.lastEventId, id)
 })

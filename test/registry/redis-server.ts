@@ -1,0 +1,114 @@
+/**
+ * A real redis-server for the tests (Debian's, installed by `.ci/run`): started
+ * on a free port of 127.0.0.1 without persistence, killed at teardown. It can
+ * be killed (SIGKILL) and started again on the same port mid-test.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import net from 'node:net'
+import { once } from 'node:events'
+import type { Test } from 'tap'
+
+const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server'
+
+/** Why the Redis tests skip here, or false when redis-server is there. */
+export async function redisSkip (): Promise<string | false> {
+  const { access } = await import('node:fs/promises')
+  try {
+    await access(REDIS_SERVER)
+    return false
+  } catch {
+    return `no redis-server at ${REDIS_SERVER} (.ci/run installs Debian's)`
+  }
+}
+
+export interface RedisServer {
+  port: number
+  url: string
+  /** Kills it at once, the way a crash would (SIGKILL); resolves once it has exited. */
+  kill: () => Promise<void>
+  /** Starts it again on the same port (empty: there is no persistence). */
+  restart: () => Promise<void>
+  /** Sends one command and resolves with its raw RESP answer. */
+  command: (...args: string[]) => Promise<string>
+}
+
+/** A free TCP port of 127.0.0.1 (listen on port 0, read it, close). */
+export async function freePort (): Promise<number> {
+  const server = net.createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as net.AddressInfo
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/** Sends `args` as a RESP command on a new connection and resolves with the full answer once it is complete. */
+export function command (port: number, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1')
+    let answer = ''
+    socket.setEncoding('utf8')
+    socket.on('error', reject)
+    socket.on('data', (chunk: string) => {
+      answer += chunk
+      if (complete(answer)) {
+        socket.destroy()
+        resolve(answer)
+      }
+    })
+    socket.write(`*${args.length}\r\n` + args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join(''))
+  })
+}
+
+// Enough RESP for the answers the tests ask for: simple strings, errors, integers, bulk strings.
+function complete (answer: string): boolean {
+  const end = answer.indexOf('\r\n')
+  if (end === -1) return false
+  if (answer[0] !== '$') return true
+  const length = Number(answer.slice(1, end))
+  return length < 0 || answer.length >= end + 2 + length + 2
+}
+
+/** Waits until redis-server on `port` answers PING; every attempt and the whole wait are bounded. */
+async function ready (port: number, child: ChildProcess, limitMs = 10_000): Promise<void> {
+  const start = Date.now()
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`)
+    try {
+      if ((await command(port, 'PING')).startsWith('+PONG')) return
+    } catch {}
+    if (Date.now() - start > limitMs) throw new Error(`redis-server on port ${port} did not answer PING within ${limitMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** Starts redis-server on a free loopback port; it is killed at the test's teardown. */
+export async function startRedis (t: Test): Promise<RedisServer> {
+  const port = await freePort()
+  let child: ChildProcess | undefined
+  const start = async (): Promise<void> => {
+    const started = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore'
+    })
+    child = started
+    await ready(port, started)
+  }
+  const kill = async (): Promise<void> => {
+    const running = child
+    child = undefined
+    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return
+    const exited = once(running, 'exit')
+    running.kill('SIGKILL')
+    await exited
+  }
+  t.teardown(kill)
+  await start()
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    kill,
+    restart: start,
+    command: (...args) => command(port, ...args)
+  }
+}
