@@ -46,11 +46,14 @@ export interface Backplane {
 }
 
 /**
- * The single-node backplane: ids are a counter per channel, and delivery is
- * synchronous, so a publish is delivered before `publish()` returns.
+ * The single-node backplane: delivery is synchronous, so a publish is
+ * delivered before `publish()` returns. Ids look like Redis Stream ids,
+ * `<start time in ms>-<counter>`: a client that resumes with an id from
+ * before a restart is not mistaken for one that missed a few events.
  */
 export class MemoryBackplane implements Backplane {
   readonly #channels = new Map<string, { sequence: number, listeners: Set<BackplaneListener> }>()
+  readonly #epoch = String(Date.now())
 
   #channel (name: string): { sequence: number, listeners: Set<BackplaneListener> } {
     let channel = this.#channels.get(name)
@@ -68,7 +71,7 @@ export class MemoryBackplane implements Backplane {
   /** The synchronous publish the registry uses on this backplane. */
   publishNow (channel: string, message: BackplaneMessage): string {
     const state = this.#channel(channel)
-    const event: BackplaneEvent = { ...message, id: String(++state.sequence) }
+    const event: BackplaneEvent = { ...message, id: this.#epoch + '-' + String(++state.sequence) }
     for (const listener of state.listeners) listener(event)
     return event.id
   }
@@ -85,7 +88,9 @@ export class MemoryBackplane implements Backplane {
   }
 
   compare (a: string, b: string): number {
-    return Number(a) - Number(b)
+    const [timeA = 0, sequenceA = 0] = a.split('-').map(Number)
+    const [timeB = 0, sequenceB = 0] = b.split('-').map(Number)
+    return timeA - timeB || sequenceA - sequenceB
   }
 
   async close (): Promise<void> {

@@ -18,10 +18,21 @@ class Recorder implements Subscriber {
     for (const handler of this.#handlers.splice(0)) handler()
   }
 
+  /** The events received, with ids shortened to their counter (`<start>-7` → '7'). */
   events (): Array<{ id: string, event: string, data: string }> {
     const parser = new SSEParser()
-    return this.chunks.flatMap((chunk) => parser.push(chunk.toString()))
+    return this.chunks.flatMap((chunk) => parser.push(chunk.toString())).map((event) => ({ ...event, id: counter(event.id) }))
   }
+}
+
+/** The counter part of an in-memory id (`<start time>-<counter>`). */
+function counter (id: string): string {
+  return id.split('-').at(-1) as string
+}
+
+/** The id of the n-th event of the registry that gave `sample`. */
+function idAt (sample: string, n: number): string {
+  return sample.replace(/-\d+$/, '-' + String(n))
 }
 
 t.test('a broadcast is encoded once: every subscriber gets the very same bytes', async (t) => {
@@ -31,7 +42,8 @@ t.test('a broadcast is encoded once: every subscriber gets the very same bytes',
   registry.add(a).add(b)
   t.equal(registry.size, 2)
   const id = await registry.patchSignals({ count: 1 })
-  t.equal(id, '1')
+  t.equal(counter(id), '1')
+  t.match(id, /^\d+-1$/, 'ids look like Redis Stream ids: <start time>-<counter>')
   t.equal(a.chunks.length, 1)
   t.equal(a.chunks[0], b.chunks[0], 'one Buffer, handed to both')
   t.ok(Buffer.isBuffer(a.chunks[0]))
@@ -149,37 +161,41 @@ t.test('callbacks run in the async context of the subscriber, not the publisher'
   await context.run('publisher', () => registry.notify((subscriber) => { seen.set(subscriber, context.getStore()) }))
   t.equal(seen.get(alice), 'alice')
   t.equal(seen.get(bob), 'bob')
-  for (let i = 0; i < 5; i++) await registry.patchSignals({ i })
-  const stale = context.run('carol', () => { const s = new Recorder('1'); context.run('publisher', () => {}); registry.add(s); return s })
+  let last = ''
+  for (let i = 0; i < 5; i++) last = await registry.patchSignals({ i })
+  const stale = context.run('carol', () => { const s = new Recorder(idAt(last, 1)); registry.add(s); return s })
   t.same(stale.events().map((event) => event.data), ['resync for carol'], 'onResync too')
 })
 
 t.test('replay: a resuming subscriber gets what it missed, in order, then live events', async (t) => {
   const registry = new Registry<Recorder>('feed', { replay: 3 })
-  for (let i = 1; i <= 5; i++) await registry.patchSignals({ i })
-  const resumed = new Recorder('3')
+  let last = ''
+  for (let i = 1; i <= 5; i++) last = await registry.patchSignals({ i })
+  const resumed = new Recorder(idAt(last, 3))
   registry.add(resumed)
   await registry.patchSignals({ i: 6 })
   t.same(resumed.events().map((event) => event.id), ['4', '5', '6'])
-  const upToDate = new Recorder('6')
+  const upToDate = new Recorder(idAt(last, 6))
   registry.add(upToDate)
   t.same(upToDate.events(), [], 'nothing to replay for the newest id')
   const resyncs: string[] = []
   const withResync = new Registry<Recorder>('other', { replay: 2, onResync: (_subscriber, lastEventId) => { resyncs.push(lastEventId) } })
-  for (let i = 1; i <= 5; i++) await withResync.patchSignals({ i })
-  withResync.add(new Recorder('1'))
-  withResync.add(new Recorder('999'))
-  t.same(resyncs, ['1', '999'], 'older than the ring, or unknown, calls onResync')
+  let newest = ''
+  for (let i = 1; i <= 5; i++) newest = await withResync.patchSignals({ i })
+  withResync.add(new Recorder(idAt(newest, 1)))
+  withResync.add(new Recorder(idAt(newest, 999)))
+  withResync.add(new Recorder('3'))
+  t.same(resyncs, [idAt(newest, 1), idAt(newest, 999), '3'], 'older than the ring, unknown, or from before a restart: onResync')
   const unicast = new Registry<Recorder>('keys')
-  await unicast.to('alice').patchSignals({ secret: 1 })
+  const first = await unicast.to('alice').patchSignals({ secret: 1 })
   await unicast.patchSignals({ open: 1 })
-  const bob = new Recorder('0')
-  unicast.add(bob, { key: 'bob', lastEventId: '0' })
-  t.same(bob.events(), [], 'id 0 is not in the ring: no replay of anything, keyed or not')
+  const bob = new Recorder(idAt(first, 0))
+  unicast.add(bob, { key: 'bob' })
+  t.same(bob.events(), [], 'an id that was never given: no replay of anything, keyed or not')
   const bobAgain = new Recorder()
   unicast.add(bobAgain, { key: 'bob' })
   await unicast.to('alice').patchSignals({ secret: 2 })
-  const replayed = new Recorder('1')
+  const replayed = new Recorder(first)
   unicast.add(replayed, { key: 'bob' })
   t.same(replayed.events().map((event) => event.data), ['signals {"open":1}'], 'another key\'s events are never replayed')
 })
@@ -190,7 +206,7 @@ t.test('coalescing: events published in one window reach each subscriber in one 
   const b = new Recorder()
   registry.add(a).add(b, { key: 'b' })
   const ids = await Promise.all([registry.patchSignals({ n: 1 }), registry.patchSignals({ n: 2 }), registry.patchSignals({ n: 3 })])
-  t.same(ids, ['1', '2', '3'])
+  t.same(ids.map(counter), ['1', '2', '3'])
   t.equal(a.chunks.length, 0, 'nothing yet: the window is open')
   await new Promise((resolve) => setImmediate(resolve))
   t.equal(a.chunks.length, 1, 'one write for the burst')
@@ -199,7 +215,7 @@ t.test('coalescing: events published in one window reach each subscriber in one 
   await registry.patchSignals({ n: 4 })
   await registry.to('b').patchSignals({ n: 5 })
   await registry.patchSignals({ n: 6 })
-  const late = new Recorder('2')
+  const late = new Recorder(idAt(ids[0] as string, 2))
   registry.add(late)
   await new Promise((resolve) => setImmediate(resolve))
   t.same(a.events().map((event) => event.id), ['1', '2', '3', '4', '6'], 'unicast events stay out, order is kept')
@@ -212,33 +228,33 @@ t.test('long-poll: at once, held until the next event, timeout, reset, abort', a
   t.same(await registry.poll(undefined, { timeout: 10 }), { status: 'timeout', cursor: undefined })
   const held = registry.poll(undefined, { timeout: 60_000 })
   t.equal(registry.waiting, 1)
-  await registry.patchSignals({ n: 1 })
+  const one = await registry.patchSignals({ n: 1 })
   const answered = await held
   t.equal(answered.status, 'events')
   t.equal(registry.waiting, 0)
   if (answered.status === 'events') {
-    t.equal(answered.cursor, '1')
-    t.match(answered.events.toString(), /^id: 1\nevent: datastar-patch-signals/)
+    t.equal(answered.cursor, one)
+    t.ok(answered.events.toString().startsWith(`id: ${one}\nevent: datastar-patch-signals`))
   }
-  await registry.patchSignals({ n: 2 })
-  const immediate = await registry.poll('1')
-  t.match(immediate, { status: 'events', cursor: '2' })
+  const two = await registry.patchSignals({ n: 2 })
+  const immediate = await registry.poll(one)
+  t.match(immediate, { status: 'events', cursor: two })
   await registry.patchSignals({ n: 3 })
-  await registry.patchSignals({ n: 4 })
-  t.same(await registry.poll('1'), { status: 'reset', cursor: '4' }, 'older than the ring')
+  const four = await registry.patchSignals({ n: 4 })
+  t.same(await registry.poll(one), { status: 'reset', cursor: four }, 'older than the ring')
   const controller = new AbortController()
-  const aborted = registry.poll('4', { signal: controller.signal, timeout: 60_000 })
+  const aborted = registry.poll(four, { signal: controller.signal, timeout: 60_000 })
   t.equal(registry.waiting, 1)
   controller.abort()
-  t.same(await aborted, { status: 'aborted', cursor: '4' })
+  t.same(await aborted, { status: 'aborted', cursor: four })
   t.equal(registry.waiting, 0, 'the waiter is gone at once')
-  const keyed = registry.poll('4', { key: 'k', timeout: 60_000 })
-  const plain = registry.poll('4', { timeout: 50 })
-  await registry.to('k').patchSignals({ n: 5 })
-  t.match(await keyed, { status: 'events', cursor: '5' })
+  const keyed = registry.poll(four, { key: 'k', timeout: 60_000 })
+  const plain = registry.poll(four, { timeout: 50 })
+  const five = await registry.to('k').patchSignals({ n: 5 })
+  t.match(await keyed, { status: 'events', cursor: five })
   t.match(await plain, { status: 'timeout' }, 'another key\'s unicast does not answer it')
   await registry.close()
-  t.same(await registry.poll('5'), { status: 'timeout', cursor: '5' })
+  t.same(await registry.poll(five), { status: 'timeout', cursor: five })
   t.rejects(registry.patchSignals({ late: true }), { code: 'FST_ERR_REGISTRY_CLOSED' })
   t.throws(() => registry.add(new Recorder()), { code: 'FST_ERR_REGISTRY_CLOSED' })
 })
@@ -270,7 +286,7 @@ t.test('a filtered broadcast stays on its node, out of replay, and carries no id
   const open = await nodeA.patchSignals({ open: 1 })
   await nodeA.patchSignals({ secret: 1 }, { filter: (subscriber) => subscriber === onA })
   t.same(onA.events().map((event) => event.data), ['signals {"open":1}', 'signals {"secret":1}'])
-  t.same(onA.events().map((event) => event.id), [open, open], 'the filtered event has no id of its own')
+  t.same(onA.events().map((event) => event.id), [counter(open), counter(open)], 'the filtered event has no id of its own')
   t.same(onB.events().map((event) => event.data), ['signals {"open":1}'], 'the other node cannot run the filter: it delivers nothing')
   const resumed = new Recorder(open)
   nodeA.add(resumed)
