@@ -56,6 +56,8 @@ export class StreamTracker {
   #closing = false
   readonly #defaults: StreamDefaults
   readonly #byReply = new WeakMap<FastifyReply, SSEStream>()
+  // One handler for every stream: it passes itself when it closes.
+  readonly #forget = (stream: SSEStream): void => { this.open.delete(stream) }
 
   constructor (defaults: StreamDefaults) {
     this.#defaults = defaults
@@ -114,7 +116,7 @@ export class StreamTracker {
     })
     this.open.add(stream)
     this.#byReply.set(reply, stream)
-    stream.onClose(() => this.open.delete(stream))
+    stream.onClose(this.#forget)
     if (!deferHead) stream.open()
     // A HEAD request gets the head and nothing else; a closing server, no stream.
     if (request.method === 'HEAD' || this.#closing) stream.close()

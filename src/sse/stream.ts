@@ -5,7 +5,7 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http'
 import { FST_ERR_SSE_INVALID_OPTION, FST_ERR_SSE_OVERFLOW } from '../errors.js'
-import { FrameCompressor, type Encoding, type StreamCompression } from './compression.js'
+import { FrameCompressor, type Encoding, type FrameSink, type StreamCompression } from './compression.js'
 import { encodeComment, encodeEvent, type SSEMessage } from './format.js'
 import { addHeartbeat, deleteHeartbeat } from './heartbeat.js'
 
@@ -174,6 +174,7 @@ export class SSEStream {
   #closed: Deferred<void> | null = null
   #abort: AbortController | null = null
   #closeHandlers: Array<(stream: SSEStream) => void> = []
+  #onDrain: (() => void) | null = null
   readonly #compression: StreamCompression | undefined
   #compressor: FrameCompressor | null = null
 
@@ -249,7 +250,7 @@ export class SSEStream {
     }
     try {
       // The compressor first: if it cannot start, nothing has been sent yet.
-      if (this.#compression !== undefined) this.#compressor = new FrameCompressor(this.#compression, this.#frameSink)
+      if (this.#compression !== undefined) this.#compressor = new FrameCompressor(this.#compression, this.#frameSink())
       const { statusCode, headers } = this.#head()
       res.writeHead(statusCode, headers)
     } catch (error) {
@@ -337,12 +338,13 @@ export class SSEStream {
    * microtask, if it already has).
    * @example stream.onClose(() => clearInterval(timer))
    */
-  onClose (handler: (stream: SSEStream) => void): void {
+  onClose (handler: (stream: this) => void): void {
+    const hook = handler as (stream: SSEStream) => void
     if (this.#state === CLOSED) {
-      queueMicrotask(() => this.#runHook(handler))
+      queueMicrotask(() => this.#runHook(hook))
       return
     }
-    this.#closeHandlers.push(handler)
+    this.#closeHandlers.push(hook)
   }
 
   /**
@@ -369,7 +371,7 @@ export class SSEStream {
     if (queue !== null) compressor.write(queue)
     compressor.finish().then((last) => {
       if (this.#state === CLOSING) this.#end(last)
-    }, this.#reportError)
+    }, (error: Error) => this.#reportError(error))
   }
 
   #end (last: Buffer | null): void {
@@ -384,18 +386,21 @@ export class SSEStream {
     this.#finish('server')
   }
 
-  readonly #frameSink = {
-    frame: (frame: Buffer): Promise<boolean> => {
-      if (this.#state === CLOSED) return DROPPED
-      // Frames cannot be reordered or dropped: written even while the socket asks to wait.
-      if (this.#res.write(frame)) return WRITTEN
-      return this.#queue === null ? this.#waitForDrain() : (this.#drain as Deferred<boolean>).promise
-    },
-    fail: (error: Error): void => {
-      // A broken compressor cannot produce valid bytes any more: end this stream only.
-      this.#reportError(error)
-      this.#finish('server')
-      this.#res.destroy?.()
+  // Where a compressor's frames go; made only for a compressed stream.
+  #frameSink (): FrameSink {
+    return {
+      frame: (frame: Buffer): Promise<boolean> => {
+        if (this.#state === CLOSED) return DROPPED
+        // Frames cannot be reordered or dropped: written even while the socket asks to wait.
+        if (this.#res.write(frame)) return WRITTEN
+        return this.#queue === null ? this.#waitForDrain() : (this.#drain as Deferred<boolean>).promise
+      },
+      fail: (error: Error): void => {
+        // A broken compressor cannot produce valid bytes any more: end this stream only.
+        this.#reportError(error)
+        this.#finish('server')
+        this.#res.destroy?.()
+      }
     }
   }
 
@@ -425,6 +430,8 @@ export class SSEStream {
   }
 
   #waitForUnblock (): void {
+    // The listener is made on first need: most streams never wait.
+    this.#onDrain ??= () => { this.#drained() }
     if (this.#res.writableNeedDrain !== false || this.#compressor === null) this.#res.once('drain', this.#onDrain)
     else this.#compressor.whenIdle(this.#onDrain)
   }
@@ -437,10 +444,10 @@ export class SSEStream {
     return queue === null || queue.length === 0 ? null : concat(queue)
   }
 
-  readonly #onDrain = (): void => {
+  #drained (): void {
     const drain = this.#drain
     if (drain === null || this.#state === CLOSED) return
-    this.#res.removeListener('drain', this.#onDrain)
+    this.#res.removeListener('drain', this.#onDrain as () => void)
     if (this.#res.writableNeedDrain === true || (this.#compressor?.pendingBytes ?? 0) >= COMPRESSOR_HIGH_WATER) {
       this.#waitForUnblock()
       return
@@ -451,11 +458,11 @@ export class SSEStream {
     if (chunk === null) {
       drain.resolve(true)
     } else if (this.#compressor !== null) {
-      this.#compressor.write(chunk).then(drain.resolve, this.#reportError)
+      this.#compressor.write(chunk).then(drain.resolve, (error: Error) => this.#reportError(error))
     } else if (this.#res.write(chunk)) {
       drain.resolve(true)
     } else {
-      this.#waitForDrain().then(drain.resolve, this.#reportError)
+      this.#waitForDrain().then(drain.resolve, (error: Error) => this.#reportError(error))
     }
   }
 
@@ -468,7 +475,7 @@ export class SSEStream {
     this.#finish('client')
   }
 
-  readonly #reportError = (error: Error): void => {
+  #reportError (error: Error): void {
     if (this.#onError !== undefined) this.#onError(error)
   }
 
@@ -480,7 +487,7 @@ export class SSEStream {
     this.#compressor = null
     this.closeReason = reason
     if (wasOpen && this.#keepAlive !== false) deleteHeartbeat(this.#keepAlive, this)
-    this.#res.removeListener('drain', this.#onDrain)
+    if (this.#onDrain !== null) this.#res.removeListener('drain', this.#onDrain)
     this.#res.removeListener('close', this.#onResponseClose)
     this.#res.removeListener('error', this.#onResponseError)
     this.#queue = null

@@ -9,13 +9,13 @@ class Recorder implements Subscriber {
   chunks: Array<string | Buffer> = []
   isClosed = false
   lastEventId: string | undefined
-  #handlers: Array<() => void> = []
+  #handlers: Array<(subscriber: this) => void> = []
   constructor (lastEventId?: string) { this.lastEventId = lastEventId }
   write (encoded: string | Buffer): void { this.chunks.push(encoded) }
-  onClose (handler: () => void): void { this.#handlers.push(handler) }
+  onClose (handler: (subscriber: this) => void): void { this.#handlers.push(handler) }
   close (): void {
     this.isClosed = true
-    for (const handler of this.#handlers.splice(0)) handler()
+    for (const handler of this.#handlers.splice(0)) handler(this)
   }
 
   /** The events received, with ids shortened to their counter (`<start>-7` → '7'). */
