@@ -62,7 +62,7 @@ app.get('/feed', async (request, reply) => {
   expectType<Promise<boolean>>(sse.send({ data: 'raw' }))
   expectType<Promise<boolean>>(sse.comment())
   expectType<void>(sse.close())
-  expectType<void>(sse.onClose((s) => { expectType<SSEStream>(s) }))
+  expectType<void>(sse.onClose((s) => { expectType<DatastarStream>(s) }))
 
   // patchElements
   expectType<Promise<boolean>>(sse.patchElements('<div id="feed"></div>'))
