@@ -5,7 +5,7 @@
  * hijacked only once the head goes out, and the callback form leaves an error
  * thrown before the first event to Fastify's error handler.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { FST_ERR_SSE_ALREADY_STARTED } from '../src/errors.js'
 import { negotiateEncoding, resolveCompression, validateCompression, type CompressionOptions } from '../src/sse/compression.js'
@@ -108,11 +108,7 @@ export class StreamTracker {
         options.onConnect?.(connected as S)
       },
       onDisconnect: options.onDisconnect as SSEStreamOptions['onDisconnect'],
-      onError: (err) => {
-        // A slow client let go is routine, not a server fault.
-        if ((err as { code?: string }).code === 'FST_ERR_SSE_OVERFLOW') request.log.warn({ err }, 'event stream closed: the client is too slow')
-        else request.log.error({ err }, 'event stream error')
-      }
+      onError: logStreamErrors(request.log)
     })
     this.open.add(stream)
     this.#byReply.set(reply, stream)
@@ -165,4 +161,13 @@ function appendVary (vary: OutgoingHttpHeaders['vary'], field: string): string {
   if (current === '') return field
   if (current.split(',').some((entry) => entry.trim() === '*' || entry.trim().toLowerCase() === field.toLowerCase())) return current
   return current + ', ' + field
+}
+
+// Made outside start(): the closure keeps the logger only, not the request and reply.
+function logStreamErrors (log: FastifyBaseLogger): (err: Error) => void {
+  return (err) => {
+    // A slow client let go is routine, not a server fault.
+    if ((err as { code?: string }).code === 'FST_ERR_SSE_OVERFLOW') log.warn({ err }, 'event stream closed: the client is too slow')
+    else log.error({ err }, 'event stream error')
+  }
 }

@@ -23,11 +23,11 @@ export interface SSEResponse {
   write (chunk: string | Buffer): boolean
   end (chunk?: string | Buffer): unknown
   destroy? (): unknown
-  on (event: 'close' | 'drain', listener: () => void): unknown
-  on (event: 'error', listener: (error: Error) => void): unknown
+  on (event: 'close' | 'drain', listener: (this: SSEResponse) => void): unknown
+  on (event: 'error', listener: (this: SSEResponse, error: Error) => void): unknown
   once (event: 'drain', listener: () => void): unknown
-  removeListener (event: 'close' | 'drain', listener: () => void): unknown
-  removeListener (event: 'error', listener: (error: Error) => void): unknown
+  removeListener (event: 'close' | 'drain', listener: (this: SSEResponse) => void): unknown
+  removeListener (event: 'error', listener: (this: SSEResponse, error: Error) => void): unknown
 }
 
 /** Status and headers of the stream's response, computed when the head is written. */
@@ -160,7 +160,8 @@ export class SSEStream {
   closeReason: SSECloseReason | undefined
 
   readonly #res: SSEResponse
-  readonly #head: () => SSEHead
+  // Dropped once used: it holds the request's context, which a long-lived stream need not keep.
+  #head: (() => SSEHead) | null
   readonly #keepAlive: number | false
   readonly #onError: ((error: Error) => void) | undefined
   #onConnect: ((stream: SSEStream) => void) | undefined
@@ -195,8 +196,9 @@ export class SSEStream {
     this.#maxBufferedBytes = options.maxBufferedBytes === undefined ? DEFAULT_MAX_BUFFERED_BYTES : validateMaxBufferedBytes(options.maxBufferedBytes)
     this.#overflow = options.overflow === undefined ? 'close' : validateOverflow(options.overflow)
     this.#onDisconnect = options.onDisconnect
-    res.on('close', this.#onResponseClose)
-    res.on('error', this.#onResponseError)
+    ;(res as unknown as Record<symbol, SSEStream>)[kStream] = this
+    res.on('close', SSEStream.#onResponseClose)
+    res.on('error', SSEStream.#onResponseError)
   }
 
   /** The content coding of the stream (datastar-cl's `compression-algorithm`). */
@@ -251,7 +253,9 @@ export class SSEStream {
     try {
       // The compressor first: if it cannot start, nothing has been sent yet.
       if (this.#compression !== undefined) this.#compressor = new FrameCompressor(this.#compression, this.#frameSink())
-      const { statusCode, headers } = this.#head()
+      const head = this.#head as () => SSEHead
+      this.#head = null
+      const { statusCode, headers } = head()
       res.writeHead(statusCode, headers)
     } catch (error) {
       // Nothing went out (bad header value...): the response is still free for an error response.
@@ -466,13 +470,17 @@ export class SSEStream {
     }
   }
 
-  readonly #onResponseClose = (): void => {
-    this.#finish('client')
+  // Shared listeners (no closures per stream): they find their stream on the response.
+  static #onResponseClose (this: SSEResponse): void {
+    const stream = streamOf(this)
+    if (stream !== undefined) stream.#finish('client')
   }
 
-  readonly #onResponseError = (error: Error): void => {
-    this.#reportError(error)
-    this.#finish('client')
+  static #onResponseError (this: SSEResponse, error: Error): void {
+    const stream = streamOf(this)
+    if (stream === undefined) return
+    stream.#reportError(error)
+    stream.#finish('client')
   }
 
   #reportError (error: Error): void {
@@ -488,8 +496,9 @@ export class SSEStream {
     this.closeReason = reason
     if (wasOpen && this.#keepAlive !== false) deleteHeartbeat(this.#keepAlive, this)
     if (this.#onDrain !== null) this.#res.removeListener('drain', this.#onDrain)
-    this.#res.removeListener('close', this.#onResponseClose)
-    this.#res.removeListener('error', this.#onResponseError)
+    this.#head = null
+    this.#res.removeListener('close', SSEStream.#onResponseClose)
+    this.#res.removeListener('error', SSEStream.#onResponseError)
     this.#queue = null
     this.#queuedBytes = 0
     if (this.#drain !== null) {
@@ -512,6 +521,12 @@ export class SSEStream {
       this.#reportError(error as Error)
     }
   }
+}
+
+const kStream = Symbol('fastify-datastar.stream')
+
+function streamOf (res: SSEResponse): SSEStream | undefined {
+  return (res as unknown as Record<symbol, SSEStream | undefined>)[kStream]
 }
 
 /** One chunk from queued ones: a string when they all are, else bytes. */
