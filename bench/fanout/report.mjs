@@ -1,0 +1,253 @@
+// Renders bench/fanout's results (results.json) as RESULTS.md and fanout.svg.
+// Everything shown comes from the results data, so a run can be rendered again
+// (`node bench/fanout/run.mjs --render bench/fanout/results.json`), for example
+// after ANALYSIS.md, which is copied in, was edited.
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { variantById } from './variants.mjs'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+
+/** The median of the finite values, NaN if there are none. */
+export const median = (values) => {
+  const sorted = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b)
+  if (sorted.length === 0) return NaN
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+export const fmt = (value, digits = 0) => Number.isFinite(value) ? value.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '—'
+const esc = (text) => String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
+/** One horizontal grouped-bar panel: a row per variant, a bar per series, dashed reference lines. */
+function panel ({ title, rows, series, y, width, format, references = [] }) {
+  const labelWidth = 230
+  const barHeight = 14
+  const rowGap = 8
+  const plotWidth = width - labelWidth - 80
+  const max = Math.max(...rows.flatMap((row) => series.map((s) => row.values[s.key])).filter(Number.isFinite), ...references.map((r) => r.value).filter(Number.isFinite), 1e-9)
+  const colors = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759']
+  let out = `<text x="10" y="${y + 16}" font-size="14" font-weight="bold">${esc(title)}</text>\n`
+  series.forEach((s, i) => {
+    out += `<rect x="${labelWidth + i * 120}" y="${y + 24}" width="10" height="10" fill="${colors[i]}"/><text x="${labelWidth + 14 + i * 120}" y="${y + 33}" font-size="11">${esc(s.label)}</text>\n`
+  })
+  let cursor = y + 44
+  const top = cursor
+  for (const row of rows) {
+    out += `<text x="${labelWidth - 8}" y="${cursor + (series.length * barHeight) / 2 + 3}" font-size="12" text-anchor="end"${row.ours ? ' font-weight="bold"' : ''}>${esc(row.label)}</text>\n`
+    series.forEach((s, i) => {
+      const value = row.values[s.key]
+      const w = Number.isFinite(value) ? Math.max(1, (value / max) * plotWidth) : 0
+      out += `<rect x="${labelWidth}" y="${cursor + i * barHeight}" width="${w.toFixed(1)}" height="${barHeight - 2}" fill="${colors[i]}"/>`
+      out += `<text x="${(labelWidth + w + 4).toFixed(1)}" y="${cursor + i * barHeight + barHeight - 3}" font-size="10">${esc(Number.isFinite(value) ? format(value) : 'n/a')}</text>\n`
+    })
+    cursor += series.length * barHeight + rowGap
+  }
+  out += `<line x1="${labelWidth}" y1="${top - 4}" x2="${labelWidth}" y2="${cursor - rowGap + 2}" stroke="#333"/>\n`
+  references.forEach((reference, i) => {
+    if (!Number.isFinite(reference.value)) return
+    const x = labelWidth + (reference.value / max) * plotWidth
+    out += `<line x1="${x.toFixed(1)}" y1="${top - 4}" x2="${x.toFixed(1)}" y2="${cursor - rowGap + 2 + i * 12}" stroke="#c00" stroke-dasharray="4 3"/>`
+    out += `<text x="${(x + 3).toFixed(1)}" y="${cursor + 6 + i * 12}" font-size="10" fill="#c00">${esc(reference.label)}</text>\n`
+  })
+  cursor += 12 * references.length
+  return { svg: out, height: cursor - y + 14 }
+}
+
+function chart (data) {
+  const { fanout, idle, events: EVENTS, idleConnections: IDLE } = data
+  const SELECTED = data.variants.map(variantById)
+  const IDLE_VARIANTS = data.idleVariants.map(variantById)
+  const width = 900
+  const parts = []
+  let y = 10
+  const add = (spec) => {
+    const p = panel({ ...spec, y, width })
+    parts.push(p.svg)
+    y += p.height
+  }
+  const sizes = Object.keys(fanout).map(Number)
+  const series = sizes.map((n) => ({ key: n, label: `N = ${fmt(n)}` }))
+  const rowsOf = (pick) => SELECTED.map((variant) => ({
+    label: variant.short,
+    ours: variant.ours === true,
+    values: Object.fromEntries(sizes.map((n) => [n, pick(fanout[n]?.[variant.id], fanout[n]?.raw)]))
+  }))
+  if (sizes.length > 0) {
+    add({
+      title: 'Deliveries per second, × raw node:http (medians over rounds)',
+      rows: rowsOf((r, raw) => r?.deliveriesPerSec / raw?.deliveriesPerSec),
+      series,
+      format: (v) => v.toFixed(2) + '×',
+      references: [{ value: 0.95, label: 'target 0.95×' }, { value: 2, label: 'coalesce target 2×' }]
+    })
+    add({ title: `Deliveries per second (${EVENTS} events of ~200 B to each of N connections)`, rows: rowsOf((r) => r?.deliveriesPerSec), series, format: (v) => fmt(v) })
+    add({ title: 'p99 latency, ms, from each event\'s send time (publish call → event parsed by the client)', rows: rowsOf((r) => r?.p99Ms), series, format: (v) => fmt(v, 1) })
+    add({ title: 'p99 latency, ms, from the start of the burst (waiting behind earlier events included)', rows: rowsOf((r) => r?.burstP99Ms), series, format: (v) => fmt(v, 1) })
+  }
+  if (idle !== null) {
+    add({
+      title: `Idle memory per connection, bytes (${fmt(IDLE)} connections, after GC)`,
+      rows: IDLE_VARIANTS.map((variant) => ({
+        label: variant.short,
+        ours: variant.ours === true,
+        values: { rss: idle[variant.id]?.rssPerConn, heap: idle[variant.id]?.heapPerConn }
+      })),
+      series: [{ key: 'rss', label: 'RSS' }, { key: 'heap', label: 'V8 heap' }],
+      format: (v) => fmt(v),
+      references: [{ value: idle.raw?.rssPerConn * 1.1, label: 'target: 1.1× raw RSS' }]
+    })
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="Helvetica, Arial, sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('')}</svg>\n`
+}
+
+/** A variant's name in a table: ours in bold, diagnostics in italics. */
+function nameOf (variant) {
+  return variant.ours ? `**${variant.label}**` : variant.diagnostic ? `_${variant.label}_` : variant.label
+}
+
+/** The targets of the issue, each met or MISSED, with the numbers. */
+export function verdicts (data) {
+  const { fanout, idle } = data
+  const SELECTED = data.variants.map(variantById)
+  const lines = []
+  const mark = (ok) => ok ? '**met**' : '**MISSED**'
+  for (const n of Object.keys(fanout).map(Number)) {
+    const results = fanout[n]
+    const raw = results.raw
+    const ours = results['fastify-datastar']
+    const coalesced = results['fastify-datastar-coalesce']
+    if (raw === undefined) continue
+    if (ours !== undefined) {
+      const ratio = ours.deliveriesPerSec / raw.deliveriesPerSec
+      const peers = SELECTED.filter((variant) => !variant.ours && !variant.diagnostic && variant.id !== 'raw' && results[variant.id] !== undefined)
+      const beaten = peers.filter((variant) => ours.deliveriesPerSec > results[variant.id].deliveriesPerSec)
+      lines.push(`- N = ${fmt(n)}, deliveries/s ≥ 0.95× raw: ${mark(ratio >= 0.95)} — ${fmt(ours.deliveriesPerSec)} vs ${fmt(raw.deliveriesPerSec)} = **${ratio.toFixed(2)}×**.`)
+      lines.push(`- N = ${fmt(n)}, ahead of every peer: ${mark(beaten.length === peers.length)}` + (beaten.length === peers.length ? '.' : ` — behind ${peers.filter((v) => !beaten.includes(v)).map((v) => `${v.short} (${fmt(results[v.id].deliveriesPerSec)})`).join(', ')}.`))
+    }
+    if (coalesced !== undefined) {
+      const ratio = coalesced.deliveriesPerSec / raw.deliveriesPerSec
+      lines.push(`- N = ${fmt(n)}, coalesce: deliveries/s ≥ 2× raw: ${mark(ratio >= 2)} — **${ratio.toFixed(2)}×**.`)
+      lines.push(`- N = ${fmt(n)}, coalesce: p99 ≤ raw's, from each event's send time: ${mark(coalesced.p99Ms <= raw.p99Ms)} — ${fmt(coalesced.p99Ms, 1)} ms vs ${fmt(raw.p99Ms, 1)} ms; from the burst start (waiting behind earlier events included): ${mark(coalesced.burstP99Ms <= raw.burstP99Ms)} — ${fmt(coalesced.burstP99Ms, 1)} ms vs ${fmt(raw.burstP99Ms, 1)} ms.`)
+    }
+  }
+  if (idle !== null && idle.raw !== undefined && idle['fastify-datastar'] !== undefined) {
+    const ratio = idle['fastify-datastar'].rssPerConn / idle.raw.rssPerConn
+    lines.push(`- Idle bytes per connection ≤ 1.1× raw: ${mark(ratio <= 1.1)} — ${fmt(idle['fastify-datastar'].rssPerConn)} B vs ${fmt(idle.raw.rssPerConn)} B of RSS = **${ratio.toFixed(2)}×** (V8 heap: ${fmt(idle['fastify-datastar'].heapPerConn)} B vs ${fmt(idle.raw.heapPerConn)} B = ${(idle['fastify-datastar'].heapPerConn / idle.raw.heapPerConn).toFixed(2)}×).`)
+  }
+  return lines
+}
+
+function report (data) {
+  const { fanout, fanoutRounds, idle, idleRounds, profiles, heap, startedAt, finishedAt, cut, events: EVENTS, idleConnections: IDLE } = data
+  const SELECTED = data.variants.map(variantById)
+  const IDLE_VARIANTS = data.idleVariants.map(variantById)
+  const version = (name) => data.versions?.[name] ?? '?'
+  const out = []
+  out.push('# SSE fan-out and idle memory: results', '')
+  out.push('fastify-datastar\'s registry (`app.registry(\'bench\')`, Datastar streams from `reply.datastar({ compression: false, keepAlive: false })`,',
+    'broadcast with `registry.patchSignals(json)`: encoded once, the same bytes written to every subscriber) side by side with the peers,',
+    'all serving the same Datastar `datastar-patch-signals` events over HTTP/1.1 (chunked) on 127.0.0.1, measured in one run.', '')
+  out.push('_This file is written by `bench/fanout/run.mjs`; the analysis at the end is kept in `bench/fanout/ANALYSIS.md` and copied in._', '')
+  out.push('## Command', '', '```sh', 'npm run bench:fanout   # = npm run build && node bench/fanout/run.mjs', `${data.command}   # this run`, '```', '')
+  out.push('## Setup', '')
+  out.push(`- Machine: ${data.cpus} cores (${data.cpuModel}), ${data.memGiB} GiB, ${data.os}; Node ${data.node}. Load average (1 min) during the fan-out rounds: median ${fmt(median(fanoutRounds.map((row) => row.load)), 1)}, highest ${fmt(Math.max(...fanoutRounds.map((row) => row.load ?? NaN).filter(Number.isFinite)), 1)} (2 would be this bench alone: server and client each on a core).`)
+  out.push(`- Peers: node:http raw; @starfederation/datastar-sdk ${version('@starfederation/datastar-sdk')}; @fastify/sse ${version('@fastify/sse')}; better-sse ${version('better-sse')}; fastify ${version('fastify')}; fastify-datastar ${version('fastify-datastar')} (dist/${data.commit === undefined ? '' : `, built from ${data.commit}`}).`)
+  out.push(`- Each server variant runs in its own process (\`bench/fanout/servers/*.mjs\`)${data.pinned ? ', pinned to CPU 0 with `taskset`' : ''}; the load generator (\`bench/fanout/client.mjs\`) is another process${data.pinned ? ', pinned to CPU 1' : ''}: plain TCP sockets, a minimal chunked decoder, an event counted at each blank line, its latency read from the send time the server put in it (µs of the monotonic clock every process shares).`,
+    `- **Fan-out**: per variant and N, a fresh server and client; N connections; one warm-up burst; then one measured burst of ${EVENTS} events of ~200 B (one publish per macrotask, \`setImmediate\` between them, each stamped with its send time). **Deliveries/s** = N × ${EVENTS} / (time from the first publish to the last event received by the last client). **p50/p99** over all N × ${EVENTS} deliveries, from each event's send time (stamped when its publish call begins). Because each publish waits for the previous one to return, a server whose publish is slow also stamps its later events late (coordinated omission), so the latency **from the burst start** (all ${EVENTS} events wanted at once) is given too: it counts the wait behind earlier events. **Server CPU** = server process user+system time during the measured burst / deliveries. The variants take turns within each round (a new, seeded order each round); medians over rounds.`,
+    `- **Idle memory**: per variant, a fresh server; 200 connections opened and closed (warm-up); GC; baseline; ${fmt(IDLE)} idle connections opened and registered; GC; growth of RSS and V8 heapUsed / ${fmt(IDLE)}. Keep-alive comments are off in every variant. Median of ${idleRounds} rounds.`,
+    '- Diagnostics (in italics; not peers, not held to the targets): in fan-out, **raw socket writes** (node:http writes the head, then each event goes to `res.socket.write()` as one pre-framed HTTP/1.1 chunk built once per event: what `res.write()`\'s own work costs); in idle memory, **Fastify, hijacked reply** (`reply.hijack()`, head and writes on the raw response, kept in a Set: Fastify\'s own per-request cost) and **fastify-datastar streams in a Set** (`reply.datastar()` without the registry: the stream\'s cost). They split the gap between raw and fastify-datastar.',
+    '- Variants: **raw** keeps a `Set` of responses and writes one pre-encoded `Buffer` per event to each; **datastar-sdk** calls `ServerSentEventGenerator#patchSignals(json, { eventId })` per connection; **@fastify/sse** calls `reply.sse.send({ id, event, data })` per connection (heartbeat off, identity serializer); **better-sse** calls `channel.broadcast(data, event, { eventId })` (keep-alive and retry off, identity serializer); **fastify-datastar** `registry.patchSignals(json)` (defaults: replay ring of 256 events); **coalesce** the same with the registry option `coalesce: 2`.',
+    '')
+  out.push(`Run from ${startedAt} to ${finishedAt}.${cut ? ' **The time limit cut the run short: fewer rounds than asked (see the round counts).**' : ''}`, '')
+
+  for (const n of Object.keys(fanout).map(Number)) {
+    const results = fanout[n]
+    const raw = results.raw
+    out.push(`## Fan-out, N = ${fmt(n)} connections × ${EVENTS} events`, '')
+    out.push('| server | deliveries/s | × raw | × raw, same round | p50 ms | p99 ms | p50 ms from burst start | p99 ms from burst start | server CPU µs / delivery (user + system) | client CPU µs / delivery | rounds (complete) |')
+    out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+    for (const variant of SELECTED) {
+      const r = results[variant.id]
+      if (r === undefined) continue
+      const name = nameOf(variant)
+      out.push(`| ${name} | ${fmt(r.deliveriesPerSec)} | ${raw === undefined ? '—' : (r.deliveriesPerSec / raw.deliveriesPerSec).toFixed(2)} | ${fmt(r.roundRatio, 2)} | ${fmt(r.p50Ms, 1)} | ${fmt(r.p99Ms, 1)} | ${fmt(r.burstP50Ms, 1)} | ${fmt(r.burstP99Ms, 1)} | ${fmt(r.serverCpuUsPerDelivery, 2)}${Number.isFinite(r.serverUserUsPerDelivery) ? ` (${fmt(r.serverUserUsPerDelivery, 1)} + ${fmt(r.serverSystemUsPerDelivery, 1)})` : ''} | ${fmt(r.clientCpuUsPerDelivery, 2)} | ${r.rounds} (${r.completeRounds}) |`)
+    }
+    out.push('')
+  }
+  if (idle !== null) {
+    out.push(`## Idle memory, ${fmt(IDLE)} connections`, '')
+    out.push('| server | RSS B / connection | × raw | V8 heap B / connection | × raw | external B / connection |')
+    out.push('|---|---:|---:|---:|---:|---:|')
+    for (const variant of IDLE_VARIANTS) {
+      const r = idle[variant.id]
+      if (r === undefined) continue
+      const name = nameOf(variant)
+      out.push(`| ${name} | ${fmt(r.rssPerConn)} | ${(r.rssPerConn / idle.raw?.rssPerConn).toFixed(2)} | ${fmt(r.heapPerConn)} | ${(r.heapPerConn / idle.raw?.heapPerConn).toFixed(2)} | ${fmt(r.externalPerConn)} |`)
+    }
+    out.push('')
+    const steps = ['raw', 'fastify-hijack', 'fastify-datastar-streams', 'fastify-datastar'].map((id) => idle[id])
+    if (steps.every((step) => step !== undefined)) {
+      const [raw, hijack, streams, ours] = steps
+      const part = (key, a, b) => (b[key] - a[key] < 0 ? '−' : '+') + fmt(Math.abs(b[key] - a[key]))
+      out.push(`From raw to fastify-datastar, per connection (RSS / V8 heap, bytes): Fastify's own request handling (diagnostic "Fastify, hijacked reply") **${part('rssPerConn', raw, hijack)} / ${part('heapPerConn', raw, hijack)}**; the Datastar stream (\`reply.datastar()\`, kept in a Set) **${part('rssPerConn', hijack, streams)} / ${part('heapPerConn', hijack, streams)}**; membership of the registry **${part('rssPerConn', streams, ours)} / ${part('heapPerConn', streams, ours)}**. (Differences of medians; RSS moves in pages and is noisier than the heap.)`, '')
+    }
+  }
+  out.push('## Chart', '', '![fan-out and idle memory](fanout.svg)', '')
+  out.push('## Targets', '', ...verdicts(data), '')
+
+  if (profiles.length > 0) {
+    out.push('## Where the server time goes (CPU profiles)', '')
+    out.push(`V8 CPU profiles of the server (node:inspector, 100 µs sampling) during ${data.profileBursts} bursts at N = ${fmt(data.profileN)} after a warm-up, generated by this run. Self time; "native" is time in C++ and syscalls (\`writev\` of each \`res.write\`), attributed to no JS function.`, '')
+    for (const summary of profiles) {
+      const variant = variantById(summary.variant)
+      out.push(`### ${variant.label}: ${fmt(summary.busyMs)} ms busy of ${fmt(summary.totalMs)} ms`, '')
+      out.push('| area | self ms | share of busy |', '|---|---:|---:|')
+      for (const [area, us] of summary.areas) out.push(`| ${esc(area)} | ${fmt(us / 1000, 1)} | ${(100 * us / 1000 / summary.busyMs).toFixed(1)} % |`)
+      out.push('', '| hottest functions (self) | self ms | share of busy |', '|---|---:|---:|')
+      for (const [name, us] of summary.functions) out.push(`| \`${name.replace(/\|/g, '\\|')}\` | ${fmt(us / 1000, 1)} | ${(100 * us / 1000 / summary.busyMs).toFixed(1)} % |`)
+      out.push('')
+    }
+  }
+  if (heap.length > 0) {
+    out.push('## Where the idle memory goes (heap snapshots)', '')
+    out.push(`V8 heap snapshot after GC with ${fmt(data.heapN)} idle connections minus the one before them, per connection, by object type and constructor (self sizes; RSS also holds what V8 does not see: llhttp parsers, libuv handles, malloc overhead).`, '')
+    for (const diff of heap) {
+      const variant = variantById(diff.variant)
+      out.push(`### ${variant.label}: ${fmt(diff.totalBytes)} B of V8 heap per connection`, '')
+      out.push('| type: constructor | B / connection | objects / connection |', '|---|---:|---:|')
+      for (const row of diff.rows) out.push(`| ${esc(row.key).replace(/\|/g, '\\|')} | ${fmt(row.bytes)} | ${fmt(row.objects, 2)} |`)
+      out.push('')
+    }
+  }
+  const analysis = readFileSyncSafe(path.join(here, 'ANALYSIS.md'))
+  if (analysis !== null) out.push(analysis.trim(), '')
+
+  out.push('## Every round', '')
+  out.push('| N | server | round | deliveries/s | p50 ms | p99 ms | max ms | p99 ms from burst start | server CPU µs / delivery | client CPU µs / delivery | publish loop ms | load avg (1 min) | complete |')
+  out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|')
+  for (const row of fanoutRounds) {
+    out.push(`| ${fmt(row.n)} | ${row.variant} | ${row.round} | ${fmt(row.deliveriesPerSec)} | ${fmt(row.p50Ms, 1)} | ${fmt(row.p99Ms, 1)} | ${fmt(row.maxMs, 1)} | ${fmt(row.burstP99Ms, 1)} | ${fmt(row.serverCpuUsPerDelivery, 2)} | ${fmt(row.clientCpuUsPerDelivery, 2)} | ${fmt(row.publishMs, 1)} | ${fmt(row.load, 1)} | ${row.error ?? (row.complete ? 'yes' : `no (${row.received}/${row.expected})`)} |`)
+  }
+  out.push('')
+  if (idleRounds > 0) {
+    out.push('| idle: server | round | RSS B / conn | heap B / conn | RSS before → after |', '|---|---:|---:|---:|---|')
+    for (const row of idle?.all ?? []) out.push(`| ${row.variant} | ${row.round} | ${row.error ?? fmt(row.rssPerConn)} | ${row.error === undefined ? fmt(row.heapPerConn) : '—'} | ${row.error === undefined ? `${fmt(row.rssBefore / 2 ** 20, 1)} → ${fmt(row.rssAfter / 2 ** 20, 1)} MiB` : '—'} |`)
+    out.push('')
+  }
+  return out.join('\n')
+}
+
+function readFileSyncSafe (file) {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return null
+  }
+}
+
+/** RESULTS.md and fanout.svg of a run's data. */
+export function render (data) {
+  return { markdown: report(data), svg: chart(data) }
+}
