@@ -11,6 +11,7 @@
 //   { cmd: 'profile-stop', path }        → { type: 'profile', path }   (.cpuprofile written to path)
 //   { cmd: 'snapshot', path }            → { type: 'snapshot', path }  (heap snapshot after GC)
 //   { cmd: 'close' }                     → { type: 'closed' }, then exits
+import http from 'node:http'
 import { Session } from 'node:inspector'
 import process from 'node:process'
 import v8 from 'node:v8'
@@ -122,4 +123,27 @@ export function closeHttp (server) {
     server.close(() => resolve())
     server.closeAllConnections()
   })
+}
+
+/** Writes and flushes the head of an event stream, the first step of the node:http servers. */
+export function writeStreamHead (res) {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive'
+  })
+  res.flushHeaders()
+}
+
+/** A node:http server on loopback that hands GET /sse to `onStream(req, res)` and answers 404 elsewhere. */
+export async function listenForStreams (onStream) {
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/sse') {
+      res.writeHead(404).end()
+      return
+    }
+    onStream(req, res)
+  })
+  await new Promise((resolve) => server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, resolve))
+  return server
 }

@@ -1,17 +1,12 @@
 // Peer 2: the official Datastar TypeScript SDK over node:http. One
 // ServerSentEventGenerator per connection; a broadcast calls its
 // patchSignals on each (the SDK builds and writes the event per connection).
-import http from 'node:http'
 import { ServerSentEventGenerator } from '@starfederation/datastar-sdk'
-import { closeHttp, serve } from './common.mjs'
+import { closeHttp, listenForStreams, serve } from './common.mjs'
 
 await serve(async () => {
   const open = new Set()
-  const server = http.createServer((req, res) => {
-    if (req.url !== '/sse') {
-      res.writeHead(404).end()
-      return
-    }
+  const server = await listenForStreams((req, res) => {
     let generator
     ServerSentEventGenerator.stream(req, res, (sse) => {
       generator = sse
@@ -22,7 +17,6 @@ await serve(async () => {
       onAbort: () => { open.delete(generator) }
     })
   })
-  await new Promise((resolve) => server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, resolve))
   return {
     port: server.address().port,
     count: () => open.size,

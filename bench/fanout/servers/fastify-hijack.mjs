@@ -3,7 +3,7 @@
 // is kept in a set and written to as raw does. The gap to raw is what Fastify's
 // per-request objects cost; the gap from here to fastify-datastar is ours.
 import Fastify from 'fastify'
-import { EVENT, serve } from './common.mjs'
+import { EVENT, serve, writeStreamHead } from './common.mjs'
 
 await serve(async () => {
   const open = new Set()
@@ -11,12 +11,7 @@ await serve(async () => {
   app.get('/sse', (request, reply) => {
     reply.hijack()
     const res = reply.raw
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive'
-    })
-    res.flushHeaders()
+    writeStreamHead(res)
     open.add(res)
     res.on('close', () => open.delete(res))
   })
