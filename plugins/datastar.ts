@@ -23,6 +23,7 @@ import { readSignals, type ParseSignalsOptions, type PoisoningAction, type Signa
 import { datastarUrl, type DatastarUrlOptions } from '../src/datastar/url.js'
 import type { SignalsPatch } from '../src/datastar/events.js'
 import { sse, validateStreamDefaults } from './sse.js'
+import { compileValidator, type Validation } from './validation.js'
 import { streamTracker, type StreamCallback, type StreamDefaults, type StreamReplyOptions } from './reply-stream.js'
 
 /** Where the page gets the Datastar client. */
@@ -131,8 +132,6 @@ const kSignals = Symbol('fastify-datastar.signals')
 interface SignalsSlot {
   [kSignals]: Signals | null
 }
-
-type ValidationResult = boolean | { error?: unknown, value?: unknown } | PromiseLike<unknown>
 
 const datastarPlugin: FastifyPluginAsync<DatastarPluginOptions> = async (fastify, options) => {
   const streamDefaults = validateStreamDefaults(options, 'stream defaults')
@@ -253,25 +252,14 @@ function sendOneShot (reply: FastifyReply, response: OneShotResponse): FastifyRe
  * Fastify's own validation does: FST_ERR_VALIDATION, 400, `signals/...` messages.
  */
 function validateSignals (request: FastifyRequest, signals: Signals, schema: unknown): any {
-  const validate = request.compileValidationSchema(schema as Record<string, unknown>) as unknown as ((data: unknown) => ValidationResult) & { errors?: Array<{ instancePath?: string, message?: string }> | null }
-  const result = validate(signals)
-  if (result === true) return signals
-  if (result === false) {
-    const errors = validate.errors ?? []
-    const error = new FST_ERR_VALIDATION(errors.map((e) => `signals${e.instancePath ?? ''} ${e.message ?? 'is invalid'}`).join(', '))
-    Object.assign(error, { validation: errors, validationContext: 'signals' })
-    throw error
+  let result: Validation
+  try {
+    result = compileValidator(request, schema, 'signals')(signals)
+  } catch (error) {
+    throw new FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION('schema.signals', (error as Error).message)
   }
-  if (result !== null && typeof result === 'object' && !('then' in result)) {
-    // Custom compilers (Joi, Zod...) answer { error } or { value }, as Fastify accepts.
-    if (result.error !== undefined) {
-      const error = new FST_ERR_VALIDATION(`signals ${(result.error as Error).message ?? String(result.error)}`)
-      Object.assign(error, { validation: result.error, validationContext: 'signals' })
-      throw error
-    }
-    return 'value' in result ? result.value : signals
-  }
-  throw new FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION('schema.signals', 'asynchronous validators are not supported for signals')
+  if (result.valid) return result.value
+  throw Object.assign(new FST_ERR_VALIDATION(result.message), { validation: result.validation, validationContext: 'signals' })
 }
 
 /** The Datastar plugin (registers the SSE plugin if it is not there yet). */
