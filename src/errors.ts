@@ -119,3 +119,79 @@ export const FST_ERR_REGISTRY_BACKPLANE = createError(
   'Registry backplane %s failed: %s',
   500
 )
+
+// WebSocket resources: mistakes in options (500) and refused upgrades (4xx, real HTTP answers before the 101).
+export const FST_ERR_WS_INVALID_OPTION = createError(
+  'FST_ERR_WS_INVALID_OPTION',
+  'Invalid WebSocket option %s: %s',
+  500,
+  TypeError
+)
+export const FST_ERR_WS_RESOURCE_NOT_FOUND = createError(
+  'FST_ERR_WS_RESOURCE_NOT_FOUND',
+  'No WebSocket resource at %s',
+  404
+)
+export const FST_ERR_WS_UPGRADE_REQUIRED = createError(
+  'FST_ERR_WS_UPGRADE_REQUIRED',
+  'Route %s answers WebSocket upgrades only',
+  426
+)
+export const FST_ERR_WS_ORIGIN_FORBIDDEN = createError(
+  'FST_ERR_WS_ORIGIN_FORBIDDEN',
+  'WebSocket upgrade from origin %s is not allowed',
+  403
+)
+export const FST_ERR_WS_UNSUPPORTED_PROTOCOL = createError(
+  'FST_ERR_WS_UNSUPPORTED_PROTOCOL',
+  'None of the offered WebSocket subprotocols is supported; offered: %s',
+  400
+)
+// What a client sent on an open WebSocket: the connection is closed with the matching close code.
+export const FST_ERR_WS_INVALID_MESSAGE = createError(
+  'FST_ERR_WS_INVALID_MESSAGE',
+  'Invalid WebSocket message: %s',
+  400
+)
+export const FST_ERR_WS_UNSUPPORTED_DATA = createError(
+  'FST_ERR_WS_UNSUPPORTED_DATA',
+  'This WebSocket resource does not accept %s messages',
+  400
+)
+export const FST_ERR_WS_MESSAGE_TOO_BIG = createError(
+  'FST_ERR_WS_MESSAGE_TOO_BIG',
+  'WebSocket message of %s bytes is over the limit of %s bytes',
+  400
+)
+export const FST_ERR_WS_OVERFLOW = createError(
+  'FST_ERR_WS_OVERFLOW',
+  'Closed a WebSocket client that fell more than %s bytes behind',
+  500
+)
+export const FST_ERR_WS_HEARTBEAT_TIMEOUT = createError(
+  'FST_ERR_WS_HEARTBEAT_TIMEOUT',
+  'Terminated a WebSocket peer that did not answer a ping within %s ms',
+  500
+)
+// The Node WebSocket client (fastify-datastar/websocket-client).
+export const FST_ERR_WS_CLIENT_CLOSED = createError(
+  'FST_ERR_WS_CLIENT_CLOSED',
+  'The WebSocket client is closed',
+  500
+)
+export const FST_ERR_WS_CLIENT_QUEUE_FULL = createError(
+  'FST_ERR_WS_CLIENT_QUEUE_FULL',
+  'The WebSocket client queued more than %s messages while not connected',
+  500
+)
+export const FST_ERR_WS_CLIENT_NOT_OPEN = createError(
+  'FST_ERR_WS_CLIENT_NOT_OPEN',
+  'The WebSocket client is not open',
+  500
+)
+// `statusCode` is the HTTP status the server answered the upgrade with.
+export const FST_ERR_WS_CLIENT_HANDSHAKE = createError(
+  'FST_ERR_WS_CLIENT_HANDSHAKE',
+  'The server refused the WebSocket upgrade: HTTP %s',
+  502
+)

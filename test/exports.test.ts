@@ -10,6 +10,10 @@ t.test('every subpath export loads and registers on its own', async (t) => {
   const core = await import('fastify-datastar/core')
   const redis = await import('fastify-datastar/redis')
   const registry = await import('fastify-datastar/registry')
+  const websocket = await import('fastify-datastar/websocket')
+  const websocketClient = await import('fastify-datastar/websocket-client')
+  t.equal(typeof websocketClient.WebSocketClient, 'function')
+  t.equal(typeof websocket.ResourceRoute, 'function')
   t.equal(typeof redis.RedisBackplane, 'function')
   t.equal(typeof registry.Registry, 'function')
   t.equal(typeof core.encodeEvent, 'function')
@@ -20,10 +24,12 @@ t.test('every subpath export loads and registers on its own', async (t) => {
     ['fastify-datastar/sse', sse.default, 'sse'],
     ['fastify-datastar/datastar', datastar.default, 'datastar'],
     ['fastify-datastar/nodelay', nodelay.default, undefined],
-    ['fastify-datastar/registry', registry.default, undefined]
+    ['fastify-datastar/registry', registry.default, undefined],
+    ['fastify-datastar/websocket', websocket.default, undefined]
   ] as const) {
     const app = Fastify()
     await app.register(plugin)
+    if (name === 'fastify-datastar/websocket') t.equal(app.hasDecorator('resource'), true, name)
     if (decorator !== undefined) t.equal(app.hasReplyDecorator(decorator), true, name)
     else t.equal(app.hasReplyDecorator('sse'), false, `${name} adds only its hook`)
     await app.close()

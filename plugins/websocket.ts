@@ -1,0 +1,256 @@
+/**
+ * `fastify-datastar/websocket`: WebSocket resources in the manner of
+ * Hunchensocket, on @fastify/websocket and ws. `app.resource(path, handlers)`
+ * declares a route whose connections join named instances (rooms); the checks
+ * a browser upgrade needs (Origin, subprotocol, the resolve step, your auth
+ * hooks) answer as real HTTP before the 101.
+ *
+ * @example
+ * await app.register(websocket)
+ * app.resource('/chat/:room', {
+ *   resolve: (request) => (request.params as { room: string }).room,
+ *   message: (client, text) => { client.resource.broadcast(text, { except: client }) }
+ * })
+ */
+import fp from 'fastify-plugin'
+import fastifyWebsocket, { type WebsocketPluginOptions } from '@fastify/websocket'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify'
+import type { Static, TSchema } from '@sinclair/typebox'
+import type { WebSocket } from 'ws'
+import {
+  FST_ERR_WS_INVALID_OPTION,
+  FST_ERR_WS_ORIGIN_FORBIDDEN,
+  FST_ERR_WS_RESOURCE_NOT_FOUND,
+  FST_ERR_WS_UNSUPPORTED_PROTOCOL,
+  FST_ERR_WS_UPGRADE_REQUIRED
+} from '../src/errors.js'
+import { CloseCode } from '../src/websocket/close-codes.js'
+import type { MessageValidator, ResourceClient, ResourceHandlers } from '../src/websocket/client.js'
+import { resolveResourceOptions, type ResolvedResourceOptions, type ResourceOptions } from '../src/websocket/options.js'
+import { isOriginAllowed } from '../src/websocket/origin.js'
+import { offeredProtocols, selectProtocol } from '../src/websocket/protocol.js'
+import { ResourceRoute } from '../src/websocket/resource.js'
+import { compileValidator, type Validation } from './validation.js'
+
+/** Options of the plugin: defaults of every resource, and how to run @fastify/websocket. */
+export interface WebSocketPluginOptions extends ResourceOptions {
+  /** On `app.close()`, how long clients get to answer the 1001 close before they are terminated, in ms. Default 2 000. */
+  closeTimeout?: number
+  /**
+   * Options for @fastify/websocket when this plugin registers it (it does unless
+   * it is registered already). `options.maxPayload` defaults to `maxPayload`.
+   */
+  websocket?: Omit<WebsocketPluginOptions, 'errorHandler' | 'preClose'>
+}
+
+/** The message type of a resource: `Static<schema>` for a TypeBox schema, else the text. */
+export type ResourceMessage<Schema> = Schema extends TSchema ? Static<Schema> : string
+
+/** A client of a resource declared with this plugin: its `request` is the upgrade's FastifyRequest. */
+export type WebSocketClient<Data = Record<string, unknown>, Message = string> = ResourceClient<Data, FastifyRequest, Message>
+
+/** What `app.resource()` takes: handlers, the resolve step, a message schema, options, route options. */
+export interface ResourceDefinition<Data, Schema> extends ResourceOptions, ResourceHandlers<Data, FastifyRequest, ResourceMessage<Schema>> {
+  /**
+   * Maps the upgrade request to the name of the instance (room) the client
+   * joins, or undefined to refuse with 404 before the upgrade. May be async.
+   * Default: the request path.
+   */
+  resolve?: (request: FastifyRequest) => string | undefined | Promise<string | undefined>
+  /** JSON Schema (e.g. TypeBox) of text messages: they are parsed as JSON, validated, and typed. */
+  schema?: Schema
+  /** The initial per-client `data`. Default `{}`. */
+  data?: (request: FastifyRequest) => Data
+  /**
+   * Route options: hooks (`onRequest` for auth answers 401/403 before the
+   * upgrade), `schema` for the upgrade's `querystring`, `params` and `headers`
+   * (400 before the upgrade), `config`, `constraints`...
+   */
+  route?: Omit<RouteShorthandOptions, 'websocket'>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Declares a WebSocket resource at `path` (Hunchensocket's
+     * `websocket-resource`) and returns it: its instances (rooms) by name, each
+     * with its clients and `broadcast()`.
+     * @example
+     * const chat = app.resource('/chat/:room', {
+     *   resolve: (request) => (request.params as { room: string }).room,
+     *   message: (client, text) => { client.resource.broadcast(text) }
+     * })
+     */
+    resource<Data = Record<string, unknown>, Schema extends TSchema | undefined = undefined>(
+      path: string,
+      definition: ResourceDefinition<Data, Schema>
+    ): ResourceRoute<Data, FastifyRequest, ResourceMessage<Schema>>
+  }
+}
+
+const kInstance = Symbol('fastify-datastar.websocket.instance')
+const kProtocol = Symbol('fastify-datastar.websocket.protocol')
+
+interface UpgradeSlots {
+  [kInstance]?: string
+  [kProtocol]?: string
+}
+
+type HandleProtocols = (protocols: Set<string>, request: unknown) => string | false
+
+const DEFAULT_CLOSE_TIMEOUT = 2000
+
+const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fastify, options) => {
+  const { closeTimeout = DEFAULT_CLOSE_TIMEOUT, websocket: websocketOptions, ...resourceOptions } = options
+  const defaults = resolveResourceOptions(resourceOptions)
+  if (!Number.isSafeInteger(closeTimeout) || closeTimeout < 0) {
+    throw new FST_ERR_WS_INVALID_OPTION('closeTimeout', `expected a number of milliseconds >= 0, got ${String(closeTimeout)}`)
+  }
+  const routes: Array<ResourceRoute<any, FastifyRequest, any>> = []
+  const accepted = new WeakSet<WebSocket>()
+
+  // Added before @fastify/websocket's own preClose, which closes sockets without a code.
+  fastify.addHook('preClose', async () => {
+    await Promise.all(routes.map((route) => route.closeAll(closeTimeout)))
+  })
+
+  if (!fastify.hasDecorator('websocketServer')) {
+    await fastify.register(fastifyWebsocket, {
+      ...websocketOptions,
+      options: { maxPayload: defaults.maxPayload, ...websocketOptions?.options },
+      // Errors of our clients are handled (and logged at the right level) by the client itself.
+      errorHandler (error, socket, request) {
+        if (accepted.has(socket)) return
+        request.log.error({ err: error }, 'websocket error')
+        socket.terminate()
+      }
+    })
+  }
+  selectProtocolsFromUpgrade(fastify)
+
+  fastify.decorate('resource', function resource (this: FastifyInstance, path: string, definition: ResourceDefinition<any, any>) {
+    const settings = resolveResourceOptions(definition, defaults)
+    let check: ((data: unknown) => Validation) | undefined
+    const validate: MessageValidator | undefined = definition.schema === undefined
+      ? undefined
+      : (value) => check!(value) as ReturnType<MessageValidator>
+    const route = new ResourceRoute<any, FastifyRequest, any>(path, {
+      ...handlersOf(definition),
+      options: settings,
+      validate,
+      onError: logClientError
+    })
+    routes.push(route)
+    const resolve = definition.resolve ?? pathOf
+    const initialData = definition.data
+    const routeOptions = definition.route ?? {}
+
+    this.route({
+      ...routeOptions,
+      method: 'GET',
+      url: path,
+      onRequest: [checkUpgrade(settings), ...hookList(routeOptions.onRequest)],
+      preHandler: [...hookList(routeOptions.preHandler), async (request: FastifyRequest) => {
+        // A plain GET is resolved too: an unknown room is a 404 whatever the request.
+        const name = await resolve(request)
+        if (typeof name !== 'string') throw new FST_ERR_WS_RESOURCE_NOT_FOUND(request.url)
+        if (!request.ws) return
+        if (definition.schema !== undefined) check ??= compileValidator(request, definition.schema, 'message')
+        ;(request.raw as UpgradeSlots)[kInstance] = name
+      }],
+      // RFC 9110: a 426 names the protocol to upgrade to.
+      handler: async (_request: FastifyRequest, reply: FastifyReply) => {
+        reply.header('upgrade', 'websocket')
+        throw new FST_ERR_WS_UPGRADE_REQUIRED(path)
+      },
+      wsHandler: (socket: WebSocket, request: FastifyRequest) => {
+        accepted.add(socket)
+        const slots = request.raw as UpgradeSlots
+        let data: unknown
+        try {
+          data = initialData === undefined ? {} : initialData(request)
+        } catch (error) {
+          request.log.error({ err: error }, 'websocket resource data() failed')
+          socket.close(CloseCode.INTERNAL_ERROR, 'Internal error')
+          return
+        }
+        route.accept({ socket, request, name: slots[kInstance]!, data, protocol: slots[kProtocol], lastEventId: lastEventIdOf(request) })
+      }
+    } as unknown as Parameters<FastifyInstance['route']>[0])
+    return route
+  })
+}
+
+/** Origin and subprotocol checks of an upgrade, as HTTP answers (403, 400) before the 101. */
+function checkUpgrade (settings: ResolvedResourceOptions) {
+  return async function checkWebSocketUpgrade (request: FastifyRequest): Promise<void> {
+    if (!request.ws) return
+    const origin = request.headers.origin
+    if (!isOriginAllowed(origin, request.headers.host, settings.origins)) throw new FST_ERR_WS_ORIGIN_FORBIDDEN(origin)
+    const offered = offeredProtocols(request.headers['sec-websocket-protocol'])
+    if (offered.length === 0) return
+    const protocol = selectProtocol(offered, settings.protocols)
+    if (protocol === undefined) throw new FST_ERR_WS_UNSUPPORTED_PROTOCOL(offered.join(', '))
+    ;(request.raw as UpgradeSlots)[kProtocol] = protocol
+  }
+}
+
+// ws asks which subprotocol to answer with; for our routes it is the one chosen before the upgrade.
+function selectProtocolsFromUpgrade (fastify: FastifyInstance): void {
+  const options = fastify.websocketServer.options as { handleProtocols?: HandleProtocols | null }
+  const previous = options.handleProtocols
+  options.handleProtocols = (protocols, request) => {
+    const chosen = (request as UpgradeSlots)[kProtocol]
+    if (chosen !== undefined) return chosen
+    if (typeof previous === 'function') return previous(protocols, request)
+    // ws's own behaviour for routes that are not resources.
+    return protocols.values().next().value ?? false
+  }
+}
+
+function handlersOf (definition: ResourceHandlers<any, FastifyRequest, any>): ResourceHandlers<any, FastifyRequest, any> {
+  const { connected, message, binary, disconnected } = definition
+  return { connected, message, binary, disconnected }
+}
+
+function hookList<T> (hooks: T | readonly T[] | undefined): T[] {
+  if (hooks === undefined) return []
+  return Array.isArray(hooks) ? [...hooks] : [hooks as T]
+}
+
+function pathOf (request: FastifyRequest): string {
+  const query = request.url.indexOf('?')
+  return query === -1 ? request.url : request.url.slice(0, query)
+}
+
+// Browsers cannot set headers on a WebSocket: a resuming page passes its last id in the query.
+function lastEventIdOf (request: FastifyRequest): string | undefined {
+  const query = request.query as Record<string, unknown> | undefined
+  if (typeof query?.lastEventId === 'string') return query.lastEventId
+  const header = request.headers['last-event-id']
+  return typeof header === 'string' ? header : undefined
+}
+
+// A client's mistake is logged like a 4xx (info); a dropped slow or silent peer is a warning; handler errors are errors.
+function logClientError (error: Error & { statusCode?: number, code?: string }, client: ResourceClient<unknown, FastifyRequest, unknown>): void {
+  const log = client.request.log
+  const context = { err: error, resource: client.resource.name }
+  if (error.statusCode !== undefined && error.statusCode < 500) log.info(context, 'websocket client error')
+  else if (error.code === 'FST_ERR_WS_OVERFLOW' || error.code === 'FST_ERR_WS_HEARTBEAT_TIMEOUT') log.warn(context, 'websocket client dropped')
+  else log.error(context, 'websocket handler error')
+}
+
+/** The WebSocket plugin: resources on @fastify/websocket (registered here unless it already is). */
+export const websocket = fp(websocketPlugin, {
+  fastify: '5.x',
+  name: 'fastify-datastar-websocket'
+})
+
+export default websocket
+export { ResourceRoute, Resource, type ResourceBroadcastOptions } from '../src/websocket/resource.js'
+export { ResourceClient, type ResourceHandlers } from '../src/websocket/client.js'
+export type { OutgoingMessage } from '../src/websocket/message.js'
+export { CloseCode } from '../src/websocket/close-codes.js'
+export type { ResourceOptions, WebSocketOverflowPolicy, InvalidMessagePolicy } from '../src/websocket/options.js'
+export type { OriginPolicy } from '../src/websocket/origin.js'
+export type { Envelope } from '../src/websocket/envelope.js'

@@ -1,0 +1,475 @@
+/**
+ * One WebSocket connection of a resource (Hunchensocket's `websocket-client`):
+ * messages handled one at a time in order, held while `connected` runs, sends
+ * bounded by the client's unsent bytes, heartbeat, and the registry
+ * `Subscriber` interface so a client can join any registry.
+ */
+import type { RawData, WebSocket } from 'ws'
+import sjson from 'secure-json-parse'
+import {
+  FST_ERR_WS_HEARTBEAT_TIMEOUT,
+  FST_ERR_WS_INVALID_MESSAGE,
+  FST_ERR_WS_MESSAGE_TOO_BIG,
+  FST_ERR_WS_OVERFLOW,
+  FST_ERR_WS_UNSUPPORTED_DATA
+} from '../errors.js'
+import type { Subscriber } from '../registry/registry.js'
+import { addHeartbeat, deleteHeartbeat, type HeartbeatTarget } from '../sse/heartbeat.js'
+import { CloseCode, closeCodeOfWsError } from './close-codes.js'
+import { envelopeMessages } from './envelope.js'
+import { encodeMessage, type OutgoingMessage } from './message.js'
+import type { ResolvedResourceOptions } from './options.js'
+import type { Resource } from './resource.js'
+
+/**
+ * Validates a parsed JSON message: the value to hand to `message` (validators
+ * may coerce it), or what is wrong. The Fastify plugin builds one from the
+ * route's validator compiler.
+ */
+export type MessageValidator = (value: unknown) => { valid: true, value: unknown } | { valid: false, message: string }
+
+/** The handlers of a resource, Hunchensocket's generic functions. */
+export interface ResourceHandlers<Data, Request, Message> {
+  /** A client joined. Messages that arrive before it settles are held, then handled in order. */
+  connected?: (client: ResourceClient<Data, Request, Message>) => unknown
+  /** A text message: the string, or the parsed JSON when the resource has a schema. */
+  message?: (client: ResourceClient<Data, Request, Message>, data: Message) => unknown
+  /** A binary message. Without this handler binary messages close the connection with 1003. */
+  binary?: (client: ResourceClient<Data, Request, Message>, data: Buffer) => unknown
+  /** The client is gone; called exactly once, after `connected` settled, whatever happened. */
+  disconnected?: (client: ResourceClient<Data, Request, Message>, code: number, reason: string) => unknown
+}
+
+/** Everything a client needs from its resource's declaration, shared by all its clients. */
+export interface ClientDefinition<Data, Request, Message> extends ResourceHandlers<Data, Request, Message> {
+  readonly options: ResolvedResourceOptions
+  /** Validates parsed JSON messages; without it text messages are passed as strings. */
+  readonly validate?: MessageValidator | undefined
+  /** Receives what went wrong with a client: its mistakes (4xx `statusCode`) and handler errors. */
+  readonly onError: (error: Error & { statusCode?: number }, client: ResourceClient<Data, Request, Message>) => void
+}
+
+const CONNECTING = 0
+const OPEN = 1
+const CLOSED = 2
+
+// ws reads the socket again only once a paused client has handled what it holds.
+const INBOX_HIGH_WATER = 64
+
+const kClient = Symbol('fastify-datastar.websocket.client')
+
+type Socket = WebSocket & { [kClient]?: ResourceClient<any, any, any> }
+
+interface Queued {
+  payload: Buffer | string
+  binary: boolean
+  size: number
+}
+
+/**
+ * A connected WebSocket client of a resource.
+ * @example client.send({ type: 'welcome', room: client.resource.name })
+ */
+export class ResourceClient<Data = Record<string, unknown>, Request = unknown, Message = string> implements Subscriber, HeartbeatTarget {
+  /** The HTTP request of the upgrade (in the Fastify plugin: the FastifyRequest, with cookies and session). */
+  readonly request: Request
+  /** Per-client state of the application. */
+  data: Data
+  /** The resource instance (room) the client is in. */
+  readonly resource: Resource<Data, Request, Message>
+  /** The subprotocol the server selected, or ''. */
+  readonly protocol: string
+  /** The id a registry replays from (the upgrade's `lastEventId` query parameter or `Last-Event-ID` header). */
+  readonly lastEventId: string | undefined
+  /** The error the server closed this client for (overflow, heartbeat, invalid message, handler error), if any. */
+  closeError: Error | undefined
+
+  readonly #socket: Socket
+  readonly #definition: ClientDefinition<Data, Request, Message>
+  #state = CONNECTING
+  #inbox: Array<{ data: Buffer, binary: boolean }> = []
+  #busy = false
+  #alive = true
+  #closeCode: number | undefined
+  #closeHandlers: Array<(client: this) => void> = []
+  #closed: { code: number, reason: string } | undefined
+  // drop-oldest only: what waits for the socket, newest last.
+  #queue: Queued[] | null = null
+  #queuedBytes = 0
+  readonly #onFlushed: (() => void) | undefined
+
+  /**
+   * Wraps an open `ws` socket; `start()` runs `connected` and begins reading.
+   * @param socket the server-side ws WebSocket
+   * @param resource the resource instance the client joins
+   * @param definition handlers, options and error reporting of the resource
+   * @param request the upgrade request
+   * @param info the selected subprotocol, the resume id and the initial `data`
+   */
+  constructor (socket: WebSocket, resource: Resource<Data, Request, Message>, definition: ClientDefinition<Data, Request, Message>, request: Request, info: { protocol?: string, lastEventId?: string | undefined, data: Data }) {
+    this.#socket = socket as Socket
+    this.resource = resource
+    this.#definition = definition
+    this.request = request
+    this.data = info.data
+    this.protocol = info.protocol ?? ''
+    this.lastEventId = info.lastEventId
+    if (definition.options.overflow === 'drop-oldest') this.#onFlushed = () => { this.#flushQueue() }
+  }
+
+  /** True once the connection is closed (or closing). */
+  get isClosed (): boolean {
+    return this.#state === CLOSED || this.#socket.readyState > 1
+  }
+
+  /** Bytes accepted by `send()` that the peer has not been sent yet. */
+  get bufferedAmount (): number {
+    return this.#socket.bufferedAmount + this.#queuedBytes
+  }
+
+  /**
+   * Sends text, binary data, or any other value as JSON text. Never waits: past
+   * `maxBufferedBytes` of unsent data the overflow policy applies. Returns false
+   * when nothing was sent (closed, or dropped).
+   * @example client.send({ type: 'joined', name: client.data.name })
+   */
+  send (message: OutgoingMessage): boolean {
+    const { data, binary } = encodeMessage(message)
+    return this.#transmit(data, binary, typeof data === 'string' ? Buffer.byteLength(data) : data.length)
+  }
+
+  /**
+   * Sends bytes already encoded as a text (`binary` false) or binary message:
+   * what a broadcast does for each client after encoding once.
+   * @example client.sendEncoded(Buffer.from('{"type":"tick"}'), false)
+   */
+  sendEncoded (bytes: Buffer, binary: boolean): boolean {
+    return this.#transmit(bytes, binary, bytes.length)
+  }
+
+  /**
+   * Sends SSE-encoded events in the resource's envelope: what a registry does
+   * for each broadcast, and how to send one client a Datastar event of its own
+   * (its initial state, say) in the same envelope as the broadcasts.
+   * @example client.write(patchSignalsEvent({ count })) // patchSignalsEvent from fastify-datastar/core
+   */
+  write (encoded: string | Buffer): boolean {
+    let sent = true
+    for (const message of envelopeMessages(encoded, this.#definition.options.envelope)) {
+      sent = this.sendEncoded(message, false) && sent
+    }
+    return sent
+  }
+
+  /**
+   * Sends a ping; the heartbeat does this by itself.
+   * @example client.ping()
+   */
+  ping (): void {
+    if (!this.isClosed) this.#socket.ping()
+  }
+
+  /**
+   * Starts the closing handshake. `disconnected` runs when it completes.
+   * @example client.close(4000, 'kicked')
+   */
+  close (code: number = CloseCode.NORMAL, reason = ''): void {
+    if (this.isClosed) return
+    this.#closeCode = code
+    this.#socket.close(code, truncateReason(reason))
+  }
+
+  /**
+   * Drops the connection at once, without a closing handshake.
+   * @example client.terminate()
+   */
+  terminate (): void {
+    if (this.#state !== CLOSED) this.#socket.terminate()
+  }
+
+  /**
+   * Runs `handler` once the client is gone (registries use this to forget it).
+   * @example client.onClose(() => presence.delete(client.data.name))
+   */
+  onClose (handler: (client: this) => void): void {
+    if (this.#state === CLOSED) {
+      queueMicrotask(() => { this.#runHook(handler) })
+      return
+    }
+    this.#closeHandlers.push(handler)
+  }
+
+  /** Heartbeat tick: terminate a peer that did not answer the previous ping, else ping it. */
+  heartbeat (): void {
+    if (!this.#alive) {
+      this.#fail(new FST_ERR_WS_HEARTBEAT_TIMEOUT(this.#definition.options.heartbeat))
+      return
+    }
+    this.#alive = false
+    this.#socket.ping()
+  }
+
+  /**
+   * Begins the client's life: listens to the socket and runs `connected`.
+   * Called once by the resource that accepted it.
+   */
+  start (): void {
+    const socket = this.#socket
+    socket[kClient] = this
+    socket.on('message', onSocketMessage)
+    socket.on('close', onSocketClose)
+    socket.on('error', onSocketError)
+    socket.on('pong', onSocketPong)
+    const { heartbeat } = this.#definition.options
+    if (heartbeat !== false) addHeartbeat(heartbeat, this)
+    const connected = this.#definition.connected
+    if (connected === undefined) {
+      this.#state = OPEN
+      return
+    }
+    this.#settle(this.#call(connected, this), () => {
+      if (this.#state === CONNECTING) this.#state = OPEN
+      this.#drain()
+    })
+  }
+
+  /** A message from the socket: handled now, or held in order. */
+  receive (data: Buffer, binary: boolean): void {
+    // Nothing more is handled once the server or the peer started closing.
+    if (this.isClosed) return
+    if (this.#state === CONNECTING || this.#busy) {
+      this.#inbox.push({ data, binary })
+      // Hold the peer back (TCP backpressure) rather than buffer without bound.
+      if (this.#inbox.length === INBOX_HIGH_WATER) this.#socket.pause()
+      return
+    }
+    this.#handle(data, binary)
+  }
+
+  /** The socket closed: release everything and tell the application once. */
+  closed (code: number, reason: string): void {
+    if (this.#state === CLOSED) return
+    const wasConnecting = this.#state === CONNECTING
+    this.#state = CLOSED
+    this.#inbox = []
+    this.#queue = null
+    this.#queuedBytes = 0
+    const { heartbeat } = this.#definition.options
+    if (heartbeat !== false) deleteHeartbeat(heartbeat, this)
+    this.#closed = { code: this.#closeCode ?? code, reason }
+    this.resource.remove(this)
+    const handlers = this.#closeHandlers
+    this.#closeHandlers = []
+    for (const handler of handlers) this.#runHook(handler)
+    // `connected` still running: `disconnected` comes when it settles (see start()).
+    if (!wasConnecting) this.#disconnected()
+  }
+
+  /** ws reported an error: remember the close code it sent for a bad frame. */
+  errored (error: Error & { code?: string }): void {
+    if (this.#closeCode === undefined && typeof error.code === 'string' && error.code.startsWith('WS_ERR_')) {
+      this.#closeCode = closeCodeOfWsError(error)
+      this.#report(Object.assign(error, { statusCode: 400 }))
+    }
+  }
+
+  /** A pong arrived: the peer is alive. */
+  ponged (): void {
+    this.#alive = true
+  }
+
+  #disconnected (): void {
+    const closed = this.#closed
+    if (closed === undefined) return
+    this.#closed = undefined
+    const disconnected = this.#definition.disconnected
+    if (disconnected !== undefined) this.#settle(this.#call(() => disconnected(this, closed.code, closed.reason)), undefined)
+  }
+
+  // Runs messages held while `connected` or an async handler ran, in order.
+  #drain (): void {
+    if (this.#state === CLOSED) {
+      this.#disconnected()
+      return
+    }
+    while (!this.#busy && !this.isClosed && this.#inbox.length > 0) {
+      const next = this.#inbox.shift()!
+      if (this.#inbox.length === INBOX_HIGH_WATER - 1) this.#socket.resume()
+      this.#handle(next.data, next.binary)
+    }
+  }
+
+  #handle (data: Buffer, binary: boolean): void {
+    const result = this.#dispatch(data, binary)
+    if (result === undefined) return
+    this.#busy = true
+    this.#settle(result, () => {
+      this.#busy = false
+      this.#drain()
+    })
+  }
+
+  // Calls the right handler; returns a promise only when the handler is asynchronous.
+  #dispatch (data: Buffer, binary: boolean): Promise<unknown> | undefined {
+    const definition = this.#definition
+    const { maxPayload } = definition.options
+    if (data.length > maxPayload) {
+      this.#refuse(CloseCode.MESSAGE_TOO_BIG, new FST_ERR_WS_MESSAGE_TOO_BIG(data.length, maxPayload))
+      return undefined
+    }
+    if (binary) {
+      if (definition.binary === undefined) return this.#refuse(CloseCode.UNSUPPORTED_DATA, new FST_ERR_WS_UNSUPPORTED_DATA('binary'))
+      return this.#call(definition.binary, this, data)
+    }
+    if (definition.message === undefined) return this.#refuse(CloseCode.UNSUPPORTED_DATA, new FST_ERR_WS_UNSUPPORTED_DATA('text'))
+    const text = data.toString('utf8')
+    if (definition.validate === undefined) return this.#call(definition.message, this, text as Message)
+    let value: unknown
+    try {
+      value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
+    } catch (error) {
+      return this.#invalid(`not JSON: ${(error as Error).message}`)
+    }
+    const result = definition.validate(value)
+    if (!result.valid) return this.#invalid(result.message)
+    return this.#call(definition.message, this, result.value as Message)
+  }
+
+  #invalid (problem: string): undefined {
+    const error = new FST_ERR_WS_INVALID_MESSAGE(problem)
+    if (this.#definition.options.invalidMessage === 'close') return this.#refuse(CloseCode.POLICY_VIOLATION, error)
+    this.#report(error)
+    this.send({ error: { statusCode: error.statusCode, code: error.code, message: error.message } })
+    return undefined
+  }
+
+  // A client mistake: close with its code and report it (as a 4xx).
+  #refuse (code: number, error: Error): undefined {
+    this.closeError ??= error
+    this.#report(error)
+    this.close(code, error.message)
+    return undefined
+  }
+
+  // Calls a handler; a throw or a rejection closes the client with 1011.
+  #call<A extends unknown[]> (handler: (...args: A) => unknown, ...args: A): Promise<unknown> | undefined {
+    let result: unknown
+    try {
+      result = handler(...args)
+    } catch (error) {
+      this.#handlerFailed(error)
+      return undefined
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+      return (result as Promise<unknown>).then(undefined, (error: unknown) => { this.#handlerFailed(error) })
+    }
+    return undefined
+  }
+
+  #settle (result: Promise<unknown> | undefined, then: (() => void) | undefined): void {
+    if (result === undefined) {
+      then?.()
+      return
+    }
+    result.then(then, undefined)
+  }
+
+  #handlerFailed (error: unknown): void {
+    const failure = error instanceof Error ? error : new Error(String(error))
+    this.closeError ??= failure
+    this.#report(failure)
+    this.#busy = false
+    this.close(CloseCode.INTERNAL_ERROR, 'Internal error')
+  }
+
+  // The server gives up on a peer that cannot be talked to (stalled or silent).
+  #fail (error: Error): void {
+    this.closeError ??= error
+    this.#report(error)
+    this.#socket.terminate()
+  }
+
+  #report (error: Error): void {
+    try {
+      this.#definition.onError(error, this)
+    } catch {
+      // A broken error reporter must not break the connection handling.
+    }
+  }
+
+  #runHook (handler: (client: this) => void): void {
+    try {
+      handler(this)
+    } catch (error) {
+      this.#report(error as Error)
+    }
+  }
+
+  #transmit (payload: Buffer | string, binary: boolean, size: number): boolean {
+    if (this.isClosed) return false
+    const socket = this.#socket
+    const { maxBufferedBytes } = this.#definition.options
+    const buffered = socket.bufferedAmount
+    // A single message bigger than the bound still goes out when nothing waits.
+    if (this.#queue === null && (buffered === 0 || buffered + size <= maxBufferedBytes)) {
+      socket.send(payload, { binary }, this.#onFlushed)
+      return true
+    }
+    if (this.#onFlushed === undefined) {
+      this.#fail(new FST_ERR_WS_OVERFLOW(maxBufferedBytes))
+      return false
+    }
+    this.#enqueue({ payload, binary, size })
+    return true
+  }
+
+  // drop-oldest: keep the newest messages within the bound; the socket's flush callback sends them.
+  #enqueue (item: Queued): void {
+    const queue = this.#queue ??= []
+    queue.push(item)
+    this.#queuedBytes += item.size
+    const bound = this.#definition.options.maxBufferedBytes - this.#socket.bufferedAmount
+    while (queue.length > 1 && this.#queuedBytes > bound) this.#queuedBytes -= queue.shift()!.size
+  }
+
+  #flushQueue (): void {
+    const queue = this.#queue
+    if (queue === null || this.isClosed) return
+    const socket = this.#socket
+    const { maxBufferedBytes } = this.#definition.options
+    while (queue.length > 0) {
+      const head = queue[0]!
+      const buffered = socket.bufferedAmount
+      if (buffered !== 0 && buffered + head.size > maxBufferedBytes) return
+      queue.shift()
+      this.#queuedBytes -= head.size
+      socket.send(head.payload, { binary: head.binary }, this.#onFlushed)
+    }
+    this.#queue = null
+  }
+}
+
+// A close reason is at most 123 bytes of UTF-8 (RFC 6455 §5.5: 125 minus the code).
+function truncateReason (reason: string): string {
+  let cut = reason
+  // Cut by characters, never inside one: the peer checks that the reason is valid UTF-8.
+  while (Buffer.byteLength(cut) > 123) cut = cut.slice(0, -1)
+  return cut
+}
+
+// Shared socket listeners (no closure per client): the socket knows its client.
+function onSocketMessage (this: Socket, data: RawData, isBinary: boolean): void {
+  this[kClient]?.receive(data as Buffer, isBinary)
+}
+
+function onSocketClose (this: Socket, code: number, reason: Buffer): void {
+  this[kClient]?.closed(code, reason.toString('utf8'))
+}
+
+function onSocketError (this: Socket, error: Error): void {
+  this[kClient]?.errored(error)
+}
+
+function onSocketPong (this: Socket): void {
+  this[kClient]?.ponged()
+}

@@ -1,0 +1,549 @@
+/**
+ * A WebSocket client for Node (`fastify-datastar/websocket-client`): ws does
+ * the framing, this adds websocket-driver's event API, a bounded send queue
+ * while not connected, pings matched to their own pong, and reconnection with
+ * exponential backoff and jitter after abnormal closes.
+ *
+ * Lifecycle, for listeners: every 'open' is followed by exactly one 'close';
+ * `reconnecting: true` on that 'close' means another attempt follows (a
+ * 'reconnecting' event gives its delay). Failed attempts to connect give
+ * 'error' then 'reconnecting', without a 'close'. The last event of a client
+ * is always a single 'close' with `reconnecting: false`.
+ */
+import { EventEmitter } from 'node:events'
+import { randomBytes } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import type { ClientRequest, IncomingMessage } from 'node:http'
+import WebSocket, { type ClientOptions, type RawData } from 'ws'
+import { FST_ERR_WS_CLIENT_CLOSED, FST_ERR_WS_CLIENT_HANDSHAKE, FST_ERR_WS_CLIENT_NOT_OPEN, FST_ERR_WS_CLIENT_QUEUE_FULL, FST_ERR_WS_INVALID_OPTION } from '../errors.js'
+import { encodeMessage, type EncodedMessage, type OutgoingMessage } from './message.js'
+
+/** Backoff of the reconnection attempts. */
+export interface ReconnectOptions {
+  /** Delay before the first attempt, in ms. Default 500. */
+  initialDelay?: number
+  /** Upper bound of a delay, in ms. Default 30 000. */
+  maxDelay?: number
+  /** Each attempt waits `factor` times the previous one. Default 2. */
+  factor?: number
+  /** Share of a delay taken off at random (0..1), so clients dropped together do not come back together. Default 0.2. */
+  jitter?: number
+  /** Consecutive attempts without an open before giving up. Default Infinity. */
+  maxRetries?: number
+  /**
+   * Close codes, sent by the server or seen on the wire, after which the
+   * client reconnects. Default `[1001, 1006, 1011, 1012, 1013, 1014]`.
+   * Add 1005 for servers that close without a code on shutdown (a bare
+   * @fastify/websocket `app.close()` does).
+   */
+  closeCodes?: readonly number[]
+}
+
+/** Options of a {@link WebSocketClient}. */
+export interface WebSocketClientOptions {
+  /** Subprotocols offered, in order of preference (`Sec-WebSocket-Protocol`). */
+  protocols?: string | string[]
+  /** Extra headers of the opening handshake. */
+  headers?: Record<string, string>
+  /** The `Origin` header of the opening handshake. */
+  origin?: string
+  /** Reconnection after abnormal closes, on by default; `false` turns it off. */
+  reconnect?: false | ReconnectOptions
+  /** Messages kept while not connected; one more throws FST_ERR_WS_CLIENT_QUEUE_FULL. Default 1000. */
+  maxQueued?: number
+  /** Passed to the ws constructor; `headers` and `origin` above take precedence. `handshakeTimeout` defaults to 10 000 ms. */
+  wsOptions?: ClientOptions
+}
+
+/** A received message: text as a string, binary as a Buffer. */
+export type WebSocketClientMessageEvent =
+  | { data: string, binary: false }
+  | { data: Buffer, binary: true }
+
+/** A closed connection, or the client stopping for good (`reconnecting: false`). */
+export interface WebSocketClientCloseEvent {
+  code: number
+  reason: string
+  /** True when another attempt to connect follows. */
+  reconnecting: boolean
+}
+
+/** An attempt to reconnect, scheduled `delay` ms from now. */
+export interface WebSocketClientReconnectingEvent {
+  /** 1 for the first attempt after an open connection (or the first failure). */
+  attempt: number
+  delay: number
+}
+
+/** The events of a {@link WebSocketClient} and their arguments. */
+export interface WebSocketClientEvents {
+  open: []
+  message: [event: WebSocketClientMessageEvent]
+  error: [error: Error]
+  close: [event: WebSocketClientCloseEvent]
+  reconnecting: [event: WebSocketClientReconnectingEvent]
+}
+
+/** What `send()` accepts: a string (text), bytes (binary), anything else is sent as JSON text. */
+export type WebSocketClientData = OutgoingMessage
+
+type Frame = EncodedMessage
+
+interface PendingPing {
+  payload: Buffer
+  start: number
+  resolve: (roundTripMs: number) => void
+  reject?: (error: Error) => void
+}
+
+interface Backoff {
+  initialDelay: number
+  maxDelay: number
+  factor: number
+  jitter: number
+  maxRetries: number
+  closeCodes: ReadonlySet<number>
+}
+
+const DEFAULT_CLOSE_CODES = [1001, 1006, 1011, 1012, 1013, 1014]
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000
+// RFC 6455 §5.5: control frame payloads, and so a close reason with its 2-byte code, fit in 125 bytes.
+const MAX_PING_PAYLOAD = 125
+const MAX_CLOSE_REASON = 123
+const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`|a-z~]+$/
+const SCHEMES = new Set(['ws:', 'wss:', 'http:', 'https:', 'ws+unix:'])
+
+/**
+ * A WebSocket client with websocket-driver's events, a send queue and reconnection.
+ * It starts connecting as soon as it is built.
+ * @example
+ * const client = new WebSocketClient('ws://127.0.0.1:3000/chat/bongo', { protocols: 'chat.v1' })
+ * client.on('message', (event) => { if (!event.binary) render(event.data) })
+ * client.send({ hello: 'world' })
+ */
+export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
+  static readonly CONNECTING = 0
+  static readonly OPEN = 1
+  static readonly CLOSING = 2
+  static readonly CLOSED = 3
+
+  readonly #url: string
+  readonly #protocols: string[]
+  readonly #wsOptions: ClientOptions
+  readonly #backoff: Backoff | false
+  readonly #maxQueued: number
+  readonly #pingPrefix = randomBytes(6).toString('base64url')
+  readonly #handlers: ReadonlyArray<[string, (...args: any[]) => void]>
+  readonly #closed: Promise<void>
+  #resolveClosed!: () => void
+  #socket: WebSocket | null = null
+  #opened = false
+  #protocol = ''
+  #queue: Frame[] = []
+  #queuedBytes = 0
+  #pings: PendingPing[] = []
+  #pingCount = 0
+  #attempt = 0
+  #timer: NodeJS.Timeout | null = null
+  #rejectedStatus: number | undefined
+  #aborting = false
+  #closeRequest: { code: number, reason: string } | null = null
+  #finished = false
+
+  /**
+   * Validates the options and starts connecting.
+   * @example
+   * const client = new WebSocketClient('wss://example.com/feed', {
+   *   headers: { authorization: 'Bearer abc' },
+   *   reconnect: { initialDelay: 250, maxDelay: 10_000 },
+   *   maxQueued: 100
+   * })
+   */
+  constructor (url: string | URL, options: WebSocketClientOptions = {}) {
+    super()
+    this.#url = validateUrl(url)
+    this.#protocols = validateProtocols(options.protocols)
+    this.#backoff = resolveBackoff(options.reconnect)
+    this.#maxQueued = validateCount('maxQueued', options.maxQueued ?? 1000)
+    this.#wsOptions = resolveWsOptions(options)
+    this.#closed = new Promise((resolve) => { this.#resolveClosed = resolve })
+    this.#handlers = [
+      ['open', this.#onOpen],
+      ['message', this.#onMessage],
+      ['pong', this.#onPong],
+      ['error', this.#onError],
+      ['close', this.#onClose],
+      ['unexpected-response', this.#onUnexpectedResponse]
+    ]
+    this.#connect()
+  }
+
+  /**
+   * 0 CONNECTING (also while waiting to reconnect), 1 OPEN, 2 CLOSING (close()
+   * called, or the server is closing this connection), 3 CLOSED (for good).
+   * @example if (client.readyState === WebSocketClient.OPEN) client.send('now')
+   */
+  get readyState (): number {
+    if (this.#finished) return WebSocketClient.CLOSED
+    if (this.#closeRequest !== null) return WebSocketClient.CLOSING
+    if (this.#socket === null) return WebSocketClient.CONNECTING
+    return Math.min(this.#socket.readyState, WebSocketClient.CLOSING)
+  }
+
+  /**
+   * The subprotocol the server chose on the last open connection, '' if none.
+   * @example client.on('open', () => { if (client.protocol !== 'chat.v2') client.close(4000, 'old server') })
+   */
+  get protocol (): string {
+    return this.#protocol
+  }
+
+  /**
+   * The URL given to the constructor.
+   * @example new WebSocketClient(new URL('ws://127.0.0.1:3000/')).url // 'ws://127.0.0.1:3000/'
+   */
+  get url (): string {
+    return this.#url
+  }
+
+  /**
+   * Bytes not yet on the wire: what ws buffers on the open socket plus the
+   * messages queued while not connected.
+   * @example if (client.bufferedAmount > 1_000_000) skipFrame()
+   */
+  get bufferedAmount (): number {
+    return (this.#socket?.bufferedAmount ?? 0) + this.#queuedBytes
+  }
+
+  /**
+   * The ws instance of the current attempt, null between attempts and once
+   * closed. For inspection (extensions, addresses): closing it counts as a
+   * drop, and listeners added to it must not outlive it.
+   * @example client.on('open', () => { compressed = 'permessage-deflate' in (client.socket?.extensions ?? {}) })
+   */
+  get socket (): WebSocket | null {
+    return this.#socket
+  }
+
+  /**
+   * Sends a message: a string as text, a Buffer, ArrayBuffer or typed array as
+   * binary, anything else as JSON text. While not connected the message is
+   * queued (copied) and sent, in order, when the next connection opens, after
+   * the 'open' listeners have run. Delivery is at most once: what was handed
+   * to a connection that drops is not sent again.
+   * @returns true when written to the open socket, false when queued.
+   * @throws FST_ERR_WS_CLIENT_CLOSED after close(); FST_ERR_WS_CLIENT_QUEUE_FULL
+   * when `maxQueued` messages are already waiting (this one is not queued, the
+   * others stay); FST_ERR_WS_INVALID_MESSAGE for a value JSON cannot encode.
+   * @example
+   * client.send('hello')                 // text
+   * client.send(Buffer.from([1, 2, 3]))  // binary
+   * client.send({ type: 'join' })        // text: {"type":"join"}
+   */
+  send (data: WebSocketClientData): boolean {
+    if (this.#closeRequest !== null || this.#finished) throw new FST_ERR_WS_CLIENT_CLOSED()
+    const frame = encodeMessage(data)
+    const socket = this.#socket
+    if (socket !== null && socket.readyState === WebSocket.OPEN) {
+      socket.send(frame.data, { binary: frame.binary })
+      return true
+    }
+    this.#enqueue(frame)
+    return false
+  }
+
+  /**
+   * Sends a ping. `callback(roundTripMs)` runs when the pong carrying the same
+   * payload arrives: without a payload a unique one is made, so unsolicited or
+   * unrelated pongs never fire it; pings sharing a payload are answered oldest
+   * first. A ping whose connection closes first never calls back.
+   * @returns false, sending nothing, when the client is not open (as websocket-driver).
+   * @throws FST_ERR_WS_INVALID_OPTION for a payload over 125 bytes.
+   * @example client.ping(undefined, (ms) => { latency = ms })
+   */
+  ping (payload?: string | Buffer, callback?: (roundTripMs: number) => void): boolean {
+    return this.#ping(payload, callback)
+  }
+
+  /**
+   * The promise form of ping(): resolves with the round trip in ms.
+   * @throws (rejects) FST_ERR_WS_CLIENT_NOT_OPEN when not open, or when the
+   * connection closes before the pong arrives.
+   * @example const ms = await client.roundTrip()
+   */
+  roundTrip (payload?: string | Buffer): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (!this.#ping(payload, resolve, reject)) reject(new FST_ERR_WS_CLIENT_NOT_OPEN())
+    })
+  }
+
+  /**
+   * Closes for good: no reconnection after this, timers cleared, queued
+   * messages dropped. An open connection is closed with `code` and `reason`
+   * (the 'close' event reports what the server answered); otherwise the attempt
+   * under way is aborted and 'close' reports `code` and `reason` as given.
+   * Calling it again returns the same promise.
+   * @returns a promise resolved once the final 'close' has been emitted.
+   * @throws FST_ERR_WS_INVALID_OPTION for a code ws may not send (valid:
+   * 1000-1003, 1007-1014, 3000-4999) or a reason over 123 bytes.
+   * @example await client.close(1000, 'bye')
+   */
+  close (code = 1000, reason = ''): Promise<void> {
+    validateClose(code, reason)
+    if (this.#closeRequest !== null || this.#finished) return this.#closed
+    this.#closeRequest = { code, reason }
+    this.#clearTimer()
+    this.#dropQueue()
+    this.#failPings()
+    const socket = this.#socket
+    if (socket === null) {
+      // Nothing on the wire: finish on the next tick, so no event fires inside this call.
+      process.nextTick(() => { this.#finish(code, reason) })
+    } else if (socket.readyState === WebSocket.OPEN) {
+      socket.close(code, reason)
+    } else if (socket.readyState === WebSocket.CONNECTING) {
+      // ws reports its own abort as an error: not one to pass on.
+      this.#aborting = true
+      socket.terminate()
+    }
+    // Else the server is already closing this connection: its 'close' finishes the client.
+    return this.#closed
+  }
+
+  #connect (): void {
+    this.#opened = false
+    this.#rejectedStatus = undefined
+    const socket = new WebSocket(this.#url, this.#protocols, this.#wsOptions)
+    socket.binaryType = 'nodebuffer'
+    for (const [event, handler] of this.#handlers) socket.on(event, handler)
+    this.#socket = socket
+  }
+
+  readonly #onOpen = (): void => {
+    this.#opened = true
+    this.#attempt = 0
+    this.#protocol = this.#socket?.protocol ?? ''
+    // 'open' listeners go first (to authenticate or resubscribe), then the queue.
+    try {
+      this.emit('open')
+    } finally {
+      this.#flush()
+    }
+  }
+
+  readonly #onMessage = (data: RawData, isBinary: boolean): void => {
+    // binaryType is 'nodebuffer': a Buffer for both kinds.
+    const buffer = data as Buffer
+    this.emit('message', isBinary ? { data: buffer, binary: true } : { data: buffer.toString('utf8'), binary: false })
+  }
+
+  readonly #onPong = (data: Buffer): void => {
+    const index = this.#pings.findIndex((ping) => ping.payload.equals(data))
+    if (index === -1) return
+    const [ping] = this.#pings.splice(index, 1) as [PendingPing]
+    ping.resolve(performance.now() - ping.start)
+  }
+
+  readonly #onUnexpectedResponse = (_request: ClientRequest, response: IncomingMessage): void => {
+    // Listening here takes over ws's default, so the handshake is aborted by hand.
+    this.#rejectedStatus = response.statusCode
+    this.#socket?.terminate()
+  }
+
+  readonly #onError = (error: Error): void => {
+    if (this.#aborting) return
+    if (this.#rejectedStatus !== undefined) {
+      // The abort above replaced ws's own error: give the one ws would have given.
+      error = Object.assign(new FST_ERR_WS_CLIENT_HANDSHAKE(this.#rejectedStatus), { statusCode: this.#rejectedStatus })
+    }
+    // As in a browser, 'close' always follows an error, so no listener is no crash.
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+  }
+
+  readonly #onClose = (code: number, reasonBuffer: Buffer): void => {
+    const socket = this.#socket as WebSocket
+    for (const [event, handler] of this.#handlers) socket.off(event, handler)
+    this.#socket = null
+    this.#aborting = false
+    this.#failPings()
+    const reason = reasonBuffer.toString('utf8')
+    const request = this.#closeRequest
+    if (request !== null) {
+      if (this.#opened) this.#finish(code, reason)
+      else this.#finish(request.code, request.reason)
+      return
+    }
+    const delay = this.#shouldReconnect(code) ? this.#scheduleReconnect() : undefined
+    if (delay === undefined) {
+      this.#finish(code, reason)
+      return
+    }
+    if (this.#opened) this.emit('close', { code, reason, reconnecting: true })
+    // A 'close' listener may have called close(): then there is no attempt to announce.
+    if (this.#closeRequest === null) this.emit('reconnecting', { attempt: this.#attempt, delay })
+  }
+
+  #shouldReconnect (code: number): boolean {
+    if (this.#backoff === false) return false
+    if (this.#opened) return this.#backoff.closeCodes.has(code)
+    // The handshake failed: retry network errors and timeouts, and the statuses of a server that is down or busy.
+    const status = this.#rejectedStatus
+    return status === undefined || status >= 500 || status === 408 || status === 429
+  }
+
+  /** Schedules the next attempt and returns its delay, or undefined once the retries are spent. */
+  #scheduleReconnect (): number | undefined {
+    const backoff = this.#backoff as Backoff
+    if (this.#attempt >= backoff.maxRetries) return undefined
+    this.#attempt += 1
+    const delay = backoffDelay(backoff, this.#attempt)
+    this.#timer = setTimeout(this.#reconnect, delay)
+    return delay
+  }
+
+  readonly #reconnect = (): void => {
+    this.#timer = null
+    this.#connect()
+  }
+
+  #finish (code: number, reason: string): void {
+    if (this.#finished) return
+    this.#finished = true
+    this.#clearTimer()
+    this.#dropQueue()
+    this.#failPings()
+    this.emit('close', { code, reason, reconnecting: false })
+    this.#resolveClosed()
+  }
+
+  #enqueue (frame: Frame): void {
+    if (this.#queue.length >= this.#maxQueued) throw new FST_ERR_WS_CLIENT_QUEUE_FULL(this.#maxQueued)
+    // A queued Buffer is copied: the caller may reuse its own before the flush.
+    const data = typeof frame.data === 'string' ? frame.data : Buffer.from(frame.data)
+    this.#queue.push({ data, binary: frame.binary })
+    this.#queuedBytes += Buffer.byteLength(data)
+  }
+
+  #flush (): void {
+    const socket = this.#socket
+    if (socket === null || socket.readyState !== WebSocket.OPEN) return
+    const queue = this.#queue
+    this.#dropQueue()
+    for (const frame of queue) socket.send(frame.data, { binary: frame.binary })
+  }
+
+  #dropQueue (): void {
+    this.#queue = []
+    this.#queuedBytes = 0
+  }
+
+  #ping (payload: string | Buffer | undefined, resolve?: (roundTripMs: number) => void, reject?: (error: Error) => void): boolean {
+    const socket = this.#socket
+    if (this.#closeRequest !== null || socket === null || socket.readyState !== WebSocket.OPEN) return false
+    const bytes = payload === undefined ? this.#uniquePayload() : Buffer.from(payload)
+    if (bytes.length > MAX_PING_PAYLOAD) throw new FST_ERR_WS_INVALID_OPTION('ping payload', `at most ${MAX_PING_PAYLOAD} bytes, got ${bytes.length}`)
+    if (resolve !== undefined) this.#pings.push({ payload: bytes, start: performance.now(), resolve, reject })
+    socket.ping(bytes)
+    return true
+  }
+
+  #uniquePayload (): Buffer {
+    this.#pingCount += 1
+    return Buffer.from(`${this.#pingPrefix}:${this.#pingCount}`)
+  }
+
+  #failPings (): void {
+    const pings = this.#pings
+    this.#pings = []
+    for (const ping of pings) ping.reject?.(new FST_ERR_WS_CLIENT_NOT_OPEN())
+  }
+
+  #clearTimer (): void {
+    if (this.#timer === null) return
+    clearTimeout(this.#timer)
+    this.#timer = null
+  }
+}
+
+/**
+ * The delay of reconnection attempt `attempt` (1-based): exponential, capped,
+ * less a random share of up to `jitter`.
+ * @example backoffDelay({ initialDelay: 500, maxDelay: 30_000, factor: 2, jitter: 0 }, 3) // 2000
+ */
+function backoffDelay (backoff: Pick<Backoff, 'initialDelay' | 'maxDelay' | 'factor' | 'jitter'>, attempt: number): number {
+  const base = Math.min(backoff.maxDelay, backoff.initialDelay * backoff.factor ** (attempt - 1))
+  return Math.round(base * (1 - backoff.jitter * Math.random()))
+}
+
+function validateUrl (url: string | URL): string {
+  const href = String(url)
+  let parsed: URL
+  try {
+    parsed = new URL(href)
+  } catch {
+    throw new FST_ERR_WS_INVALID_OPTION('url', `not a URL: ${href}`)
+  }
+  if (!SCHEMES.has(parsed.protocol)) throw new FST_ERR_WS_INVALID_OPTION('url', `the scheme must be ws: or wss:, got ${parsed.protocol}`)
+  if (parsed.hash !== '') throw new FST_ERR_WS_INVALID_OPTION('url', 'a WebSocket URL has no fragment')
+  return href
+}
+
+function validateProtocols (protocols: string | string[] | undefined): string[] {
+  const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : protocols
+  for (const protocol of list) {
+    if (typeof protocol !== 'string' || !TOKEN.test(protocol)) throw new FST_ERR_WS_INVALID_OPTION('protocols', `not a token: ${String(protocol)}`)
+  }
+  if (new Set(list).size !== list.length) throw new FST_ERR_WS_INVALID_OPTION('protocols', 'a subprotocol is offered twice')
+  return [...list]
+}
+
+function resolveBackoff (reconnect: false | ReconnectOptions | undefined): Backoff | false {
+  if (reconnect === false) return false
+  if (reconnect !== undefined && (typeof reconnect !== 'object' || reconnect === null)) {
+    throw new FST_ERR_WS_INVALID_OPTION('reconnect', 'expected false or an object')
+  }
+  const options = reconnect ?? {}
+  const initialDelay = validateNumber('reconnect.initialDelay', options.initialDelay ?? 500, 0)
+  const maxDelay = validateNumber('reconnect.maxDelay', options.maxDelay ?? Math.max(30_000, initialDelay), initialDelay)
+  const factor = validateNumber('reconnect.factor', options.factor ?? 2, 1)
+  const jitter = validateNumber('reconnect.jitter', options.jitter ?? 0.2, 0, 1)
+  const maxRetries = validateCount('reconnect.maxRetries', options.maxRetries ?? Infinity)
+  const codes = options.closeCodes ?? DEFAULT_CLOSE_CODES
+  if (!Array.isArray(codes) || !codes.every((code) => Number.isInteger(code))) {
+    throw new FST_ERR_WS_INVALID_OPTION('reconnect.closeCodes', 'expected an array of integers')
+  }
+  return { initialDelay, maxDelay, factor, jitter, maxRetries, closeCodes: new Set(codes) }
+}
+
+function validateNumber (name: string, value: unknown, min: number, max = Infinity): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    const range = max === Infinity ? `>= ${min}` : `between ${min} and ${max}`
+    throw new FST_ERR_WS_INVALID_OPTION(name, `expected a finite number ${range}, got ${String(value)}`)
+  }
+  return value
+}
+
+/** A non-negative integer, or Infinity. */
+function validateCount (name: string, value: unknown): number {
+  if (value !== Infinity && (typeof value !== 'number' || !Number.isInteger(value) || value < 0)) {
+    throw new FST_ERR_WS_INVALID_OPTION(name, `expected a non-negative integer or Infinity, got ${String(value)}`)
+  }
+  return value as number
+}
+
+function resolveWsOptions (options: WebSocketClientOptions): ClientOptions {
+  const wsOptions: ClientOptions = { handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT, ...options.wsOptions }
+  if (options.headers !== undefined) wsOptions.headers = { ...wsOptions.headers, ...options.headers }
+  if (options.origin !== undefined) wsOptions.origin = options.origin
+  return wsOptions
+}
+
+function validateClose (code: unknown, reason: unknown): void {
+  // The codes ws lets an endpoint send: 1004-1006 and 1015 are reserved for reports.
+  const valid = typeof code === 'number' && Number.isInteger(code) &&
+    ((code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999))
+  if (!valid) throw new FST_ERR_WS_INVALID_OPTION('close code', `expected 1000-1003, 1007-1014 or 3000-4999, got ${String(code)}`)
+  if (typeof reason !== 'string' || Buffer.byteLength(reason) > MAX_CLOSE_REASON) {
+    throw new FST_ERR_WS_INVALID_OPTION('close reason', `expected a string of at most ${MAX_CLOSE_REASON} bytes`)
+  }
+}

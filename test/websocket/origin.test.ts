@@ -1,0 +1,26 @@
+import { test } from 'tap'
+import { isOriginAllowed } from '../../src/websocket/origin.js'
+
+test('same-origin: the Origin host must be the Host header', async (t) => {
+  t.ok(isOriginAllowed('http://app.test:3000', 'app.test:3000', 'same-origin'))
+  t.ok(isOriginAllowed('https://App.Test', 'app.test', 'same-origin'), 'hosts compare case-insensitively')
+  t.ok(isOriginAllowed('https://app.test:443', 'app.test', 'same-origin'), 'a default port is no port')
+  t.notOk(isOriginAllowed('https://evil.test', 'app.test', 'same-origin'))
+  t.notOk(isOriginAllowed('http://app.test:3001', 'app.test:3000', 'same-origin'), 'another port is another origin')
+  t.notOk(isOriginAllowed('null', 'app.test', 'same-origin'), 'an opaque origin (sandboxed iframe, file:) is refused')
+  t.notOk(isOriginAllowed('https://app.test', undefined, 'same-origin'), 'no Host: nothing to compare with')
+})
+
+test('no Origin header (not a browser) is always allowed; false allows every origin', async (t) => {
+  t.ok(isOriginAllowed(undefined, 'app.test', 'same-origin'))
+  t.ok(isOriginAllowed(undefined, 'app.test', ['https://a.test']))
+  t.ok(isOriginAllowed('https://evil.test', 'app.test', false))
+})
+
+test('a list of origins and a function', async (t) => {
+  t.ok(isOriginAllowed('https://a.test', 'app.test', ['https://a.test']))
+  t.ok(isOriginAllowed('HTTPS://A.TEST', 'app.test', ['https://a.test']))
+  t.notOk(isOriginAllowed('https://b.test', 'app.test', ['https://a.test']))
+  t.notOk(isOriginAllowed('http://a.test', 'app.test', ['https://a.test']), 'the scheme is part of the origin')
+  t.ok(isOriginAllowed('https://x.a.test', 'app.test', (origin) => origin.endsWith('.a.test')))
+})
