@@ -7,6 +7,7 @@
  */
 import { AsyncResource } from 'node:async_hooks'
 import { FST_ERR_REGISTRY_CLOSED, FST_ERR_REGISTRY_INVALID_OPTION } from '../errors.js'
+import { SharedEvent } from '../sse/chunk.js'
 import { encodeEvent, type SSEMessage } from '../sse/format.js'
 import {
   consoleErrorEvent,
@@ -38,6 +39,12 @@ import { ReplayRing, type RingEvent } from './ring.js'
 export interface Subscriber {
   /** Hands over encoded event bytes; must not block or throw for a slow client. */
   write (encoded: string | Buffer): unknown
+  /**
+   * Optional, used instead of `write(event.bytes)` for broadcasts: the same
+   * bytes plus, made once per event, their HTTP/1.1 chunk framing (an SSE
+   * stream writes that straight to its socket). Same rules as `write()`.
+   */
+  writeShared? (event: SharedEvent): unknown
   /** Runs `handler` once the subscriber is gone, passing the subscriber. */
   onClose (handler: (subscriber: this) => void): void
   readonly isClosed: boolean
@@ -494,11 +501,14 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     const targets = event.key === undefined ? this.#members.keys() : (this.#keys.get(event.key) ?? []).values()
     const except = options?.except
     const filter = options?.filter
+    // The same bytes for everyone; their HTTP/1.1 chunk is framed once, by the first stream that wants it.
+    const shared = new SharedEvent(event.bytes)
     for (const subscriber of targets) {
       if (except !== undefined && (except === subscriber || (Array.isArray(except) && except.includes(subscriber)))) continue
       if (filter !== undefined && !this.#safeFilter(filter, subscriber)) continue
       try {
-        subscriber.write(event.bytes)
+        if (subscriber.writeShared !== undefined) subscriber.writeShared(shared)
+        else subscriber.write(event.bytes)
       } catch (error) {
         // One broken subscriber never stops the others.
         this.#report(error as Error)

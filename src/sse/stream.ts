@@ -5,9 +5,13 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http'
 import { FST_ERR_SSE_INVALID_OPTION, FST_ERR_SSE_OVERFLOW } from '../errors.js'
+import { corkUntilNextTick, currentTurn, directSocket, frameChunk, type ResponseSocket, type SharedEvent } from './chunk.js'
 import { FrameCompressor, type Encoding, type FrameSink, type StreamCompression } from './compression.js'
 import { encodeComment, encodeEvent, type SSEMessage } from './format.js'
 import { addHeartbeat, deleteHeartbeat } from './heartbeat.js'
+
+// For fan-out loops of their own: stream.writeShared(new SharedEvent(bytes)) frames once for every stream.
+export { SharedEvent } from './chunk.js'
 
 /**
  * The response an SSE stream writes to: what Node's HTTP/1 `ServerResponse`
@@ -176,6 +180,10 @@ export class SSEStream {
   #abort: AbortController | null = null
   #closeHandlers: Array<(stream: SSEStream) => void> = []
   #onDrain: (() => void) | null = null
+  // The socket whose 'drain' ends the current wait, when a direct write was refused.
+  #drainSocket: ResponseSocket | null = null
+  // The event-loop turn of the last direct write: a second one in the same turn corks (see currentTurn).
+  #directTurn = -1
   readonly #compression: StreamCompression | undefined
   #compressor: FrameCompressor | null = null
 
@@ -295,6 +303,19 @@ export class SSEStream {
    * by many streams). The text is written as-is.
    */
   write (encoded: string | Buffer): Promise<boolean> {
+    return this.#write(encoded, null)
+  }
+
+  /**
+   * Writes an event shared by many streams (a registry broadcast): on a plain
+   * HTTP/1.1 response its chunk, framed once for all of them, goes straight to
+   * the socket; otherwise it is `write(event.bytes)`.
+   */
+  writeShared (event: SharedEvent): Promise<boolean> {
+    return this.#write(event.bytes, event)
+  }
+
+  #write (encoded: string | Buffer, shared: SharedEvent | null): Promise<boolean> {
     if (this.#state !== OPEN && !this.#ensureOpen()) return DROPPED
     // While the socket asks to wait, events queue here, before any compression, bounded.
     if (this.#queue !== null) return this.#enqueue(encoded)
@@ -305,6 +326,19 @@ export class SSEStream {
       if (compressor.pendingBytes < COMPRESSOR_HIGH_WATER && this.#res.writableNeedDrain !== true) return compressor.write(encoded)
       this.#waitForDrain()
       return this.#enqueue(encoded)
+    }
+    const socket = directSocket(this.#res)
+    if (socket !== null) {
+      // Nothing to send (an empty chunk would end the body).
+      if (encoded.length === 0) return WRITTEN
+      const turn = currentTurn()
+      // A burst: from its second write on, the socket is corked until the next tick (later ones take res.write()).
+      if (turn === this.#directTurn) corkUntilNextTick(socket)
+      this.#directTurn = turn
+      // The bytes res.write() would send, in one socket write, behind everything written before.
+      if (socket.write(shared === null ? frameChunk(encoded) : shared.chunk)) return WRITTEN
+      this.#drainSocket = socket
+      return this.#waitForDrain()
     }
     if (this.#res.write(encoded)) return WRITTEN
     return this.#waitForDrain()
@@ -436,7 +470,9 @@ export class SSEStream {
   #waitForUnblock (): void {
     // The listener is made on first need: most streams never wait.
     this.#onDrain ??= () => { this.#drained() }
-    if (this.#res.writableNeedDrain !== false || this.#compressor === null) this.#res.once('drain', this.#onDrain)
+    // A refused direct write set no drain flag on the response, which then never emits 'drain': the socket does.
+    if (this.#drainSocket !== null) this.#drainSocket.once('drain', this.#onDrain)
+    else if (this.#res.writableNeedDrain !== false || this.#compressor === null) this.#res.once('drain', this.#onDrain)
     else this.#compressor.whenIdle(this.#onDrain)
   }
 
@@ -451,13 +487,14 @@ export class SSEStream {
   #drained (): void {
     const drain = this.#drain
     if (drain === null || this.#state === CLOSED) return
-    this.#res.removeListener('drain', this.#onDrain as () => void)
+    this.#stopWaiting()
     if (this.#res.writableNeedDrain === true || (this.#compressor?.pendingBytes ?? 0) >= COMPRESSOR_HIGH_WATER) {
       this.#waitForUnblock()
       return
     }
     this.#drain = null
-    // Everything queued so far is handed over as one write (one frame), in order.
+    // Everything queued so far is handed over as one write (one frame), in order. It goes
+    // through res.write(): the socket has just drained, so no direct write is pending.
     const chunk = this.#takeQueue()
     if (chunk === null) {
       drain.resolve(true)
@@ -468,6 +505,13 @@ export class SSEStream {
     } else {
       this.#waitForDrain().then(drain.resolve, (error: Error) => this.#reportError(error))
     }
+  }
+
+  #stopWaiting (): void {
+    if (this.#onDrain === null) return
+    this.#res.removeListener('drain', this.#onDrain)
+    this.#drainSocket?.removeListener('drain', this.#onDrain)
+    this.#drainSocket = null
   }
 
   // Shared listeners (no closures per stream): they find their stream on the response.
@@ -495,7 +539,8 @@ export class SSEStream {
     this.#compressor = null
     this.closeReason = reason
     if (wasOpen && this.#keepAlive !== false) deleteHeartbeat(this.#keepAlive, this)
-    if (this.#onDrain !== null) this.#res.removeListener('drain', this.#onDrain)
+    // The socket outlives the response (keep-alive): no listener of ours may stay on it.
+    this.#stopWaiting()
     this.#head = null
     this.#res.removeListener('close', SSEStream.#onResponseClose)
     this.#res.removeListener('error', SSEStream.#onResponseError)
