@@ -8,7 +8,7 @@ import { FST_ERR_SSE_INVALID_OPTION, FST_ERR_SSE_OVERFLOW } from '../errors.js'
 import { corkUntilNextTick, currentTurn, directSocket, frameChunk, type ResponseSocket, type SharedEvent } from './chunk.js'
 import { FrameCompressor, type Encoding, type FrameSink, type StreamCompression } from './compression.js'
 import { encodeComment, encodeEvent, type SSEMessage } from './format.js'
-import { addHeartbeat, deleteHeartbeat } from './heartbeat.js'
+import { addHeartbeat, deleteHeartbeat } from '../heartbeat.js'
 
 // For fan-out loops of their own: stream.writeShared(new SharedEvent(bytes)) frames once for every stream.
 export { SharedEvent } from './chunk.js'

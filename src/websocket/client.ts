@@ -14,7 +14,7 @@ import {
   FST_ERR_WS_UNSUPPORTED_DATA
 } from '../errors.js'
 import type { Subscriber } from '../registry/registry.js'
-import { addHeartbeat, deleteHeartbeat, type HeartbeatTarget } from '../sse/heartbeat.js'
+import { addHeartbeat, deleteHeartbeat, type HeartbeatTarget } from '../heartbeat.js'
 import { CloseCode, closeCodeOfWsError } from './close-codes.js'
 import { envelopeMessages } from './envelope.js'
 import { encodeMessage, type OutgoingMessage } from './message.js'

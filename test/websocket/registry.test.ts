@@ -2,7 +2,7 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import datastar, { registry, type Subscriber } from '../../plugins/index.js'
 import websocket from '../../plugins/websocket.js'
-import { heartbeatTimerCount } from '../../src/sse/heartbeat.js'
+import { heartbeatTimerCount } from '../../src/heartbeat.js'
 import { listen, openStream, waitFor, within } from '../helpers.js'
 import { connect, wsUrl } from './helpers.js'
 

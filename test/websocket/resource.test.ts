@@ -2,7 +2,7 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import { Type } from '@sinclair/typebox'
 import websocket, { CloseCode, type WebSocketClient } from '../../plugins/websocket.js'
-import { heartbeatTimerCount } from '../../src/sse/heartbeat.js'
+import { heartbeatTimerCount } from '../../src/heartbeat.js'
 import { listen, logCapture, waitFor } from '../helpers.js'
 import { connect, upgradeResponse, wsUrl } from './helpers.js'
 

@@ -1,7 +1,8 @@
 /**
- * Keep-alive scheduling shared by every stream with the same interval: one
- * timer per distinct interval instead of one per connection, so thousands of
- * idle streams cost a set entry each. A timer exists only while it has members.
+ * Periodic work shared by every connection with the same interval (SSE
+ * keep-alive comments, WebSocket pings): one timer per distinct interval
+ * instead of one per connection, so thousands of idle connections cost a set
+ * entry each. A timer exists only while it has members.
  */
 
 /** Anything that can write a heartbeat. */
