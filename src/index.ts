@@ -1,6 +1,6 @@
 /**
  * The framework-free core: SSE encoding and streams, the Datastar protocol,
- * signal parsing. Usable on a plain `node:http` response.
+ * signal parsing, registries, WebSocket resources. Usable without Fastify.
  */
 export * from './errors.js'
 export * from './sse/format.js'
@@ -15,3 +15,4 @@ export * from './datastar/signals.js'
 export * from './datastar/stream.js'
 export * from './datastar/url.js'
 export * from './registry/index.js'
+export * from './websocket/index.js'
