@@ -16,6 +16,7 @@ import fp from 'fastify-plugin'
 import fastifyWebsocket, { type WebsocketPluginOptions } from '@fastify/websocket'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify'
 import type { Static, TSchema } from '@sinclair/typebox'
+import type { ServerResponse } from 'node:http'
 import type { WebSocket } from 'ws'
 import {
   FST_ERR_WS_INVALID_OPTION,
@@ -91,9 +92,12 @@ declare module 'fastify' {
 const kInstance = Symbol('fastify-datastar.websocket.instance')
 const kProtocol = Symbol('fastify-datastar.websocket.protocol')
 
+const kResponse = Symbol('fastify-datastar.websocket.response')
+
 interface UpgradeSlots {
   [kInstance]?: string
   [kProtocol]?: string
+  [kResponse]?: ServerResponse | undefined
 }
 
 type HandleProtocols = (protocols: Set<string>, request: unknown) => string | false
@@ -150,13 +154,15 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
       method: 'GET',
       url: path,
       onRequest: [checkUpgrade(settings), ...hookList(routeOptions.onRequest)],
-      preHandler: [...hookList(routeOptions.preHandler), async (request: FastifyRequest) => {
+      preHandler: [...hookList(routeOptions.preHandler), async (request: FastifyRequest, reply: FastifyReply) => {
         // A plain GET is resolved too: an unknown room is a 404 whatever the request.
         const name = await resolve(request)
         if (typeof name !== 'string') throw new FST_ERR_WS_RESOURCE_NOT_FOUND(request.url)
         if (!request.ws) return
         if (definition.schema !== undefined) check ??= compileValidator(request, definition.schema, 'message')
-        ;(request.raw as UpgradeSlots)[kInstance] = name
+        const slots = request.raw as UpgradeSlots
+        slots[kInstance] = name
+        slots[kResponse] = reply.raw
       }],
       // RFC 9110: a 426 names the protocol to upgrade to.
       handler: async (_request: FastifyRequest, reply: FastifyReply) => {
@@ -174,11 +180,29 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
           socket.close(CloseCode.INTERNAL_ERROR, 'Internal error')
           return
         }
+        releaseUpgradeResponse(socket, slots)
         route.accept({ socket, request, name: slots[kInstance]!, data, protocol: slots[kProtocol], lastEventId: lastEventIdOf(request) })
       }
     } as unknown as Parameters<FastifyInstance['route']>[0])
     return route
   })
+}
+
+/**
+ * Lets the objects of the finished HTTP exchange go, so that a long-lived
+ * connection keeps only its request (what `client.request` needs):
+ * @fastify/websocket's per-socket 'error' listener closes over the reply (the
+ * client handles its socket's errors itself), the TCP socket still points at
+ * the upgrade's ServerResponse until it is detached, and the raw request holds
+ * the upgrade's `head` Buffer, a slice that keeps the whole first packet.
+ */
+function releaseUpgradeResponse (socket: WebSocket, slots: UpgradeSlots): void {
+  socket.removeAllListeners('error')
+  const response = slots[kResponse]
+  slots[kResponse] = undefined
+  if (response?.socket != null) response.detachSocket(response.socket)
+  const head = Object.getOwnPropertySymbols(slots).find((symbol) => symbol.description === 'ws-head')
+  if (head !== undefined) (slots as Record<symbol, unknown>)[head] = undefined
 }
 
 /** Origin and subprotocol checks of an upgrade, as HTTP answers (403, 400) before the 101. */

@@ -87,11 +87,12 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   readonly #socket: Socket
   readonly #definition: ClientDefinition<Data, Request, Message>
   #state = CONNECTING
-  #inbox: Array<{ data: Buffer, binary: boolean }> = []
+  // Allocated on first need (most clients never hold a message, or never get a close handler).
+  #inbox: Array<{ data: Buffer, binary: boolean }> | null = null
   #busy = false
   #alive = true
   #closeCode: number | undefined
-  #closeHandlers: Array<(client: this) => void> = []
+  #closeHandlers: Array<(client: this) => void> | null = null
   #closed: { code: number, reason: string } | undefined
   // drop-oldest only: what waits for the socket, newest last.
   #queue: Queued[] | null = null
@@ -196,7 +197,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
       queueMicrotask(() => { this.#runHook(handler) })
       return
     }
-    this.#closeHandlers.push(handler)
+    ;(this.#closeHandlers ??= []).push(handler)
   }
 
   /** Heartbeat tick: terminate a peer that did not answer the previous ping, else ping it. */
@@ -238,9 +239,10 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     // Nothing more is handled once the server or the peer started closing.
     if (this.isClosed) return
     if (this.#state === CONNECTING || this.#busy) {
-      this.#inbox.push({ data, binary })
+      const inbox = this.#inbox ??= []
+      inbox.push({ data, binary })
       // Hold the peer back (TCP backpressure) rather than buffer without bound.
-      if (this.#inbox.length === INBOX_HIGH_WATER) this.#socket.pause()
+      if (inbox.length === INBOX_HIGH_WATER) this.#socket.pause()
       return
     }
     this.#handle(data, binary)
@@ -251,7 +253,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     if (this.#state === CLOSED) return
     const wasConnecting = this.#state === CONNECTING
     this.#state = CLOSED
-    this.#inbox = []
+    this.#inbox = null
     this.#queue = null
     this.#queuedBytes = 0
     const { heartbeat } = this.#definition.options
@@ -259,8 +261,8 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     this.#closed = { code: this.#closeCode ?? code, reason }
     this.resource.remove(this)
     const handlers = this.#closeHandlers
-    this.#closeHandlers = []
-    for (const handler of handlers) this.#runHook(handler)
+    this.#closeHandlers = null
+    if (handlers !== null) for (const handler of handlers) this.#runHook(handler)
     // `connected` still running: `disconnected` comes when it settles (see start()).
     if (!wasConnecting) this.#disconnected()
   }
@@ -292,9 +294,10 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
       this.#disconnected()
       return
     }
-    while (!this.#busy && !this.isClosed && this.#inbox.length > 0) {
-      const next = this.#inbox.shift()!
-      if (this.#inbox.length === INBOX_HIGH_WATER - 1) this.#socket.resume()
+    const inbox = this.#inbox
+    while (inbox !== null && !this.#busy && !this.isClosed && inbox.length > 0) {
+      const next = inbox.shift()!
+      if (inbox.length === INBOX_HIGH_WATER - 1) this.#socket.resume()
       this.#handle(next.data, next.binary)
     }
   }

@@ -479,3 +479,22 @@ test('injectWS reaches a resource without a listening server', async (t) => {
   t.equal(await reply, 'SHOUT')
   socket.terminate()
 })
+
+test('a connected client keeps its request, not the upgrade\'s reply, response or first packet', async (t) => {
+  const { app } = await appWith({ heartbeat: false })
+  let request: import('fastify').FastifyRequest | undefined
+  app.resource('/lean', { connected: (client) => { request = client.request } })
+  const base = await listen(app)
+  t.teardown(() => app.close())
+  const client = await connect(wsUrl(base, '/lean'))
+  await waitFor(() => request !== undefined, 'connected')
+  const [socket] = [...app.websocketServer.clients]
+  t.equal(socket?.listenerCount('error'), 1, 'only the client\'s own error listener: @fastify/websocket\'s closure over the reply is gone')
+  const tcp = request!.raw.socket as unknown as { _httpMessage: unknown }
+  t.equal(tcp._httpMessage, null, 'the upgrade\'s ServerResponse is detached from the TCP socket')
+  const head = Object.getOwnPropertySymbols(request!.raw).find((symbol) => symbol.description === 'ws-head')
+  t.ok(head, '@fastify/websocket still names the head slot this way')
+  t.equal((request!.raw as unknown as Record<symbol, unknown>)[head!], undefined, 'the head Buffer is released')
+  t.equal(request!.headers.host, new URL(base).host, 'the request stays usable')
+  client.socket.close()
+})
