@@ -295,7 +295,8 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
       return
     }
     const inbox = this.#inbox
-    while (inbox !== null && !this.#busy && !this.isClosed && inbox.length > 0) {
+    if (inbox === null) return
+    while (!this.#busy && !this.isClosed && inbox.length > 0) {
       const next = inbox.shift()!
       if (inbox.length === INBOX_HIGH_WATER - 1) this.#socket.resume()
       this.#handle(next.data, next.binary)
