@@ -41,7 +41,7 @@ export interface WebSocketPluginOptions extends ResourceOptions {
    * Options for @fastify/websocket when this plugin registers it (it does unless
    * it is registered already). `options.maxPayload` defaults to `maxPayload`.
    */
-  websocket?: Omit<WebsocketPluginOptions, 'errorHandler' | 'preClose'>
+  websocket?: Omit<WebsocketPluginOptions, 'preClose'>
 }
 
 /** The message type of a resource: `Static<schema>` for a TypeBox schema, else the text. */
@@ -111,7 +111,6 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
     throw new FST_ERR_WS_INVALID_OPTION('closeTimeout', `expected a number of milliseconds >= 0, got ${String(closeTimeout)}`)
   }
   const routes: Array<ResourceRoute<any, FastifyRequest, any>> = []
-  const accepted = new WeakSet<WebSocket>()
 
   // Added before @fastify/websocket's own preClose, which closes sockets without a code.
   fastify.addHook('preClose', async () => {
@@ -121,13 +120,7 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
   if (!fastify.hasDecorator('websocketServer')) {
     await fastify.register(fastifyWebsocket, {
       ...websocketOptions,
-      options: { maxPayload: defaults.maxPayload, ...websocketOptions?.options },
-      // Errors of our clients are handled (and logged at the right level) by the client itself.
-      errorHandler (error, socket, request) {
-        if (accepted.has(socket)) return
-        request.log.error({ err: error }, 'websocket error')
-        socket.terminate()
-      }
+      options: { maxPayload: defaults.maxPayload, ...websocketOptions?.options }
     })
   }
   selectProtocolsFromUpgrade(fastify)
@@ -170,7 +163,6 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
         throw new FST_ERR_WS_UPGRADE_REQUIRED(path)
       },
       wsHandler: (socket: WebSocket, request: FastifyRequest) => {
-        accepted.add(socket)
         const slots = request.raw as UpgradeSlots
         let data: unknown
         try {
@@ -192,7 +184,8 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
  * Lets the objects of the finished HTTP exchange go, so that a long-lived
  * connection keeps only its request (what `client.request` needs):
  * @fastify/websocket's per-socket 'error' listener closes over the reply (the
- * client handles its socket's errors itself), the TCP socket still points at
+ * client handles its socket's errors itself, and logs client mistakes at info
+ * where @fastify/websocket's errorHandler would log them as errors), the TCP socket still points at
  * the upgrade's ServerResponse until it is detached, and the raw request holds
  * the upgrade's `head` Buffer, a slice that keeps the whole first packet.
  */
