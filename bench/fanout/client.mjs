@@ -6,14 +6,10 @@
 // time `"t":` and the start of its burst `"q":` (µs of CLOCK_MONOTONIC, the
 // clock process.hrtime reads in every process of this machine). Every read lands in one shared buffer (`onread`),
 // so the client allocates nothing per read and stays cheaper than the servers.
-//
-// Messages from the orchestrator:
-//   { cmd: 'connect', port, n, path, sources }  → { type: 'connected', open, failed, ms }
-//   { cmd: 'arm', round, events, timeoutMs }     → { type: 'round', ... } once every
-//                                                   connection has all events, or at the timeout
-//   { cmd: 'close' }                             → { type: 'closed' }, then exits
-import net from 'node:net'
-import process from 'node:process'
+// Connecting, counting a round and the IPC protocol with run.mjs
+// ({ cmd: 'connect', port, n, path, sources }, 'arm', 'close') are
+// bench/common/client.mjs's.
+import { LoadGenerator, openSocket, runClient } from '../common/client.mjs'
 
 const NL = 0x0a
 const CR = 0x0d
@@ -22,19 +18,6 @@ const R_FIELD = Buffer.from('{"r":')
 const S_CODE = 's'.charCodeAt(0)
 const Q_CODE = 'q'.charCodeAt(0)
 const T_CODE = 't'.charCodeAt(0)
-
-// Connecting: at most this many handshakes in flight, each bounded in time.
-const CONNECT_CONCURRENCY = 256
-const CONNECT_TIMEOUT_MS = 10_000
-
-const nowUs = () => Number(process.hrtime.bigint() / 1000n)
-
-const connections = []
-let round = null
-
-function send (message) {
-  process.send(message)
-}
 
 // Head → chunk size line → chunk data → CRLF after the data → chunk size line ...
 const HEAD = 0
@@ -57,7 +40,12 @@ class Connection {
     this.lastNl = false
     this.events = 0
     this.status = 0
-    this.onHead = null
+    // Called once, at the response head: with no argument for a 200, with an Error otherwise.
+    this.onOpen = null
+  }
+
+  close () {
+    this.socket.destroy()
   }
 
   /** Feeds `buf[start, end)` of the socket's bytes. */
@@ -80,9 +68,9 @@ class Connection {
           // Where the body starts within buf (the head text may have begun in an earlier read).
           i = end - (text.length - stop - 4)
           this.state = SIZE
-          const onHead = this.onHead
-          this.onHead = null
-          onHead?.(this.status)
+          const onOpen = this.onOpen
+          this.onOpen = null
+          onOpen?.(this.status === 200 ? undefined : new Error(`status ${this.status}`))
           break
         }
         case SIZE: {
@@ -161,6 +149,7 @@ class Connection {
    * (servers/common.mjs), read here in one pass after a single search.
    */
   event (buf, start, end, now) {
+    const round = generator.round
     if (round === null) return
     const r = buf.indexOf(R_FIELD, start)
     if (r === -1 || r >= end) return
@@ -183,143 +172,11 @@ class Connection {
   }
 }
 
-// Every socket reads into this one buffer; each read is parsed before the next.
-const readBuffer = Buffer.allocUnsafe(256 * 1024)
+const generator = new LoadGenerator(({ port, path }, source) => openSocket({
+  port,
+  source,
+  request: `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n`,
+  create: (socket) => new Connection(socket)
+}))
 
-function open (port, path, source) {
-  return new Promise((resolve) => {
-    let connection = null
-    const timer = setTimeout(() => finish(new Error('connect timeout')), CONNECT_TIMEOUT_MS)
-    let settled = false
-    const finish = (error) => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      if (error !== undefined) {
-        socket.destroy()
-        resolve({ error: error.message })
-      } else {
-        resolve({ connection })
-      }
-    }
-    const socket = net.connect({
-      host: '127.0.0.1',
-      port,
-      localAddress: source,
-      noDelay: true,
-      onread: {
-        buffer: readBuffer,
-        callback (nread, buf) {
-          try {
-            connection.feed(buf, 0, nread, nowUs())
-          } catch (error) {
-            socket.destroy(error)
-          }
-        }
-      }
-    })
-    connection = new Connection(socket)
-    connection.onHead = (status) => finish(status === 200 ? undefined : new Error(`status ${status}`))
-    socket.on('error', (error) => finish(error))
-    socket.on('close', () => finish(new Error('closed before the head')))
-    socket.on('connect', () => {
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n`)
-    })
-  })
-}
-
-async function connectAll ({ port, n, path, sources }) {
-  const started = performance.now()
-  let next = 0
-  let failed = 0
-  const errors = new Map()
-  const worker = async () => {
-    while (next < n) {
-      const index = next++
-      const source = sources.length > 0 ? sources[index % sources.length] : undefined
-      const result = await open(port, path, source)
-      if (result.connection !== undefined) {
-        connections.push(result.connection)
-      } else {
-        failed++
-        errors.set(result.error, (errors.get(result.error) ?? 0) + 1)
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, n) }, worker))
-  send({ type: 'connected', open: connections.length, failed, errors: Object.fromEntries(errors), ms: performance.now() - started })
-}
-
-function arm ({ round: id, events, timeoutMs }) {
-  for (const connection of connections) connection.events = 0
-  const expected = connections.length * events
-  const latencies = new Float64Array(expected)
-  const burstLatencies = new Float64Array(expected)
-  let received = 0
-  let firstSent = Infinity
-  let lastReceived = 0
-  const cpu = process.cpuUsage()
-  const finish = (complete) => {
-    const used = process.cpuUsage(cpu)
-    clearTimeout(timer)
-    round = null
-    const kept = Math.min(received, expected)
-    const sample = latencies.subarray(0, kept).sort()
-    const burstSample = burstLatencies.subarray(0, kept).sort()
-    const pick = (q, from = sample) => from.length === 0 ? NaN : from[Math.min(from.length - 1, Math.floor(q * from.length))]
-    let short = 0
-    for (const connection of connections) if (connection.events < events) short++
-    send({
-      type: 'round',
-      complete,
-      expected,
-      received,
-      short,
-      // Time from the first publish (the send time in the earliest event) to the last event received.
-      spanUs: lastReceived - firstSent,
-      p50Us: pick(0.5),
-      p99Us: pick(0.99),
-      maxUs: sample.length === 0 ? NaN : sample[sample.length - 1],
-      // From the start of the burst instead of the event's own send time.
-      burstP50Us: pick(0.5, burstSample),
-      burstP99Us: pick(0.99, burstSample),
-      // The client's own CPU time for the round (to show it is not the bottleneck).
-      cpuUs: used.user + used.system
-    })
-  }
-  const timer = setTimeout(() => finish(false), timeoutMs)
-  round = {
-    id,
-    onEvent (sent, wanted, now) {
-      if (received < expected) {
-        latencies[received] = now - sent
-        burstLatencies[received] = now - wanted
-      }
-      received++
-      if (sent < firstSent) firstSent = sent
-      if (now > lastReceived) lastReceived = now
-      if (received === expected) finish(true)
-    }
-  }
-  send({ type: 'armed', expected })
-}
-
-function closeAll () {
-  for (const connection of connections) connection.socket.destroy()
-  connections.length = 0
-  send({ type: 'closed' })
-  // Let the IPC message go out, then leave.
-  setTimeout(() => process.exit(0), 50).unref()
-  process.disconnect()
-}
-
-process.on('message', (message) => {
-  if (message.cmd === 'connect') connectAll(message).catch((error) => send({ type: 'error', message: error.stack }))
-  else if (message.cmd === 'arm') arm(message)
-  else if (message.cmd === 'close') closeAll()
-})
-process.on('disconnect', () => {
-  for (const connection of connections) connection.socket.destroy()
-  process.exit(0)
-})
-send({ type: 'ready', pid: process.pid })
+runClient(generator, import.meta.url)

@@ -1,4 +1,6 @@
 // The servers of bench/fanout (one process each, servers/<script>).
+import { lookup } from '../common/variants.mjs'
+
 export const VARIANTS = [
   { id: 'raw', label: 'node:http raw (pre-encoded Buffer)', short: 'node:http raw', script: 'raw.mjs' },
   { id: 'datastar-sdk', label: '@starfederation/datastar-sdk', short: 'datastar-sdk', script: 'datastar-sdk.mjs' },
@@ -19,8 +21,4 @@ export const DIAGNOSTICS = [
 ]
 
 /** The variant of an id. */
-export function variantById (id) {
-  const variant = [...VARIANTS, ...DIAGNOSTICS].find((candidate) => candidate.id === id)
-  if (variant === undefined) throw new Error(`unknown variant ${id}; known: ${[...VARIANTS, ...DIAGNOSTICS].map((v) => v.id).join(', ')}`)
-  return variant
-}
+export const variantById = lookup(VARIANTS, DIAGNOSTICS)
