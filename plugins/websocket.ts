@@ -122,11 +122,21 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
       ...websocketOptions,
       options: { maxPayload: defaults.maxPayload, ...websocketOptions?.options }
     })
+  } else if (((fastify.websocketServer.options as { maxPayload?: number }).maxPayload ?? 0) > defaults.maxPayload) {
+    // ws reads a whole message before a resource can refuse it for its size.
+    fastify.log.warn({ maxPayload: fastify.websocketServer.options.maxPayload }, 'the @fastify/websocket registered beforehand accepts messages larger than fastify-datastar\'s maxPayload: ws buffers them whole before they are refused; pass options.maxPayload to it')
   }
   selectProtocolsFromUpgrade(fastify)
 
   fastify.decorate('resource', function resource (this: FastifyInstance, path: string, definition: ResourceDefinition<any, any>) {
     const settings = resolveResourceOptions(definition, defaults)
+    const wsLimit = (this.websocketServer.options as { maxPayload?: number }).maxPayload ?? Infinity
+    if (settings.maxPayload > wsLimit) {
+      throw new FST_ERR_WS_INVALID_OPTION('maxPayload', `${settings.maxPayload} is above the WebSocket server's own limit of ${wsLimit} bytes`)
+    }
+    if ((definition.schema as { $async?: unknown } | undefined)?.$async === true) {
+      throw new FST_ERR_WS_INVALID_OPTION('schema', 'asynchronous schemas are not supported for messages')
+    }
     let check: ((data: unknown) => Validation) | undefined
     const validate: MessageValidator | undefined = definition.schema === undefined
       ? undefined
@@ -190,7 +200,9 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
  * the upgrade's `head` Buffer, a slice that keeps the whole first packet.
  */
 function releaseUpgradeResponse (socket: WebSocket, slots: UpgradeSlots): void {
-  socket.removeAllListeners('error')
+  // @fastify/websocket adds its listener last, just before calling the route's handler.
+  const theirs = socket.listeners('error').at(-1) as ((error: Error) => void) | undefined
+  if (theirs !== undefined) socket.removeListener('error', theirs)
   const response = slots[kResponse]
   slots[kResponse] = undefined
   if (response?.socket != null) response.detachSocket(response.socket)
@@ -203,7 +215,8 @@ function checkUpgrade (settings: ResolvedResourceOptions) {
   return async function checkWebSocketUpgrade (request: FastifyRequest): Promise<void> {
     if (!request.ws) return
     const origin = request.headers.origin
-    if (!isOriginAllowed(origin, request.headers.host, settings.origins)) throw new FST_ERR_WS_ORIGIN_FORBIDDEN(origin)
+    // request.host honours trustProxy (X-Forwarded-Host) behind a proxy that rewrites Host.
+    if (!isOriginAllowed(origin, request.host, settings.origins)) throw new FST_ERR_WS_ORIGIN_FORBIDDEN(origin)
     const offered = offeredProtocols(request.headers['sec-websocket-protocol'])
     if (offered.length === 0) return
     const protocol = selectProtocol(offered, settings.protocols)

@@ -15,7 +15,7 @@ import {
 } from '../errors.js'
 import type { Subscriber } from '../registry/registry.js'
 import { addHeartbeat, deleteHeartbeat, type HeartbeatTarget } from '../heartbeat.js'
-import { CloseCode, closeCodeOfWsError } from './close-codes.js'
+import { CloseCode, closeCodeOfWsError, truncateReason, validateCloseCode } from './close-codes.js'
 import { envelopeMessages } from './envelope.js'
 import { encodeMessage, type OutgoingMessage } from './message.js'
 import type { ResolvedResourceOptions } from './options.js'
@@ -98,6 +98,8 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   #queue: Queued[] | null = null
   #queuedBytes = 0
   readonly #onFlushed: (() => void) | undefined
+  // drop-oldest only: our sends whose flush callback has not run yet.
+  #inFlight = 0
 
   /**
    * Wraps an open `ws` socket; `start()` runs `connected` and begins reading.
@@ -115,7 +117,12 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     this.data = info.data
     this.protocol = info.protocol ?? ''
     this.lastEventId = info.lastEventId
-    if (definition.options.overflow === 'drop-oldest') this.#onFlushed = () => { this.#flushQueue() }
+    if (definition.options.overflow === 'drop-oldest') {
+      this.#onFlushed = () => {
+        this.#inFlight--
+        this.#flushQueue()
+      }
+    }
   }
 
   /** True once the connection is closed (or closing). */
@@ -175,9 +182,13 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
    * @example client.close(4000, 'kicked')
    */
   close (code: number = CloseCode.NORMAL, reason = ''): void {
+    validateCloseCode(code)
     if (this.isClosed) return
     this.#closeCode = code
-    this.#socket.close(code, truncateReason(reason))
+    const socket = this.#socket
+    // A socket paused while messages were held must be read again: the peer's close frame is in it.
+    if (socket.isPaused) socket.resume()
+    socket.close(code, truncateReason(reason))
   }
 
   /**
@@ -202,6 +213,8 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
 
   /** Heartbeat tick: terminate a peer that did not answer the previous ping, else ping it. */
   heartbeat (): void {
+    // A socket paused while messages are held cannot read the pong: it is busy, not silent.
+    if (this.#socket.isPaused) return
     if (!this.#alive) {
       this.#fail(new FST_ERR_WS_HEARTBEAT_TIMEOUT(this.#definition.options.heartbeat))
       return
@@ -263,8 +276,8 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     const handlers = this.#closeHandlers
     this.#closeHandlers = null
     if (handlers !== null) for (const handler of handlers) this.#runHook(handler)
-    // `connected` still running: `disconnected` comes when it settles (see start()).
-    if (!wasConnecting) this.#disconnected()
+    // `connected` or a message handler still running: `disconnected` comes when it settles (see #drain()).
+    if (!wasConnecting && !this.#busy) this.#disconnected()
   }
 
   /** ws reported an error: remember the close code it sent for a bad frame. */
@@ -334,7 +347,14 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     } catch (error) {
       return this.#invalid(`not JSON: ${(error as Error).message}`)
     }
-    const result = definition.validate(value)
+    let result: ReturnType<MessageValidator>
+    try {
+      result = definition.validate(value)
+    } catch (error) {
+      // A validator that throws (or an asynchronous one) is the application's fault, not the client's.
+      this.#handlerFailed(error)
+      return undefined
+    }
     if (!result.valid) return this.#invalid(result.message)
     return this.#call(definition.message, this, result.value as Message)
   }
@@ -416,7 +436,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     const buffered = socket.bufferedAmount
     // A single message bigger than the bound still goes out when nothing waits.
     if (this.#queue === null && (buffered === 0 || buffered + size <= maxBufferedBytes)) {
-      socket.send(payload, { binary }, this.#onFlushed)
+      this.#sendNow(payload, binary)
       return true
     }
     if (this.#onFlushed === undefined) {
@@ -434,6 +454,8 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     this.#queuedBytes += item.size
     const bound = this.#definition.options.maxBufferedBytes - this.#socket.bufferedAmount
     while (queue.length > 1 && this.#queuedBytes > bound) this.#queuedBytes -= queue.shift()!.size
+    // With none of our sends in flight no callback would come: flush now (what waits is not ours).
+    if (this.#inFlight === 0) this.#flushQueue()
   }
 
   #flushQueue (): void {
@@ -444,21 +466,19 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     while (queue.length > 0) {
       const head = queue[0]!
       const buffered = socket.bufferedAmount
-      if (buffered !== 0 && buffered + head.size > maxBufferedBytes) return
+      // Wait only for a flush callback that will come: one of our sends is still in flight.
+      if (this.#inFlight > 0 && buffered !== 0 && buffered + head.size > maxBufferedBytes) return
       queue.shift()
       this.#queuedBytes -= head.size
-      socket.send(head.payload, { binary: head.binary }, this.#onFlushed)
+      this.#sendNow(head.payload, head.binary)
     }
     this.#queue = null
   }
-}
 
-// A close reason is at most 123 bytes of UTF-8 (RFC 6455 §5.5: 125 minus the code).
-function truncateReason (reason: string): string {
-  let cut = reason
-  // Cut by characters, never inside one: the peer checks that the reason is valid UTF-8.
-  while (Buffer.byteLength(cut) > 123) cut = cut.slice(0, -1)
-  return cut
+  #sendNow (payload: Buffer | string, binary: boolean): void {
+    if (this.#onFlushed !== undefined) this.#inFlight++
+    this.#socket.send(payload, { binary }, this.#onFlushed)
+  }
 }
 
 // Shared socket listeners (no closure per client): the socket knows its client.

@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks'
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import WebSocket, { type ClientOptions, type RawData } from 'ws'
 import { FST_ERR_WS_CLIENT_CLOSED, FST_ERR_WS_CLIENT_HANDSHAKE, FST_ERR_WS_CLIENT_NOT_OPEN, FST_ERR_WS_CLIENT_QUEUE_FULL, FST_ERR_WS_INVALID_OPTION } from '../errors.js'
+import { MAX_CLOSE_REASON, validateCloseCode } from './close-codes.js'
 import { encodeMessage, type EncodedMessage, type OutgoingMessage } from './message.js'
 
 /** Backoff of the reconnection attempts. */
@@ -109,7 +110,6 @@ const DEFAULT_CLOSE_CODES = [1001, 1006, 1011, 1012, 1013, 1014]
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000
 // RFC 6455 §5.5: control frame payloads, and so a close reason with its 2-byte code, fit in 125 bytes.
 const MAX_PING_PAYLOAD = 125
-const MAX_CLOSE_REASON = 123
 const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`|a-z~]+$/
 const SCHEMES = new Set(['ws:', 'wss:', 'http:', 'https:', 'ws+unix:'])
 
@@ -539,10 +539,7 @@ function resolveWsOptions (options: WebSocketClientOptions): ClientOptions {
 }
 
 function validateClose (code: unknown, reason: unknown): void {
-  // The codes ws lets an endpoint send: 1004-1006 and 1015 are reserved for reports.
-  const valid = typeof code === 'number' && Number.isInteger(code) &&
-    ((code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999))
-  if (!valid) throw new FST_ERR_WS_INVALID_OPTION('close code', `expected 1000-1003, 1007-1014 or 3000-4999, got ${String(code)}`)
+  validateCloseCode(code)
   if (typeof reason !== 'string' || Buffer.byteLength(reason) > MAX_CLOSE_REASON) {
     throw new FST_ERR_WS_INVALID_OPTION('close reason', `expected a string of at most ${MAX_CLOSE_REASON} bytes`)
   }

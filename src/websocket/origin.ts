@@ -19,7 +19,8 @@ export type OriginPolicy = 'same-origin' | false | readonly string[] | ((origin:
 export function isOriginAllowed (origin: string | undefined, host: string | undefined, policy: OriginPolicy): boolean {
   if (origin === undefined || policy === false) return true
   if (policy === 'same-origin') return host !== undefined && originHost(origin) === host.toLowerCase()
-  if (typeof policy === 'function') return policy(origin)
+  // Strictly true: a function that returns a promise (an async one) does not allow anything.
+  if (typeof policy === 'function') return policy(origin) === true
   return policy.includes(origin.toLowerCase())
 }
 

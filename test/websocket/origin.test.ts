@@ -24,3 +24,8 @@ test('a list of origins and a function', async (t) => {
   t.notOk(isOriginAllowed('http://a.test', 'app.test', ['https://a.test']), 'the scheme is part of the origin')
   t.ok(isOriginAllowed('https://x.a.test', 'app.test', (origin) => origin.endsWith('.a.test')))
 })
+
+test('a function policy allows only when it returns true (an async function allows nothing)', async (t) => {
+  t.notOk(isOriginAllowed('https://a.test', 'app.test', (async () => true) as unknown as (origin: string) => boolean))
+  t.notOk(isOriginAllowed('https://a.test', 'app.test', (() => 'yes') as unknown as (origin: string) => boolean))
+})

@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import { Type } from '@sinclair/typebox'
 import websocket, { CloseCode, type WebSocketClient } from '../../plugins/websocket.js'
 import { heartbeatTimerCount } from '../../src/heartbeat.js'
-import { listen, logCapture, waitFor } from '../helpers.js'
+import { listen, logCapture, waitFor, within } from '../helpers.js'
 import { connect, upgradeResponse, wsUrl } from './helpers.js'
 
 async function appWith (register: Parameters<typeof websocket>[1] = {}) {
@@ -496,5 +496,126 @@ test('a connected client keeps its request, not the upgrade\'s reply, response o
   t.ok(head, '@fastify/websocket still names the head slot this way')
   t.equal((request!.raw as unknown as Record<symbol, unknown>)[head!], undefined, 'the head Buffer is released')
   t.equal(request!.headers.host, new URL(base).host, 'the request stays usable')
+  client.socket.close()
+})
+
+test('a validator that throws closes that client with 1011 and is logged; the process goes on', async (t) => {
+  const { app, logs } = await appWith()
+  app.setValidatorCompiler(() => () => { throw new Error('validator broke') })
+  app.resource('/validated', { schema: Type.Object({ n: Type.Number() }), message: () => {} })
+  const base = await listen(app)
+  t.teardown(() => app.close())
+  const client = await connect(wsUrl(base, '/validated'))
+  client.socket.send('{"n":1}')
+  t.equal((await client.closed).code, CloseCode.INTERNAL_ERROR)
+  await waitFor(() => logs.lines.some((line) => line.msg === 'websocket handler error'), 'logged')
+  t.throws(() => app.resource('/async', { schema: { $async: true, type: 'object' } as never }), { code: 'FST_ERR_WS_INVALID_OPTION' }, 'asynchronous schemas are refused when declared')
+})
+
+test('while messages are held the socket is paused; a server close still completes, and the heartbeat spares it', async (t) => {
+  const { app } = await appWith({ heartbeat: 20 })
+  let release!: () => void
+  const held = new Promise<void>((resolve) => { release = resolve })
+  let releaseForever!: () => void
+  const heldForever = new Promise<void>((resolve) => { releaseForever = resolve })
+  const handled: string[] = []
+  let server: WebSocketClient | undefined
+  app.resource('/held', {
+    connected: async (client) => { server = client; await held },
+    message: (client, text) => { handled.push(text) }
+  })
+  app.resource('/held-forever', { connected: async (client) => { server = client; await heldForever }, message: () => {} })
+  const base = await listen(app)
+  t.teardown(async () => {
+    releaseForever()
+    await app.close()
+  })
+  const client = await connect(wsUrl(base, '/held'))
+  for (let i = 0; i < 100; i++) client.socket.send(String(i))
+  // Several heartbeat intervals pass while the client's messages wait behind `connected`.
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(server?.isClosed, false, 'not terminated as silent while paused')
+  release()
+  await waitFor(() => handled.length === 100, 'every held message handled')
+  t.same(handled, Array.from({ length: 100 }, (_, i) => String(i)), 'in order')
+  client.socket.close()
+
+  const other = await connect(wsUrl(base, '/held-forever'))
+  for (let i = 0; i < 100; i++) other.socket.send(String(i))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  server!.close(4000, 'bye')
+  t.same(await within(other.closed, 5000, 'the closing handshake of a paused client'), { code: 4000, reason: 'bye' })
+})
+
+test('disconnected waits for a message handler still running', async (t) => {
+  const { app } = await appWith()
+  const events: string[] = []
+  let finish!: () => void
+  const slow = new Promise<void>((resolve) => { finish = resolve })
+  app.resource('/busy', {
+    message: async () => { events.push('message start'); await slow; events.push('message end') },
+    disconnected: () => { events.push('disconnected') }
+  })
+  const base = await listen(app)
+  t.teardown(() => app.close())
+  const client = await connect(wsUrl(base, '/busy'))
+  client.socket.send('x')
+  await waitFor(() => events.length === 1, 'handler started')
+  client.socket.close()
+  await client.closed
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  finish()
+  await waitFor(() => events.length === 3, 'disconnected')
+  t.same(events, ['message start', 'message end', 'disconnected'])
+})
+
+test('close() refuses a code an endpoint may not send; long reasons are cut on a character', async (t) => {
+  const { app } = await appWith()
+  let server: WebSocketClient | undefined
+  app.resource('/codes', { connected: (client) => { server = client } })
+  const base = await listen(app)
+  t.teardown(() => app.close())
+  const client = await connect(wsUrl(base, '/codes'))
+  await waitFor(() => server !== undefined, 'connected')
+  t.throws(() => server!.close(1006), { code: 'FST_ERR_WS_INVALID_OPTION' })
+  t.equal(server!.isClosed, false, 'nothing happened')
+  server!.close(4001, 'é'.repeat(100))
+  const closed = await client.closed
+  t.equal(closed.code, 4001)
+  t.equal(closed.reason, 'é'.repeat(61), '122 bytes: the 62nd character would have been cut in half')
+})
+
+test('maxPayload: a resource cannot allow more than the WebSocket server reads; a laxer @fastify/websocket is warned about', async (t) => {
+  const { app } = await appWith({ maxPayload: 1024 })
+  t.throws(() => app.resource('/big', { maxPayload: 4096 }), { code: 'FST_ERR_WS_INVALID_OPTION' })
+  await app.close()
+  const logs = logCapture()
+  const other = Fastify({ logger: { level: 'warn', stream: logs.stream } })
+  await other.register((await import('@fastify/websocket')).default)
+  await other.register(websocket)
+  t.ok(logs.lines.some((line) => line.level === 40 && String(line.msg).includes('maxPayload')), 'warned that ws buffers up to its own 100 MiB')
+  await other.close()
+})
+
+test('same-origin behind a proxy: trustProxy makes X-Forwarded-Host the host to compare with', async (t) => {
+  const app = Fastify({ trustProxy: true })
+  await app.register(websocket)
+  app.resource('/proxied', { connected: () => {} })
+  const base = await listen(app)
+  t.teardown(() => app.close())
+  t.equal((await upgradeResponse(`${base}/proxied`, { origin: 'https://public.example', 'x-forwarded-host': 'public.example' })).status, 101)
+  t.equal((await upgradeResponse(`${base}/proxied`, { origin: 'https://evil.example', 'x-forwarded-host': 'public.example' })).status, 403)
+})
+
+test('the app\'s own error listeners on a resource\'s sockets are kept', async (t) => {
+  const { app } = await appWith()
+  app.websocketServer.on('connection', (socket: import('ws').WebSocket) => { socket.on('error', () => {}) })
+  let connected = false
+  app.resource('/listened', { connected: () => { connected = true } })
+  const base = await listen(app)
+  t.teardown(() => app.close())
+  const client = await connect(wsUrl(base, '/listened'))
+  await waitFor(() => connected, 'connected')
+  t.equal([...app.websocketServer.clients][0]?.listenerCount('error'), 2, 'the app\'s and the client\'s own; @fastify/websocket\'s went')
   client.socket.close()
 })
