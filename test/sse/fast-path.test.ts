@@ -209,6 +209,17 @@ const event = (i: number, size = 16 * 1024): string => `id: ${i}\ndata: ${'p'.re
 const ids = (chunks: Buffer[]): number[] => new SSEParser().push(Buffer.concat(chunks).toString()).map((parsed) => Number(parsed.id))
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
+// Writes events one per turn (each a direct write) until the socket refuses one, bounded (a few MB on
+// loopback); returns how many were written.
+async function fillSocket (stream: SSEStream, socket: net.Socket): Promise<number> {
+  let i = 0
+  for (; i < 2000 && !socket.writableNeedDrain; i++) {
+    stream.write(event(i))
+    await turn()
+  }
+  return i
+}
+
 t.test('frameChunk and SharedEvent: one HTTP/1.1 chunk, sized in bytes, framed once', async (t) => {
   t.equal(frameChunk('data: é\n\n'), 'a\r\ndata: é\n\n\r\n', 'a string is sized in UTF-8 bytes')
   t.same(frameChunk(Buffer.from('x'.repeat(300))), Buffer.from('12c\r\n' + 'x'.repeat(300) + '\r\n'))
@@ -370,12 +381,7 @@ t.test('a refused direct write queues what follows; the socket drains, then the 
   const { stream, res, spied } = await next()
   const socket = res.socket as net.Socket
   client.socket.pause()
-  let i = 0
-  // Bounded: until the socket refuses a direct write (a few MB on loopback).
-  for (; i < 2000 && !socket.writableNeedDrain; i++) {
-    stream.write(event(i))
-    await turn()
-  }
+  let i = await fillSocket(stream, socket)
   t.ok(socket.writableNeedDrain, 'the socket refused a write')
   t.same(spied.res, [], 'up to there, every write was direct')
   const direct = spied.direct.length
@@ -433,11 +439,7 @@ t.test('close() ends the body with 0\\r\\n\\r\\n after direct chunks, also while
   const socket = res.socket as net.Socket
   const listeners = socket.listenerCount('drain')
   client.socket.pause()
-  let i = 0
-  for (; i < 2000 && !socket.writableNeedDrain; i++) {
-    stream.write(event(i))
-    await turn()
-  }
+  let i = await fillSocket(stream, socket)
   const last = stream.write(event(i++))
   t.equal(socket.listenerCount('drain'), listeners + 1, 'the stream waits for the socket to drain')
   stream.close()
@@ -521,11 +523,7 @@ t.test('a stalled reader on the direct path loses its oldest events with drop-ol
   const { stream, res, spied } = await next()
   const socket = res.socket as net.Socket
   client.socket.pause()
-  let i = 0
-  for (; i < 2000 && !socket.writableNeedDrain; i++) {
-    stream.write(event(i))
-    await turn()
-  }
+  let i = await fillSocket(stream, socket)
   const direct = i
   t.equal(spied.direct.length, direct, 'direct until the socket refused')
   let queued = 0
