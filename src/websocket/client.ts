@@ -58,6 +58,12 @@ const INBOX_HIGH_WATER = 64
 
 const kClient = Symbol('fastify-datastar.websocket.client')
 
+function deferred (): { promise: Promise<void>, resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>((_resolve) => { resolve = _resolve })
+  return { promise, resolve }
+}
+
 type Socket = WebSocket & { [kClient]?: ResourceClient<any, any, any> }
 
 interface Queued {
@@ -94,6 +100,9 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   #closeCode: number | undefined
   #closeHandlers: Array<(client: this) => void> | null = null
   #closed: { code: number, reason: string } | undefined
+  // Made on first need: only app.close() asks.
+  #finished: { promise: Promise<void>, resolve: () => void } | null = null
+  #isFinished = false
   // drop-oldest only: what waits for the socket, newest last.
   #queue: Queued[] | null = null
   #queuedBytes = 0
@@ -298,7 +307,23 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     if (closed === undefined) return
     this.#closed = undefined
     const disconnected = this.#definition.disconnected
-    if (disconnected !== undefined) this.#settle(this.#call(() => disconnected(this, closed.code, closed.reason)), undefined)
+    const result = disconnected === undefined ? undefined : this.#call(() => disconnected(this, closed.code, closed.reason))
+    this.#settle(result, () => { this.#markFinished() })
+  }
+
+  /**
+   * Resolves once the client is gone and its `disconnected` handler has
+   * settled (what `app.close()` waits for, within its `closeTimeout`).
+   * @example await client.finished
+   */
+  get finished (): Promise<void> {
+    if (this.#isFinished) return Promise.resolve()
+    return (this.#finished ??= deferred()).promise
+  }
+
+  #markFinished (): void {
+    this.#isFinished = true
+    this.#finished?.resolve()
   }
 
   // Runs messages held while `connected` or an async handler ran, in order.

@@ -137,8 +137,9 @@ export class ResourceRoute<Data = Record<string, unknown>, Request = unknown, Me
   }
 
   /**
-   * Closes every client with 1001 (Going Away) and terminates those that have
-   * not finished the closing handshake after `timeout` ms.
+   * Closes every client with 1001 (Going Away), terminates those that have
+   * not finished the closing handshake after `timeout` ms, and waits (within
+   * the same `timeout`) for their `disconnected` handlers to settle.
    * @example await route.closeAll(2000)
    */
   async closeAll (timeout: number): Promise<void> {
@@ -147,10 +148,11 @@ export class ResourceRoute<Data = Record<string, unknown>, Request = unknown, Me
     const gone = clients.map((client) => new Promise<void>((resolve) => { client.onClose(() => { resolve() }) }))
     for (const client of clients) client.close(CloseCode.GOING_AWAY, 'Server shutting down')
     let timer: NodeJS.Timeout | undefined
-    const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeout) })
-    await Promise.race([Promise.all(gone), late])
-    clearTimeout(timer)
+    const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeout) })
+    await Promise.race([Promise.all(gone), deadline])
     for (const client of clients) client.terminate()
     await Promise.all(gone)
+    await Promise.race([Promise.all(clients.map((client) => client.finished)), deadline])
+    clearTimeout(timer)
   }
 }

@@ -619,3 +619,26 @@ test('the app\'s own error listeners on a resource\'s sockets are kept', async (
   t.equal([...app.websocketServer.clients][0]?.listenerCount('error'), 2, 'the app\'s and the client\'s own; @fastify/websocket\'s went')
   client.socket.close()
 })
+
+test('app.close() waits for async disconnected handlers, within closeTimeout', async (t) => {
+  const { app } = await appWith({ heartbeat: false, closeTimeout: 1000 })
+  const saved: string[] = []
+  let hung = false
+  app.resource('/save', {
+    disconnected: async (client) => {
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      saved.push(`saved ${client.request.url}`)
+    }
+  })
+  const base = await listen(app)
+  await connect(wsUrl(base, '/save'))
+  await app.close()
+  t.same(saved, ['saved /save'], 'the handler finished before app.close() resolved')
+
+  const { app: other } = await appWith({ heartbeat: false, closeTimeout: 50 })
+  other.resource('/hang', { disconnected: async () => { hung = true; await new Promise(() => {}) } })
+  const otherBase = await listen(other)
+  await connect(wsUrl(otherBase, '/hang'))
+  await within(other.close(), 5000, 'app.close() with a handler that never settles')
+  t.ok(hung, 'a handler that never settles holds app.close() only until closeTimeout')
+})
