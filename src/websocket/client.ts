@@ -16,6 +16,7 @@ import {
 import type { Subscriber } from '../registry/registry.js'
 import { addHeartbeat, deleteHeartbeat, type HeartbeatTarget } from '../heartbeat.js'
 import { CloseCode, closeCodeOfWsError, truncateReason, validateCloseCode } from './close-codes.js'
+import { DropOldestSender } from './drop-oldest.js'
 import { envelopeMessages } from './envelope.js'
 import { encodeMessage, type OutgoingMessage } from './message.js'
 import type { ResolvedResourceOptions } from './options.js'
@@ -52,6 +53,8 @@ export interface ClientDefinition<Data, Request, Message> extends ResourceHandle
 const CONNECTING = 0
 const OPEN = 1
 const CLOSED = 2
+// Closed, and `disconnected` has settled.
+const FINISHED = 3
 
 // ws reads the socket again only once a paused client has handled what it holds.
 const INBOX_HIGH_WATER = 64
@@ -65,12 +68,6 @@ function deferred (): { promise: Promise<void>, resolve: () => void } {
 }
 
 type Socket = WebSocket & { [kClient]?: ResourceClient<any, any, any> }
-
-interface Queued {
-  payload: Buffer | string
-  binary: boolean
-  size: number
-}
 
 /**
  * A connected WebSocket client of a resource.
@@ -102,13 +99,8 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   #closed: { code: number, reason: string } | undefined
   // Made on first need: only app.close() asks.
   #finished: { promise: Promise<void>, resolve: () => void } | null = null
-  #isFinished = false
-  // drop-oldest only: what waits for the socket, newest last.
-  #queue: Queued[] | null = null
-  #queuedBytes = 0
-  readonly #onFlushed: (() => void) | undefined
-  // drop-oldest only: our sends whose flush callback has not run yet.
-  #inFlight = 0
+  // drop-oldest only: the sender that keeps the newest messages within the bound.
+  readonly #dropOldest: DropOldestSender | null
 
   /**
    * Wraps an open `ws` socket; `start()` runs `connected` and begins reading.
@@ -126,22 +118,17 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     this.data = info.data
     this.protocol = info.protocol ?? ''
     this.lastEventId = info.lastEventId
-    if (definition.options.overflow === 'drop-oldest') {
-      this.#onFlushed = () => {
-        this.#inFlight--
-        this.#flushQueue()
-      }
-    }
+    this.#dropOldest = definition.options.overflow === 'drop-oldest' ? new DropOldestSender(socket, definition.options.maxBufferedBytes) : null
   }
 
   /** True once the connection is closed (or closing). */
   get isClosed (): boolean {
-    return this.#state === CLOSED || this.#socket.readyState > 1
+    return this.#state >= CLOSED || this.#socket.readyState > 1
   }
 
   /** Bytes accepted by `send()` that the peer has not been sent yet. */
   get bufferedAmount (): number {
-    return this.#socket.bufferedAmount + this.#queuedBytes
+    return this.#socket.bufferedAmount + (this.#dropOldest?.queuedBytes ?? 0)
   }
 
   /**
@@ -205,7 +192,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
    * @example client.terminate()
    */
   terminate (): void {
-    if (this.#state !== CLOSED) this.#socket.terminate()
+    if (this.#state < CLOSED) this.#socket.terminate()
   }
 
   /**
@@ -213,7 +200,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
    * @example client.onClose(() => presence.delete(client.data.name))
    */
   onClose (handler: (client: this) => void): void {
-    if (this.#state === CLOSED) {
+    if (this.#state >= CLOSED) {
       queueMicrotask(() => { this.#runHook(handler) })
       return
     }
@@ -272,12 +259,11 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
 
   /** The socket closed: release everything and tell the application once. */
   closed (code: number, reason: string): void {
-    if (this.#state === CLOSED) return
+    if (this.#state >= CLOSED) return
     const wasConnecting = this.#state === CONNECTING
     this.#state = CLOSED
     this.#inbox = null
-    this.#queue = null
-    this.#queuedBytes = 0
+    this.#dropOldest?.clear()
     const { heartbeat } = this.#definition.options
     if (heartbeat !== false) deleteHeartbeat(heartbeat, this)
     this.#closed = { code: this.#closeCode ?? code, reason }
@@ -317,18 +303,18 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
    * @example await client.finished
    */
   get finished (): Promise<void> {
-    if (this.#isFinished) return Promise.resolve()
+    if (this.#state === FINISHED) return Promise.resolve()
     return (this.#finished ??= deferred()).promise
   }
 
   #markFinished (): void {
-    this.#isFinished = true
+    this.#state = FINISHED
     this.#finished?.resolve()
   }
 
   // Runs messages held while `connected` or an async handler ran, in order.
   #drain (): void {
-    if (this.#state === CLOSED) {
+    if (this.#state >= CLOSED) {
       this.#disconnected()
       return
     }
@@ -456,53 +442,20 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
 
   #transmit (payload: Buffer | string, binary: boolean, size: number): boolean {
     if (this.isClosed) return false
+    if (this.#dropOldest !== null) {
+      this.#dropOldest.send(payload, binary, size)
+      return true
+    }
     const socket = this.#socket
     const { maxBufferedBytes } = this.#definition.options
     const buffered = socket.bufferedAmount
     // A single message bigger than the bound still goes out when nothing waits.
-    if (this.#queue === null && (buffered === 0 || buffered + size <= maxBufferedBytes)) {
-      this.#sendNow(payload, binary)
+    if (buffered === 0 || buffered + size <= maxBufferedBytes) {
+      socket.send(payload, { binary })
       return true
     }
-    if (this.#onFlushed === undefined) {
-      this.#fail(new FST_ERR_WS_OVERFLOW(maxBufferedBytes))
-      return false
-    }
-    this.#enqueue({ payload, binary, size })
-    return true
-  }
-
-  // drop-oldest: keep the newest messages within the bound; the socket's flush callback sends them.
-  #enqueue (item: Queued): void {
-    const queue = this.#queue ??= []
-    queue.push(item)
-    this.#queuedBytes += item.size
-    const bound = this.#definition.options.maxBufferedBytes - this.#socket.bufferedAmount
-    while (queue.length > 1 && this.#queuedBytes > bound) this.#queuedBytes -= queue.shift()!.size
-    // With none of our sends in flight no callback would come: flush now (what waits is not ours).
-    if (this.#inFlight === 0) this.#flushQueue()
-  }
-
-  #flushQueue (): void {
-    const queue = this.#queue
-    if (queue === null || this.isClosed) return
-    const socket = this.#socket
-    const { maxBufferedBytes } = this.#definition.options
-    while (queue.length > 0) {
-      const head = queue[0]!
-      const buffered = socket.bufferedAmount
-      // Wait only for a flush callback that will come: one of our sends is still in flight.
-      if (this.#inFlight > 0 && buffered !== 0 && buffered + head.size > maxBufferedBytes) return
-      queue.shift()
-      this.#queuedBytes -= head.size
-      this.#sendNow(head.payload, head.binary)
-    }
-    this.#queue = null
-  }
-
-  #sendNow (payload: Buffer | string, binary: boolean): void {
-    if (this.#onFlushed !== undefined) this.#inFlight++
-    this.#socket.send(payload, { binary }, this.#onFlushed)
+    this.#fail(new FST_ERR_WS_OVERFLOW(maxBufferedBytes))
+    return false
   }
 }
 
