@@ -176,14 +176,14 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
         const slots = request.raw as UpgradeSlots
         let data: unknown
         try {
-          data = initialData === undefined ? {} : initialData(request)
+          data = initialData?.(request)
         } catch (error) {
           request.log.error({ err: error }, 'websocket resource data() failed')
           socket.close(CloseCode.INTERNAL_ERROR, 'Internal error')
           return
         }
         releaseUpgradeResponse(socket, slots)
-        route.accept({ socket, request, name: slots[kInstance]!, data, protocol: slots[kProtocol], lastEventId: lastEventIdOf(request) })
+        route.accept({ socket, request, name: slots[kInstance]!, data, lastEventId: lastEventIdOf(request) })
       }
     } as unknown as Parameters<FastifyInstance['route']>[0])
     return route

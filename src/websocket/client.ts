@@ -76,18 +76,16 @@ type Socket = WebSocket & { [kClient]?: ResourceClient<any, any, any> }
 export class ResourceClient<Data = Record<string, unknown>, Request = unknown, Message = string> implements Subscriber, HeartbeatTarget {
   /** The HTTP request of the upgrade (in the Fastify plugin: the FastifyRequest, with cookies and session). */
   readonly request: Request
-  /** Per-client state of the application. */
-  data: Data
   /** The resource instance (room) the client is in. */
   readonly resource: Resource<Data, Request, Message>
-  /** The subprotocol the server selected, or ''. */
-  readonly protocol: string
   /** The id a registry replays from (the upgrade's `lastEventId` query parameter or `Last-Event-ID` header). */
   readonly lastEventId: string | undefined
   /** The error the server closed this client for (overflow, heartbeat, invalid message, handler error), if any. */
   closeError: Error | undefined
 
   readonly #socket: Socket
+  // Made on first use when the resource has no data() (most idle clients of such resources never touch it).
+  #data: Data | undefined
   readonly #definition: ClientDefinition<Data, Request, Message>
   #state = CONNECTING
   // Allocated on first need (most clients never hold a message, or never get a close handler).
@@ -108,17 +106,30 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
    * @param resource the resource instance the client joins
    * @param definition handlers, options and error reporting of the resource
    * @param request the upgrade request
-   * @param info the selected subprotocol, the resume id and the initial `data`
+   * @param info the resume id and the initial `data` (default: `{}` on first use)
    */
-  constructor (socket: WebSocket, resource: Resource<Data, Request, Message>, definition: ClientDefinition<Data, Request, Message>, request: Request, info: { protocol?: string, lastEventId?: string | undefined, data: Data }) {
+  constructor (socket: WebSocket, resource: Resource<Data, Request, Message>, definition: ClientDefinition<Data, Request, Message>, request: Request, info: { lastEventId?: string | undefined, data?: Data | undefined }) {
     this.#socket = socket as Socket
     this.resource = resource
     this.#definition = definition
     this.request = request
-    this.data = info.data
-    this.protocol = info.protocol ?? ''
+    this.#data = info.data
     this.lastEventId = info.lastEventId
     this.#dropOldest = definition.options.overflow === 'drop-oldest' ? new DropOldestSender(socket, definition.options.maxBufferedBytes) : null
+  }
+
+  /** Per-client state of the application. */
+  get data (): Data {
+    return (this.#data ??= {} as Data)
+  }
+
+  set data (value: Data) {
+    this.#data = value
+  }
+
+  /** The subprotocol the server selected, or ''. */
+  get protocol (): string {
+    return this.#socket.protocol
   }
 
   /** True once the connection is closed (or closing). */

@@ -80,8 +80,8 @@ export interface Connection<Request, Data> {
   request: Request
   /** The resource instance it joins. */
   name: string
-  data: Data
-  protocol?: string
+  /** The initial per-client data; default `{}`, made on first use. */
+  data?: Data | undefined
   lastEventId?: string | undefined
 }
 
@@ -120,7 +120,7 @@ export class ResourceRoute<Data = Record<string, unknown>, Request = unknown, Me
   /**
    * Accepts an upgraded connection into the instance `name` (created if
    * needed) and starts its client.
-   * @example route.accept({ socket, request, name: 'bongo', data: {} })
+   * @example route.accept({ socket, request, name: 'bongo' })
    */
   accept (connection: Connection<Request, Data>): ResourceClient<Data, Request, Message> {
     let instance = this.#instances.get(connection.name)

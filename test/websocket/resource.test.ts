@@ -642,3 +642,21 @@ test('app.close() waits for async disconnected handlers, within closeTimeout', a
   await within(other.close(), 5000, 'app.close() with a handler that never settles')
   t.ok(hung, 'a handler that never settles holds app.close() only until closeTimeout')
 })
+
+test('without data(), each client gets its own {} on first use; data may be replaced', async (t) => {
+  const { app } = await appWith()
+  const clients: WebSocketClient[] = []
+  app.resource('/plain-data', { connected: (client) => { clients.push(client) } })
+  const base = await listen(app)
+  t.teardown(() => app.close())
+  const sockets = [await connect(wsUrl(base, '/plain-data')), await connect(wsUrl(base, '/plain-data'))]
+  await waitFor(() => clients.length === 2, 'both connected')
+  const [a, b] = clients as [WebSocketClient, WebSocketClient]
+  a.data.seen = true
+  t.same(b.data, {}, 'not shared')
+  t.equal(a.data, a.data, 'the same object on every read')
+  b.data = { replaced: 1 }
+  t.same(b.data, { replaced: 1 })
+  t.equal(a.protocol, '', 'no subprotocol')
+  for (const socket of sockets) socket.socket.close()
+})
