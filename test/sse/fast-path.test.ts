@@ -204,6 +204,15 @@ function connect (t: Test, port: number): RawClient {
   return client
 }
 
+// A server and one raw client with a stream open on /sse: the setup of most tests below.
+async function openOne (t: Test, options: ServeOptions = {}): Promise<Opened & { client: RawClient, socket: net.Socket, next: () => Promise<Opened> }> {
+  const { port, next } = await serve(t, options)
+  const client = connect(t, port)
+  client.request('/sse')
+  const opened = await next()
+  return { ...opened, client, next, socket: opened.res.socket as net.Socket }
+}
+
 const text = (chunks: Array<string | Buffer>): string[] => chunks.map((chunk) => Buffer.from(chunk).toString())
 const event = (i: number, size = 16 * 1024): string => `id: ${i}\ndata: ${'p'.repeat(size)}\n\n`
 const ids = (chunks: Buffer[]): number[] => new SSEParser().push(Buffer.concat(chunks).toString()).map((parsed) => Number(parsed.id))
@@ -230,10 +239,7 @@ t.test('frameChunk and SharedEvent: one HTTP/1.1 chunk, sized in bytes, framed o
 })
 
 t.test('plain HTTP/1.1: each event is one pre-framed chunk on res.socket.write, nothing through res.write', async (t) => {
-  const { port, next } = await serve(t)
-  const client = connect(t, port)
-  client.request('/sse')
-  const { stream, spied } = await next()
+  const { client, stream, spied } = await openOne(t)
   // One event per turn, as a fan-out writes (a burst in one turn is corked: see the next test).
   stream.send({ id: '1', data: 'one' })
   await turn()
@@ -259,11 +265,7 @@ t.test('plain HTTP/1.1: each event is one pre-framed chunk on res.socket.write, 
 })
 
 t.test('a burst in one turn is corked from its second write on, as res.write() corks, and stays in order', async (t) => {
-  const { port, next } = await serve(t)
-  const client = connect(t, port)
-  client.request('/sse')
-  const { stream, res, spied } = await next()
-  const socket = res.socket as net.Socket
+  const { client, stream, spied, socket } = await openOne(t)
   let corks = 0
   const cork = socket.cork.bind(socket)
   socket.cork = () => { corks++; cork() }
@@ -306,13 +308,10 @@ t.test('a registry broadcast is framed once: every socket gets the same chunk, a
 })
 
 t.test('not taken with compression: the compressor writes through res.write', async (t) => {
-  const { port, next } = await serve(t, {
+  const { client, stream, spied } = await openOne(t, {
     compression: { encoding: 'gzip' },
     head: () => ({ statusCode: 200, headers: { ...sseHeaders(1), 'content-encoding': 'gzip' } })
   })
-  const client = connect(t, port)
-  client.request('/sse')
-  const { stream, spied } = await next()
   await stream.send({ data: 'one' })
   await stream.send({ data: 'two' })
   stream.close()
@@ -323,10 +322,7 @@ t.test('not taken with compression: the compressor writes through res.write', as
 })
 
 t.test('not taken when middleware wraps res.write: the wrapper sees every event', async (t) => {
-  const { port, next } = await serve(t)
-  const client = connect(t, port)
-  client.request('/sse')
-  const { stream, res, spied } = await next()
+  const { client, stream, res, spied } = await openOne(t)
   // What a compression or metrics middleware does: its bytes on the wire must be its own.
   const seen: string[] = []
   const write = res.write.bind(res) as AnyWrite
@@ -375,11 +371,7 @@ t.test('not taken on HTTP/2: the compatibility response is written through res.w
 })
 
 t.test('a refused direct write queues what follows; the socket drains, then the queue goes out in order through one res.write', async (t) => {
-  const { port, next } = await serve(t)
-  const client = connect(t, port)
-  client.request('/sse')
-  const { stream, res, spied } = await next()
-  const socket = res.socket as net.Socket
+  const { client, stream, spied, socket } = await openOne(t)
   client.socket.pause()
   let i = await fillSocket(stream, socket)
   t.ok(socket.writableNeedDrain, 'the socket refused a write')
@@ -404,11 +396,7 @@ t.test('a refused direct write queues what follows; the socket drains, then the 
 })
 
 t.test('a corked socket keeps res.write, in order with the direct writes around it', async (t) => {
-  const { port, next } = await serve(t)
-  const client = connect(t, port)
-  client.request('/sse')
-  const { stream, res, spied } = await next()
-  const socket = res.socket as net.Socket
+  const { client, stream, spied, socket } = await openOne(t)
   stream.write('data: a\n\n')
   socket.cork()
   stream.write('data: b\n\n')
@@ -423,10 +411,8 @@ t.test('a corked socket keeps res.write, in order with the direct writes around 
 })
 
 t.test('close() ends the body with 0\\r\\n\\r\\n after direct chunks, also while one is pending, and the connection serves a second request', async (t) => {
-  const { port, next } = await serve(t)
-  const client = connect(t, port)
-  client.request('/sse')
-  const first = await next()
+  const first = await openOne(t)
+  const { client, next } = first
   first.stream.write('data: one\n\n')
   first.stream.close()
   t.same(text((await client.response()).chunks), ['data: one\n\n'])
@@ -455,10 +441,7 @@ t.test('close() ends the body with 0\\r\\n\\r\\n after direct chunks, also while
 })
 
 t.test('a response ended behind the stream\'s back gets no direct write: res.write reports it, the connection stays valid', async (t) => {
-  const { port, next } = await serve(t)
-  const client = connect(t, port)
-  client.request('/sse')
-  const { stream, res, spied } = await next()
+  const { client, stream, res, spied } = await openOne(t)
   res.end()
   t.equal(await within(stream.write('data: late\n\n'), 10_000, 'the late write'), false, 'the write is dropped')
   t.equal(stream.closeReason, 'client', 'the response\'s write-after-end error ended the stream')
@@ -495,10 +478,7 @@ t.test('no body on a HEAD or 204 response: nothing is written, the connection st
 t.test('a stalled reader on the direct path is closed at its bound', async (t) => {
   const errors: Error[] = []
   const bound = 64 * 1024
-  const { port, next } = await serve(t, { maxBufferedBytes: bound, onError: (error) => { errors.push(error) } })
-  const client = connect(t, port)
-  client.request('/sse')
-  const { stream, res, spied } = await next()
+  const { client, stream, res, spied } = await openOne(t, { maxBufferedBytes: bound, onError: (error) => { errors.push(error) } })
   client.socket.pause()
   let queued = 0
   // Bounded: far more than the bound; stop once the stream gave up.
@@ -517,11 +497,7 @@ t.test('a stalled reader on the direct path is closed at its bound', async (t) =
 
 t.test('a stalled reader on the direct path loses its oldest events with drop-oldest', async (t) => {
   const bound = 64 * 1024
-  const { port, next } = await serve(t, { maxBufferedBytes: bound, overflow: 'drop-oldest' })
-  const client = connect(t, port)
-  client.request('/sse')
-  const { stream, res, spied } = await next()
-  const socket = res.socket as net.Socket
+  const { client, stream, res, spied, socket } = await openOne(t, { maxBufferedBytes: bound, overflow: 'drop-oldest' })
   client.socket.pause()
   let i = await fillSocket(stream, socket)
   const direct = i
