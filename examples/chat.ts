@@ -22,10 +22,10 @@
  * Run it alone: `npm run build && node dist/examples/chat.js`, then open
  * http://127.0.0.1:3007/chat in two tabs.
  */
-import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
 import websocket, { type WebSocketClient, type WebSocketPluginOptions } from 'fastify-datastar/websocket'
+import { isMain, serveAlone } from './run-alone.js'
 
 /** The rooms that exist; an upgrade to any other path is a 404. */
 export const ROOMS = ['bongo', 'fury'] as const
@@ -206,8 +206,4 @@ export async function buildChatApp (options: FastifyServerOptions = {}, websocke
   return app
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const app = await buildChatApp({ logger: true })
-  const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3007) })
-  app.log.info(`Chat example at ${address}/chat`)
-}
+if (isMain(import.meta.url)) await serveAlone(() => buildChatApp({ logger: true }), 3007, 'Chat example', '/chat')

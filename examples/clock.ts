@@ -8,9 +8,9 @@
  *
  * Run it alone: `npm run build && node dist/examples/clock.js`.
  */
-import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import datastar from 'fastify-datastar'
+import { isMain, serveAlone } from './run-alone.js'
 
 /**
  * The clock's markup. `data-init` sits on a wrapper, not on `#clock` itself:
@@ -63,8 +63,4 @@ export async function buildClockApp (options: FastifyServerOptions = {}): Promis
   return app
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const app = await buildClockApp({ logger: true })
-  const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3002) })
-  app.log.info(`clock example at ${address}/`)
-}
+if (isMain(import.meta.url)) await serveAlone(() => buildClockApp({ logger: true }), 3002, 'clock example', '/')

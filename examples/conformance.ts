@@ -8,8 +8,8 @@
  *   node dist/examples/conformance.js   # PORT=7331 by default
  */
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
-import { pathToFileURL } from 'node:url'
 import datastar, { type DatastarStream, type ExecuteScriptOptions, type PatchElementsOptions, type PatchSignalsOptions } from 'fastify-datastar'
+import { isMain, serveAlone } from './run-alone.js'
 
 /** One entry of the `events` array: the method's name, content and options. */
 interface TestEvent extends PatchElementsOptions, PatchSignalsOptions, ExecuteScriptOptions {
@@ -62,8 +62,4 @@ export function buildConformanceApp (options: FastifyServerOptions = {}): Fastif
   return app
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const app = buildConformanceApp({ logger: true })
-  const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 7331) })
-  app.log.info(`Datastar SDK conformance endpoint at ${address}/test`)
-}
+if (isMain(import.meta.url)) await serveAlone(() => buildConformanceApp({ logger: true }), 7331, 'Datastar SDK conformance endpoint', '/test')

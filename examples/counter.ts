@@ -10,10 +10,10 @@
  *
  * Run it alone: `npm run build && node dist/examples/counter.js`.
  */
-import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import datastar from 'fastify-datastar'
+import { isMain, serveAlone } from './run-alone.js'
 
 /** The signals the counter's buttons send. */
 export const CounterSignals = Type.Object({ count: Type.Number() })
@@ -74,8 +74,4 @@ export async function buildCounterApp (options: FastifyServerOptions = {}): Prom
   return app
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const app = await buildCounterApp({ logger: true })
-  const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3001) })
-  app.log.info(`counter example at ${address}/`)
-}
+if (isMain(import.meta.url)) await serveAlone(() => buildCounterApp({ logger: true }), 3001, 'counter example', '/')

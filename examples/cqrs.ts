@@ -27,11 +27,11 @@
  * http://127.0.0.1:3003/cqrs in two tabs.
  */
 import { randomUUID } from 'node:crypto'
-import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
 import datastar from 'fastify-datastar'
 import { escapeHtml } from 'fastify-datastar/core'
+import { isMain, serveAlone } from './run-alone.js'
 
 /** A todo of the shared list. */
 export interface Todo {
@@ -175,8 +175,4 @@ export async function buildCqrsApp (options: FastifyServerOptions = {}): Promise
   return app
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const app = await buildCqrsApp({ logger: true })
-  const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3003) })
-  app.log.info(`CQRS example at ${address}/cqrs`)
-}
+if (isMain(import.meta.url)) await serveAlone(() => buildCqrsApp({ logger: true }), 3003, 'CQRS example', '/cqrs')

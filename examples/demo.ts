@@ -6,12 +6,12 @@
  *   npm start                  # http://127.0.0.1:3000/
  *   PORT=8080 npm start
  */
-import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import datastar from 'fastify-datastar'
 import { clock, clockFragment } from './clock.js'
 import { conformance } from './conformance.js'
 import { counter, counterFragment } from './counter.js'
+import { isMain, serveAlone } from './run-alone.js'
 
 /** The page at `/`. Nothing to escape: every value in it is the app's own. */
 function page (clientUrl: string): string {
@@ -98,8 +98,4 @@ export async function buildDemoApp (options: FastifyServerOptions = {}): Promise
   return app
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const app = await buildDemoApp({ logger: true })
-  const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3000) })
-  app.log.info(`fastify-datastar demo at ${address}/`)
-}
+if (isMain(import.meta.url)) await serveAlone(() => buildDemoApp({ logger: true }), 3000, 'fastify-datastar demo', '/')

@@ -23,11 +23,11 @@
  * Run it alone: `npm run build && node dist/examples/event-sourcing.js`, then
  * open http://127.0.0.1:3004/ledger.
  */
-import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import datastar, { type DatastarStream } from 'fastify-datastar'
 import { escapeHtml, patchElementsEvent } from 'fastify-datastar/core'
+import { isMain, serveAlone } from './run-alone.js'
 
 /** A domain event of the account, as appended to the log. */
 export type LedgerEvent =
@@ -208,8 +208,4 @@ export async function buildEventSourcingApp (options: FastifyServerOptions = {},
   return app
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const app = await buildEventSourcingApp({ logger: true })
-  const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3004) })
-  app.log.info(`event-sourcing example at ${address}/ledger`)
-}
+if (isMain(import.meta.url)) await serveAlone(() => buildEventSourcingApp({ logger: true }), 3004, 'event-sourcing example', '/ledger')

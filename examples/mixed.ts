@@ -24,12 +24,12 @@
  * Run it alone: `npm run build && node dist/examples/mixed.js`, then open
  * http://127.0.0.1:3008/mixed in two tabs.
  */
-import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
 import datastar, { type Subscriber } from 'fastify-datastar'
 import { escapeHtml, patchElementsEvent, patchSignalsEvent } from 'fastify-datastar/core'
 import websocket, { type WebSocketPluginOptions } from 'fastify-datastar/websocket'
+import { isMain, serveAlone } from './run-alone.js'
 
 /** The name of the registry both transports join. */
 export const MIXED_REGISTRY = 'ticker'
@@ -181,8 +181,4 @@ export async function buildMixedApp (options: FastifyServerOptions = {}, websock
   return app
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const app = await buildMixedApp({ logger: true })
-  const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3008) })
-  app.log.info(`Mixed example at ${address}/mixed`)
-}
+if (isMain(import.meta.url)) await serveAlone(() => buildMixedApp({ logger: true }), 3008, 'Mixed example', '/mixed')

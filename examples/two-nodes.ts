@@ -18,12 +18,12 @@
  * `npm run build && node dist/examples/two-nodes.js`, then open
  * http://127.0.0.1:3005/ and http://127.0.0.1:3006/ side by side.
  */
-import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import datastar from 'fastify-datastar'
 import { escapeHtml } from 'fastify-datastar/core'
 import { RedisBackplane, type RedisBackplaneOptions } from 'fastify-datastar/redis'
+import { isMain } from './run-alone.js'
 
 /** The signals of `POST /board/messages`: the text typed. */
 export const MessageSignals = Type.Object({
@@ -122,7 +122,7 @@ export async function buildTwoNodes (options: TwoNodesOptions = {}): Promise<{ a
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   const { a, b } = await buildTwoNodes({ redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', server: { logger: true } })
   const addressA = await a.listen({ host: '127.0.0.1', port: Number(process.env.PORT_A ?? 3005) })
   const addressB = await b.listen({ host: '127.0.0.1', port: Number(process.env.PORT_B ?? 3006) })

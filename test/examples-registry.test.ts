@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify'
 import type { ParsedEvent } from 'fastify-datastar'
 import { buildCqrsApp } from '../examples/cqrs.js'
 import { buildEventSourcingApp } from '../examples/event-sourcing.js'
-import { listen, openStream, within, type StreamClient, type StreamRequest } from './helpers.js'
+import { fetchPage, listen, openStream, within, type StreamClient, type StreamRequest } from './helpers.js'
 
 /** The bound of every wait (a failure message, never a measurement). */
 const LIMIT = 5000
@@ -182,11 +182,7 @@ test('cqrs: the page loads the client, opens the read stream and binds the draft
   const app = await buildCqrsApp()
   const { url } = await boot(t, app)
 
-  const response = await fetch(`${url}/cqrs`)
-  t.equal(response.status, 200)
-  t.match(response.headers.get('content-type'), /^text\/html/)
-  const html = await response.text()
-  t.ok(html.includes(`<script type="module" src="${app.datastarUrl()}"></script>`), 'the client script tag')
+  const html = await fetchPage(t, url, '/cqrs', app)
   t.match(html, /data-init="@get\('\/cqrs\/updates'\)"/)
   t.match(html, /data-signals="\{&quot;sessionId&quot;:&quot;[0-9a-f-]{36}&quot;,&quot;draft&quot;:&quot;&quot;\}"/)
   t.match(html, /<input data-bind:draft/)

@@ -15,7 +15,7 @@ import type { FastifyInstance } from 'fastify'
 import type { ParsedEvent, Subscriber } from 'fastify-datastar'
 import { buildChatApp } from '../examples/chat.js'
 import { buildMixedApp, MIXED_REGISTRY } from '../examples/mixed.js'
-import { listen, openStream, waitFor, within, type StreamClient } from './helpers.js'
+import { fetchPage, listen, openStream, waitFor, within, type StreamClient } from './helpers.js'
 import { connect, upgradeResponse, wsUrl, type TestClient } from './websocket/helpers.js'
 
 /** The bound of every wait (a failure message, never a measurement). */
@@ -152,10 +152,7 @@ test('chat: a message that fails the schema closes the connection with 1008, and
 
 test('chat: the page is self-contained HTML that renders with textContent', async (t) => {
   const { url } = await boot(t, await buildChatApp())
-  const response = await fetch(`${url}/chat`)
-  t.equal(response.status, 200)
-  t.match(response.headers.get('content-type'), /^text\/html/)
-  const html = await response.text()
+  const html = await fetchPage(t, url, '/chat')
   t.match(html, /new WebSocket\(/)
   t.match(html, /<option value="bongo">/)
   t.match(html, /<option value="fury">/)
@@ -256,11 +253,7 @@ test('mixed: bad commands change nothing', async (t) => {
 test('mixed: the page loads the Datastar client, opens the stream and a WebSocket', async (t) => {
   const app = await buildMixedApp()
   const { url } = await boot(t, app)
-  const response = await fetch(`${url}/mixed`)
-  t.equal(response.status, 200)
-  t.match(response.headers.get('content-type'), /^text\/html/)
-  const html = await response.text()
-  t.ok(html.includes(`<script type="module" src="${app.datastarUrl()}"></script>`), 'the client script tag')
+  const html = await fetchPage(t, url, '/mixed', app)
   t.match(html, /data-init="@get\('\/mixed\/updates'\)"/)
   t.match(html, /data-on:click="@post\('\/mixed\/increment'\)"/)
   t.match(html, /new WebSocket\(/)

@@ -14,6 +14,7 @@ import { buildClockApp } from '../examples/clock.js'
 import { buildConformanceApp } from '../examples/conformance.js'
 import { buildCounterApp } from '../examples/counter.js'
 import { buildDemoApp } from '../examples/demo.js'
+import { fetchPage } from './helpers.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -26,16 +27,6 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const streamAppOptions = { forceCloseConnections: true }
 
 /** Listens on a free port of 127.0.0.1, closes the app at teardown, returns the base URL. */
-/** Fetches an example's page at `/`, checks it is HTML loading the Datastar client, and returns it. */
-async function fetchPage (t: Test, app: FastifyInstance, url: string): Promise<string> {
-  const response = await fetch(`${url}/`)
-  t.equal(response.status, 200)
-  t.match(response.headers.get('content-type'), /^text\/html/)
-  const html = await response.text()
-  t.ok(html.includes(`<script type="module" src="${app.datastarUrl()}"></script>`), 'the client script tag')
-  return html
-}
-
 async function start (t: Test, app: FastifyInstance): Promise<string> {
   t.teardown(() => app.close())
   return await app.listen({ host: '127.0.0.1', port: 0 })
@@ -111,7 +102,7 @@ test('counter: signals that do not match the schema are a 400', async (t) => {
 test('counter: its page loads the client and carries the counter', async (t) => {
   const app = await buildCounterApp()
   const url = await start(t, app)
-  const html = await fetchPage(t, app, url)
+  const html = await fetchPage(t, url, '/', app)
   t.match(html, /<div id="counter" data-signals="\{count: 0\}">/)
 
   const fragment = await fetch(`${url}/counter`)
@@ -157,7 +148,7 @@ test('clock: the stream patches #clock, and its timer stops when the client goes
 test('demo: the page at / loads the client and uses the data attributes', async (t) => {
   const app = await buildDemoApp(streamAppOptions)
   const url = await start(t, app)
-  const html = await fetchPage(t, app, url)
+  const html = await fetchPage(t, url, '/', app)
   t.match(html, /<div [^>]*data-signals="\{count: 0\}"/)
   t.match(html, /<output [^>]*data-text="\$count"/)
   t.match(html, /<button [^>]*data-on:click="@post\('\/counter\/increment'\)"/)

@@ -6,6 +6,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import { Writable, type Readable } from 'node:stream'
 import zlib from 'node:zlib'
 import type { FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
 import { SSEParser, type ParsedEvent } from '../src/sse/parser.js'
 
 /** Listens on a free loopback port and returns the base URL. */
@@ -137,6 +138,19 @@ export function logCapture (): { stream: Writable, lines: Array<Record<string, u
     }
   })
   return { stream, lines }
+}
+
+/**
+ * Fetches an example's page, checks it is HTML (loading the Datastar client
+ * when `app` is given), and returns it.
+ */
+export async function fetchPage (t: Test, url: string, path: string, app?: FastifyInstance): Promise<string> {
+  const response = await fetch(`${url}${path}`)
+  t.equal(response.status, 200)
+  t.match(response.headers.get('content-type'), /^text\/html/)
+  const html = await response.text()
+  if (app !== undefined) t.ok(html.includes(`<script type="module" src="${app.datastarUrl()}"></script>`), 'the client script tag')
+  return html
 }
 
 /** Resolves on the next turn of the event loop once `condition` holds. */
