@@ -18,6 +18,7 @@ import { addHeartbeat, deleteHeartbeat, type HeartbeatTarget } from '../heartbea
 import { CloseCode, closeCodeOfWsError, truncateReason, validateCloseCode } from './close-codes.js'
 import { DropOldestSender } from './drop-oldest.js'
 import { envelopeMessages } from './envelope.js'
+import { frameSender, writesDirectly, type FrameSender, type SharedMessage } from './frame.js'
 import { encodeMessage, type OutgoingMessage } from './message.js'
 import type { ResolvedResourceOptions } from './options.js'
 import type { Resource } from './resource.js'
@@ -99,6 +100,8 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   #finished: { promise: Promise<void>, resolve: () => void } | null = null
   // drop-oldest only: the sender that keeps the newest messages within the bound.
   readonly #dropOldest: DropOldestSender | null
+  // Without extensions: ws's sender, whose socket takes a broadcast's pre-framed bytes.
+  readonly #frameSender: FrameSender | null
 
   /**
    * Wraps an open `ws` socket; `start()` runs `connected` and begins reading.
@@ -116,6 +119,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     this.#data = info.data
     this.lastEventId = info.lastEventId
     this.#dropOldest = definition.options.overflow === 'drop-oldest' ? new DropOldestSender(socket, definition.options.maxBufferedBytes) : null
+    this.#frameSender = frameSender(socket)
   }
 
   /** Per-client state of the application. */
@@ -160,6 +164,16 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
    */
   sendEncoded (bytes: Buffer, binary: boolean): boolean {
     return this.#transmit(bytes, binary, bytes.length)
+  }
+
+  /**
+   * Sends a message shared by many clients (a broadcast): as its pre-framed
+   * bytes straight to the socket when ws would send exactly those at once, as
+   * `sendEncoded()` otherwise. Same bound and overflow policy.
+   * @example client.sendShared(new SharedMessage(Buffer.from('hi'), false))
+   */
+  sendShared (message: SharedMessage): boolean {
+    return this.#transmit(message.bytes, message.binary, message.bytes.length, message)
   }
 
   /**
@@ -451,7 +465,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     }
   }
 
-  #transmit (payload: Buffer | string, binary: boolean, size: number): boolean {
+  #transmit (payload: Buffer | string, binary: boolean, size: number, shared?: SharedMessage): boolean {
     if (this.isClosed) return false
     if (this.#dropOldest !== null) {
       this.#dropOldest.send(payload, binary, size)
@@ -462,7 +476,9 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     const buffered = socket.bufferedAmount
     // A single message bigger than the bound still goes out when nothing waits.
     if (buffered === 0 || buffered + size <= maxBufferedBytes) {
-      socket.send(payload, { binary })
+      const sender = this.#frameSender
+      if (shared !== undefined && sender !== null && writesDirectly(sender)) sender._socket.write(shared.frame)
+      else socket.send(payload, { binary })
       return true
     }
     this.#fail(new FST_ERR_WS_OVERFLOW(maxBufferedBytes))

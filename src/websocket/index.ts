@@ -2,6 +2,7 @@
 export * from './client.js'
 export * from './close-codes.js'
 export * from './envelope.js'
+export { SharedMessage } from './frame.js'
 export * from './message.js'
 export * from './options.js'
 export * from './origin.js'

@@ -7,6 +7,7 @@
 import type { WebSocket } from 'ws'
 import { ResourceClient, type ClientDefinition } from './client.js'
 import { encodeMessage, type OutgoingMessage } from './message.js'
+import { SharedMessage } from './frame.js'
 import { CloseCode } from './close-codes.js'
 
 /** Options of a broadcast. */
@@ -42,23 +43,23 @@ export class Resource<Data = Record<string, unknown>, Request = unknown, Message
   }
 
   /**
-   * Sends one message to every client, encoded once: text and JSON become one
-   * Buffer handed to every socket. Never waits for a slow client (each applies
+   * Sends one message to every client, encoded and framed once: text and JSON
+   * become one Buffer, framed on first need, handed to every socket. Never waits for a slow client (each applies
    * its own overflow policy). Returns how many clients it was handed to. An
    * error thrown by `filter` is the caller's: it stops the broadcast and is thrown.
    * @example room.broadcast({ type: 'say', from: client.data.name, text }, { except: client })
    */
   broadcast (message: OutgoingMessage, options?: ResourceBroadcastOptions<ResourceClient<Data, Request, Message>>): number {
     const { data, binary } = encodeMessage(message)
-    // UTF-8 once, not once per socket.
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data
+    // UTF-8 and the frame once, not once per socket.
+    const shared = new SharedMessage(typeof data === 'string' ? Buffer.from(data) : data, binary)
     const except = options?.except
     const filter = options?.filter
     let count = 0
     for (const client of this.#clients) {
       if (except !== undefined && (except === client || (Array.isArray(except) && except.includes(client)))) continue
       if (filter !== undefined && !filter(client)) continue
-      if (client.sendEncoded(bytes, binary)) count++
+      if (client.sendShared(shared)) count++
     }
     return count
   }
