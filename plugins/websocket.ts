@@ -16,7 +16,7 @@ import fp from 'fastify-plugin'
 import fastifyWebsocket, { type WebsocketPluginOptions } from '@fastify/websocket'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify'
 import type { Static, TSchema } from '@sinclair/typebox'
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { WebSocket } from 'ws'
 import {
   FST_ERR_WS_INVALID_OPTION,
@@ -89,15 +89,24 @@ declare module 'fastify' {
   }
 }
 
-const kInstance = Symbol('fastify-datastar.websocket.instance')
-const kProtocol = Symbol('fastify-datastar.websocket.protocol')
+/** What an upgrade's hooks decided, kept until its handler runs. */
+interface Upgrade {
+  /** The resource instance it joins. */
+  instance?: string
+  /** The subprotocol chosen before the 101. */
+  protocol?: string
+  /** The upgrade's ServerResponse, detached from the socket once upgraded. */
+  response?: ServerResponse
+}
 
-const kResponse = Symbol('fastify-datastar.websocket.response')
+// Keyed by the raw request, not stored on it: a property added to every
+// IncomingMessage outlives the upgrade (the request stays as `client.request`).
+const upgrades = new WeakMap<IncomingMessage, Upgrade>()
 
-interface UpgradeSlots {
-  [kInstance]?: string
-  [kProtocol]?: string
-  [kResponse]?: ServerResponse | undefined
+function upgradeOf (request: IncomingMessage): Upgrade {
+  let upgrade = upgrades.get(request)
+  if (upgrade === undefined) upgrades.set(request, upgrade = {})
+  return upgrade
 }
 
 type HandleProtocols = (protocols: Set<string>, request: unknown) => string | false
@@ -163,9 +172,9 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
         if (typeof name !== 'string') throw new FST_ERR_WS_RESOURCE_NOT_FOUND(request.url)
         if (!request.ws) return
         if (definition.schema !== undefined) check ??= compileValidator(request, definition.schema, 'message')
-        const slots = request.raw as UpgradeSlots
-        slots[kInstance] = name
-        slots[kResponse] = reply.raw
+        const upgrade = upgradeOf(request.raw)
+        upgrade.instance = name
+        upgrade.response = reply.raw
       }],
       // RFC 9110: a 426 names the protocol to upgrade to.
       handler: async (_request: FastifyRequest, reply: FastifyReply) => {
@@ -173,7 +182,8 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
         throw new FST_ERR_WS_UPGRADE_REQUIRED(path)
       },
       wsHandler: (socket: WebSocket, request: FastifyRequest) => {
-        const slots = request.raw as UpgradeSlots
+        const upgrade = upgradeOf(request.raw)
+        upgrades.delete(request.raw)
         let data: unknown
         try {
           data = initialData?.(request)
@@ -182,8 +192,8 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
           socket.close(CloseCode.INTERNAL_ERROR, 'Internal error')
           return
         }
-        releaseUpgradeResponse(socket, slots)
-        route.accept({ socket, request, name: slots[kInstance]!, data, lastEventId: lastEventIdOf(request) })
+        releaseUpgrade(socket, request.raw, upgrade.response)
+        route.accept({ socket, request, name: upgrade.instance!, data, lastEventId: lastEventIdOf(request) })
       }
     } as unknown as Parameters<FastifyInstance['route']>[0])
     return route
@@ -191,23 +201,27 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
 }
 
 /**
- * Lets the objects of the finished HTTP exchange go, so that a long-lived
- * connection keeps only its request (what `client.request` needs):
+ * Lets what the finished HTTP exchange no longer needs go, so that a
+ * long-lived connection keeps only its request as `client.request` uses it:
  * @fastify/websocket's per-socket 'error' listener closes over the reply (the
  * client handles its socket's errors itself, and logs client mistakes at info
- * where @fastify/websocket's errorHandler would log them as errors), the TCP socket still points at
- * the upgrade's ServerResponse until it is detached, and the raw request holds
- * the upgrade's `head` Buffer, a slice that keeps the whole first packet.
+ * where @fastify/websocket's errorHandler would log them as errors); the TCP
+ * socket still points at the upgrade's ServerResponse until it is detached;
+ * the raw request holds the upgrade's `head` Buffer, a slice that keeps the
+ * whole first packet; and `rawHeaders` repeats every header name as a string
+ * of its own beside the parsed `headers` (which keep every value): emptied
+ * once `data()` has run.
  */
-function releaseUpgradeResponse (socket: WebSocket, slots: UpgradeSlots): void {
+function releaseUpgrade (socket: WebSocket, request: IncomingMessage, response: ServerResponse | undefined): void {
   // @fastify/websocket adds its listener last, just before calling the route's handler.
   const theirs = socket.listeners('error').at(-1) as ((error: Error) => void) | undefined
   if (theirs !== undefined) socket.removeListener('error', theirs)
-  const response = slots[kResponse]
-  slots[kResponse] = undefined
   if (response?.socket != null) response.detachSocket(response.socket)
-  const head = Object.getOwnPropertySymbols(slots).find((symbol) => symbol.description === 'ws-head')
-  if (head !== undefined) (slots as Record<symbol, unknown>)[head] = undefined
+  const head = Object.getOwnPropertySymbols(request).find((symbol) => symbol.description === 'ws-head')
+  if (head !== undefined) (request as unknown as Record<symbol, unknown>)[head] = undefined
+  // Node parses `headers` from `rawHeaders` on first use: parse them before the list goes
+  // (an injectWS request has no list).
+  if (request.headers !== undefined && Array.isArray(request.rawHeaders)) request.rawHeaders.length = 0
 }
 
 /** Origin and subprotocol checks of an upgrade, as HTTP answers (403, 400) before the 101. */
@@ -221,7 +235,7 @@ function checkUpgrade (settings: ResolvedResourceOptions) {
     if (offered.length === 0) return
     const protocol = selectProtocol(offered, settings.protocols)
     if (protocol === undefined) throw new FST_ERR_WS_UNSUPPORTED_PROTOCOL(offered.join(', '))
-    ;(request.raw as UpgradeSlots)[kProtocol] = protocol
+    upgradeOf(request.raw).protocol = protocol
   }
 }
 
@@ -230,7 +244,7 @@ function selectProtocolsFromUpgrade (fastify: FastifyInstance): void {
   const options = fastify.websocketServer.options as { handleProtocols?: HandleProtocols | null }
   const previous = options.handleProtocols
   options.handleProtocols = (protocols, request) => {
-    const chosen = (request as UpgradeSlots)[kProtocol]
+    const chosen = upgrades.get(request as IncomingMessage)?.protocol
     if (chosen !== undefined) return chosen
     if (typeof previous === 'function') return previous(protocols, request)
     // ws's own behaviour for routes that are not resources.

@@ -254,9 +254,12 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     socket.on('message', onSocketMessage)
     socket.on('close', onSocketClose)
     socket.on('error', onSocketError)
-    socket.on('pong', onSocketPong)
     const { heartbeat } = this.#definition.options
-    if (heartbeat !== false) addHeartbeat(heartbeat, this)
+    // Without a heartbeat nothing needs the pongs (and each listener costs every idle client).
+    if (heartbeat !== false) {
+      socket.on('pong', onSocketPong)
+      addHeartbeat(heartbeat, this)
+    }
     const connected = this.#definition.connected
     if (connected === undefined) {
       this.#state = OPEN

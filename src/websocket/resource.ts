@@ -44,9 +44,10 @@ export class Resource<Data = Record<string, unknown>, Request = unknown, Message
 
   /**
    * Sends one message to every client, encoded and framed once: text and JSON
-   * become one Buffer, framed on first need, handed to every socket. Never waits for a slow client (each applies
-   * its own overflow policy). Returns how many clients it was handed to. An
-   * error thrown by `filter` is the caller's: it stops the broadcast and is thrown.
+   * become one Buffer, framed on first need, handed to every socket. Never
+   * waits for a slow client (each applies its own overflow policy). Returns how
+   * many clients it was handed to. An error thrown by `filter` is the caller's:
+   * it stops the broadcast and is thrown.
    * @example room.broadcast({ type: 'say', from: client.data.name, text }, { except: client })
    */
   broadcast (message: OutgoingMessage, options?: ResourceBroadcastOptions<ResourceClient<Data, Request, Message>>): number {

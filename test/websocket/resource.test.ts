@@ -480,16 +480,25 @@ test('injectWS reaches a resource without a listening server', async (t) => {
   socket.terminate()
 })
 
-test('a connected client keeps its request, not the upgrade\'s reply, response or first packet', async (t) => {
+test('a connected client keeps its request, not the upgrade\'s reply, response, first packet or raw header list', async (t) => {
   const { app } = await appWith({ heartbeat: false })
   let request: import('fastify').FastifyRequest | undefined
-  app.resource('/lean', { connected: (client) => { request = client.request } })
+  let rawHeadersInData: string[] = []
+  app.resource('/lean', {
+    data: (upgrade) => { rawHeadersInData = [...upgrade.raw.rawHeaders]; return {} },
+    connected: (client) => { request = client.request }
+  })
   const base = await listen(app)
   t.teardown(() => app.close())
-  const client = await connect(wsUrl(base, '/lean'))
+  const client = await connect(wsUrl(base, '/lean'), undefined, { headers: { 'X-Custom': 'kept' } })
   await waitFor(() => request !== undefined, 'connected')
   const [socket] = [...app.websocketServer.clients]
   t.equal(socket?.listenerCount('error'), 1, 'only the client\'s own error listener: @fastify/websocket\'s closure over the reply is gone')
+  t.equal(socket?.listenerCount('pong'), 0, 'no pong listener without a heartbeat')
+  t.ok(rawHeadersInData.includes('X-Custom'), 'data() still sees the raw header list')
+  t.same(request!.raw.rawHeaders, [], 'the raw header list is released after data()')
+  t.equal(request!.headers['x-custom'], 'kept', 'the parsed headers keep every value')
+  t.same(Object.getOwnPropertySymbols(request!.raw).filter((symbol) => symbol.description?.startsWith('fastify-datastar')), [], 'nothing of ours is left on the raw request')
   const tcp = request!.raw.socket as unknown as { _httpMessage: unknown }
   t.equal(tcp._httpMessage, null, 'the upgrade\'s ServerResponse is detached from the TCP socket')
   const head = Object.getOwnPropertySymbols(request!.raw).find((symbol) => symbol.description === 'ws-head')
