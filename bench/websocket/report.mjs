@@ -121,7 +121,7 @@ function report (data) {
   const out = []
   out.push('# WebSocket broadcast and idle memory: results', '')
   out.push('fastify-datastar\'s WebSocket plugin (`app.register(websocket, { heartbeat: false, origins: false })`, every client in the one instance of',
-    '`app.resource(\'/bench\', {})`, broadcast with `instance.broadcast(text)`: encoded once, handed to every client) side by side with a bare `ws` server,',
+    '`app.resource(\'/bench\', {})`, broadcast with `instance.broadcast(text)`: encoded and framed once, the frame written to every socket) side by side with a bare `ws` server,',
     'Fastify + @fastify/websocket and socket.io, all broadcasting the same ~200 B text messages over WebSocket on 127.0.0.1, measured in one run.', '')
   out.push('_This file is written by `bench/websocket/run.mjs`; the notes at the end are kept in `bench/websocket/NOTES.md` and copied in._', '')
   out.push('## Command', '', '```sh', 'npm run bench:websocket   # = npm run build && node bench/websocket/run.mjs', `${data.command}   # this run`, '```', '')

@@ -1,7 +1,8 @@
 // Ours: fastify-datastar's WebSocket plugin (built to dist/plugins/websocket.js
 // by `npm run build`). Every client connects to the resource '/bench' (no
 // heartbeat, no Origin check) and lands in its one instance; a broadcast is
-// instance.broadcast(text): encoded once, handed to every client.
+// instance.broadcast(text): encoded and framed once, the frame written to every
+// socket.
 // WS_BENCH_PLUGIN=<path> loads the plugin from another build instead (to try
 // one before it is in dist/).
 import process from 'node:process'
