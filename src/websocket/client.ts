@@ -479,13 +479,21 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     const buffered = socket.bufferedAmount
     // A single message bigger than the bound still goes out when nothing waits.
     if (buffered === 0 || buffered + size <= maxBufferedBytes) {
-      const sender = this.#frameSender
-      if (shared !== undefined && sender !== null && writesDirectly(sender)) sender._socket.write(shared.frame)
-      else socket.send(payload, { binary })
+      if (!this.#writeFrame(shared)) socket.send(payload, { binary })
       return true
     }
     this.#fail(new FST_ERR_WS_OVERFLOW(maxBufferedBytes))
     return false
+  }
+
+  // A broadcast's pre-framed bytes, straight to the socket when ws would send exactly them; false when ws must send.
+  #writeFrame (shared: SharedMessage | undefined): boolean {
+    const sender = this.#frameSender
+    if (shared === undefined || sender === null || !writesDirectly(sender)) return false
+    const frame = shared.frame
+    if (frame === null) return false
+    sender._socket.write(frame)
+    return true
   }
 }
 

@@ -22,6 +22,8 @@ const SENDER_IDLE = 0
 export interface FrameSender {
   /** DEFAULT (0) while nothing waits: any other state queues later sends behind the one in progress. */
   readonly _state: number
+  /** False while a fragmented message (`send(…, { fin: false })`) is unfinished: the next frame continues it. */
+  readonly _firstFragment: boolean
   /** The TCP (or TLS) socket the frames go to. */
   readonly _socket: { write: (chunk: Buffer) => boolean }
 }
@@ -44,33 +46,41 @@ export class SharedMessage {
     this.binary = binary
   }
 
-  /** The message as one final, unmasked, uncompressed frame, framed by ws on first use. */
-  get frame (): Buffer {
-    return (this.#frame ??= Buffer.concat(frame!(this.bytes, { fin: true, opcode: this.binary ? BINARY : TEXT, mask: false, readOnly: false, rsv1: false })))
+  /**
+   * The message as one final, unmasked, uncompressed frame, framed by ws on
+   * first use; null with a ws that does not export its framing function (then
+   * every message goes through `ws.send()`).
+   */
+  get frame (): Buffer | null {
+    if (frame === null) return null
+    return (this.#frame ??= Buffer.concat(frame(this.bytes, { fin: true, opcode: this.binary ? BINARY : TEXT, mask: false, readOnly: false, rsv1: false })))
   }
 }
 
 /**
  * The sender of a server-side ws socket whose messages may be written as
- * pre-framed bytes, or null when each must go through `socket.send()`: when
- * the connection negotiated an extension (permessage-deflate compresses, and
- * queues while it does), or this ws does not have the internals the direct
- * path relies on (then every message takes ws's own path, correct if slower).
- * Checked once per connection; `writesDirectly` is checked per message.
+ * pre-framed bytes, or null when each must go through `socket.send()`: on a
+ * client-side socket (its frames are masked), when the connection negotiated
+ * an extension (permessage-deflate compresses, and queues while it does), or
+ * when this ws does not have the internals the direct path relies on (then
+ * every message takes ws's own path, correct if slower). Checked once per
+ * connection; `writesDirectly` is checked per message.
  * @example const sender = frameSender(socket); if (sender !== null && writesDirectly(sender)) sender._socket.write(message.frame)
  */
 export function frameSender (socket: WebSocket): FrameSender | null {
   if (frame === null || socket.extensions !== '') return null
-  const sender = (socket as unknown as { _sender?: Partial<FrameSender> | null })._sender
-  if (typeof sender?._state !== 'number' || typeof sender._socket?.write !== 'function') return null
+  const internals = socket as unknown as { _isServer?: unknown, _sender?: Partial<FrameSender> | null }
+  const sender = internals._sender
+  if (internals._isServer !== true || typeof sender?._state !== 'number' || typeof sender._firstFragment !== 'boolean' || typeof sender._socket?.write !== 'function') return null
   return sender as FrameSender
 }
 
 /**
- * True when ws would write the next message at once (nothing it is still
- * preparing, a Blob say, that the frame must not overtake).
+ * True when ws would write the next message at once as a frame of its own:
+ * nothing it is still preparing (a Blob, say) that the frame must not
+ * overtake, and no fragmented message it would have to continue.
  * @example if (writesDirectly(sender)) sender._socket.write(message.frame)
  */
 export function writesDirectly (sender: FrameSender): boolean {
-  return sender._state === SENDER_IDLE
+  return sender._state === SENDER_IDLE && sender._firstFragment
 }

@@ -4,11 +4,11 @@ import type { Writable } from 'node:stream'
 import { test, type Test } from 'tap'
 import * as wsModule from 'ws'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { SharedMessage } from '../../src/websocket/frame.js'
+import { frameSender, SharedMessage } from '../../src/websocket/frame.js'
 import { resolveResourceOptions, type ResourceOptions } from '../../src/websocket/options.js'
 import { ResourceRoute } from '../../src/websocket/resource.js'
 import { connect, type TestClient } from './helpers.js'
-import { waitFor } from '../helpers.js'
+import { waitFor, within } from '../helpers.js'
 
 // What ws's own Receiver reads from bytes a server sent: [message, isBinary] pairs.
 // (Receiver is exported by ws, not declared by @types/ws.)
@@ -32,7 +32,7 @@ test('a shared message is one final unmasked frame, in each length form, made on
   ]
   for (const [what, bytes, binary, header] of cases) {
     const message = new SharedMessage(bytes, binary)
-    const frame = message.frame
+    const frame = message.frame!
     t.same([...frame.subarray(0, header.length)], header, `${what}: header`)
     t.equal(frame.length, header.length + bytes.length, `${what}: header and payload, nothing else`)
     t.ok(frame.subarray(header.length).equals(bytes), `${what}: payload as given`)
@@ -140,7 +140,9 @@ test('the direct path counts toward maxBufferedBytes: a stalled reader is closed
   const [stalledClient] = [...instance.clients]
   const chunk = 'z'.repeat(16 * 1024)
   let maxBuffered = 0
-  for (let i = 0; i < 1000 && !stalledClient!.isClosed; i++) {
+  // Until the kernel's buffers are full and the bound is reached, however large they are (bounded in count and time).
+  const deadline = Date.now() + 10_000
+  for (let i = 0; i < 50_000 && !stalledClient!.isClosed && Date.now() < deadline; i++) {
     instance.broadcast(chunk)
     if (!stalledClient!.isClosed) maxBuffered = Math.max(maxBuffered, stalledClient!.bufferedAmount)
     if (i % 20 === 19) await new Promise((resolve) => setImmediate(resolve))
@@ -151,4 +153,59 @@ test('the direct path counts toward maxBufferedBytes: a stalled reader is closed
   t.equal(at.sends(), 0, 'all of it went the direct way')
   instance.broadcast('still here')
   await waitFor(() => reader!.messages.at(-1) === 'still here', 'the other client keeps receiving')
+})
+
+test('a frame never goes between the fragments of a message ws is sending', async (t) => {
+  const at = await room(t)
+  const [client] = await join(t, at, 1)
+  at.sockets[0]!.send('first half, ', { fin: false })
+  at.route.get('room')!.broadcast('second half')
+  at.route.get('room')!.broadcast('next')
+  await within(client!.message(1), 5000, 'both messages')
+  t.same(client!.messages, ['first half, second half', 'next'], 'ws ended the fragmented message with the broadcast')
+  t.equal(client!.socket.readyState, client!.socket.OPEN)
+})
+
+test('a client-side socket accepted into a resource keeps ws.send(): its frames must be masked', async (t) => {
+  // A plain ws server upstream: it fails the connection (1002) on an unmasked frame from a client.
+  const upstream = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await once(upstream, 'listening')
+  t.teardown(() => new Promise((resolve) => { upstream.close(resolve) }))
+  const received: string[] = []
+  let upstreamSocket: WebSocket | undefined
+  upstream.on('connection', (socket) => {
+    upstreamSocket = socket
+    socket.on('message', (data) => { received.push(String(data)) })
+  })
+  const outgoing = (await connect(`ws://127.0.0.1:${(upstream.address() as AddressInfo).port}/`)).socket
+  t.teardown(() => { outgoing.terminate() })
+  t.equal(frameSender(outgoing), null)
+  const route = new ResourceRoute('/out', { options: resolveResourceOptions({ heartbeat: false }), onError: () => {} })
+  route.accept({ socket: outgoing, request: undefined, name: 'out' })
+  route.get('out')!.broadcast('masked')
+  await waitFor(() => received.length === 1, 'the upstream server read it')
+  t.same(received, ['masked'])
+  t.equal(upstreamSocket!.readyState, upstreamSocket!.OPEN, 'no protocol error')
+})
+
+test('a ws without the internals the direct path reads gets ws.send() for everything', async (t) => {
+  const plain = { extensions: '', _isServer: true }
+  t.equal(frameSender({ ...plain, _sender: undefined } as unknown as WebSocket), null, 'no sender')
+  t.equal(frameSender({ ...plain, _sender: { _firstFragment: true, _socket: { write () { return true } } } } as unknown as WebSocket), null, 'no state')
+  t.equal(frameSender({ ...plain, _sender: { _state: 0, _socket: { write () { return true } } } } as unknown as WebSocket), null, 'no fragment flag')
+  t.equal(frameSender({ ...plain, _sender: { _state: 0, _firstFragment: true, _socket: null } } as unknown as WebSocket), null, 'no socket')
+  t.equal(frameSender({ ...plain, extensions: 'permessage-deflate', _sender: { _state: 0, _firstFragment: true, _socket: { write () { return true } } } } as unknown as WebSocket), null, 'an extension')
+  t.ok(frameSender({ ...plain, _sender: { _state: 0, _firstFragment: true, _socket: { write () { return true } } } } as unknown as WebSocket), 'all there')
+})
+
+test('after close() a broadcast writes nothing more to that client', async (t) => {
+  const at = await room(t)
+  const [closing, staying] = await join(t, at, 2)
+  const instance = at.route.get('room')!
+  const [first] = [...instance.clients]
+  first!.close(1000, 'bye')
+  t.equal(instance.broadcast('after close'), 1, 'handed to the other client only')
+  t.same(await closing!.closed, { code: 1000, reason: 'bye' })
+  t.same(closing!.messages, [], 'no data frame after the close frame')
+  t.equal(await staying!.message(0), 'after close')
 })

@@ -480,7 +480,7 @@ test('injectWS reaches a resource without a listening server', async (t) => {
   socket.terminate()
 })
 
-test('a connected client keeps its request, not the upgrade\'s reply, response, first packet or raw header list', async (t) => {
+test('a connected client keeps its request, not the upgrade\'s reply, response, first packet or header name copies', async (t) => {
   const { app } = await appWith({ heartbeat: false })
   let request: import('fastify').FastifyRequest | undefined
   let rawHeadersInData: string[] = []
@@ -495,9 +495,13 @@ test('a connected client keeps its request, not the upgrade\'s reply, response, 
   const [socket] = [...app.websocketServer.clients]
   t.equal(socket?.listenerCount('error'), 1, 'only the client\'s own error listener: @fastify/websocket\'s closure over the reply is gone')
   t.equal(socket?.listenerCount('pong'), 0, 'no pong listener without a heartbeat')
-  t.ok(rawHeadersInData.includes('X-Custom'), 'data() still sees the raw header list')
-  t.same(request!.raw.rawHeaders, [], 'the raw header list is released after data()')
-  t.equal(request!.headers['x-custom'], 'kept', 'the parsed headers keep every value')
+  t.ok(rawHeadersInData.includes('X-Custom'), 'data() sees the header names as they came')
+  const rawHeaders = request!.raw.rawHeaders
+  t.same(rawHeaders, rawHeadersInData.map((item, i) => i % 2 === 0 ? item.toLowerCase() : item), 'afterwards every name and value stays, in order, the names lowercased')
+  const keys = Object.keys(request!.headers)
+  t.ok(rawHeaders.filter((_, i) => i % 2 === 0).every((name) => keys.includes(name)), 'each name is a key of the parsed headers')
+  t.same(request!.raw.headersDistinct['x-custom'], ['kept'], 'headersDistinct still reads the list')
+  t.equal(request!.headers['x-custom'], 'kept')
   t.same(Object.getOwnPropertySymbols(request!.raw).filter((symbol) => symbol.description?.startsWith('fastify-datastar')), [], 'nothing of ours is left on the raw request')
   const tcp = request!.raw.socket as unknown as { _httpMessage: unknown }
   t.equal(tcp._httpMessage, null, 'the upgrade\'s ServerResponse is detached from the TCP socket')
