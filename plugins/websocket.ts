@@ -26,6 +26,7 @@ import {
   FST_ERR_WS_UPGRADE_REQUIRED
 } from '../src/errors.js'
 import { CloseCode } from '../src/websocket/close-codes.js'
+import { shareRequestStrings } from '../src/websocket/request-strings.js'
 import type { MessageValidator, ResourceClient, ResourceHandlers } from '../src/websocket/client.js'
 import { resolveResourceOptions, type ResolvedResourceOptions, type ResourceOptions } from '../src/websocket/options.js'
 import { isOriginAllowed } from '../src/websocket/origin.js'
@@ -208,8 +209,8 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
  * where @fastify/websocket's errorHandler would log them as errors); the TCP
  * socket still points at the upgrade's ServerResponse until it is detached;
  * the raw request holds the upgrade's `head` Buffer, a slice that keeps the
- * whole first packet; and `rawHeaders` holds a string of its own for every
- * header name (shared once `data()` has run).
+ * whole first packet; and its header strings are copies of their own (shared
+ * once `data()` has run).
  */
 function releaseUpgrade (socket: WebSocket, request: IncomingMessage, response: ServerResponse | undefined): void {
   // @fastify/websocket adds its listener last, just before calling the route's handler.
@@ -218,26 +219,7 @@ function releaseUpgrade (socket: WebSocket, request: IncomingMessage, response: 
   if (response?.socket != null) response.detachSocket(response.socket)
   const head = Object.getOwnPropertySymbols(request).find((symbol) => symbol.description === 'ws-head')
   if (head !== undefined) (request as unknown as Record<symbol, unknown>)[head] = undefined
-  shareHeaderNames(request)
-}
-
-/**
- * Makes `rawHeaders` name each header with the string that keys it in
- * `headers`: the same name lowercased, one string shared by every request,
- * where the parser made a string of its own for every name of every request.
- * Every name and value stays, in order (`headersDistinct` still reads them).
- */
-function shareHeaderNames (request: IncomingMessage): void {
-  const raw = request.rawHeaders
-  // An injectWS request has no list.
-  if (!Array.isArray(raw)) return
-  // Property names are internalized: these are the shared strings.
-  const names = Object.keys(request.headers)
-  for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i]!.toLowerCase()
-    const shared = names.find((name) => name === lower)
-    if (shared !== undefined) raw[i] = shared
-  }
+  shareRequestStrings(request)
 }
 
 /** Origin and subprotocol checks of an upgrade, as HTTP answers (403, 400) before the 101. */
