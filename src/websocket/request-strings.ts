@@ -8,16 +8,25 @@
  */
 import type { IncomingMessage } from 'node:http'
 
-// Node's default limit for a whole header section is 16 KiB; a longer string is not a header.
-const MAX_SHARED_LENGTH = 16 * 1024
+// V8 hashes a string by its text up to this length (longer ones by length alone: they would all collide).
+const MAX_SHARED_LENGTH = 16_383
+
+// Null-prototype objects keep their properties in a dictionary: a name added
+// here leaves no hidden-class transition behind (a `{ [value]: 0 }` literal
+// would, for every distinct value, on the map every `{}` starts from).
+const scratch: Record<string, number> = Object.create(null)
 
 /**
  * The one copy V8 keeps of `value` as a property name (equal to `value`).
+ * Index-like strings ('13') come back equal but not shared.
  * @example sharedString(request.headers['user-agent'])
  */
 export function sharedString (value: string): string {
   if (value.length > MAX_SHARED_LENGTH) return value
-  return Object.keys({ [value]: 0 })[0] ?? value
+  scratch[value] = 0
+  const shared = Object.keys(scratch)[0] ?? value
+  delete scratch[value]
+  return shared
 }
 
 /**
@@ -42,8 +51,8 @@ export function shareRequestStrings (request: IncomingMessage): void {
   // A request made by injectWS has no list.
   if (!Array.isArray(raw)) return
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const lower = raw[i]!.toLowerCase()
-    raw[i] = names.find((name) => name === lower) ?? raw[i]!
+    // The same shared string that keys `headers`.
+    raw[i] = sharedString(raw[i]!.toLowerCase())
     raw[i + 1] = sharedString(raw[i + 1]!)
   }
 }
