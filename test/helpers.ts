@@ -162,6 +162,13 @@ export async function waitFor (condition: () => boolean, what: string, limitMs =
   }
 }
 
+/** A promise that handlers under test wait on, resolved when the test calls `open()`. */
+export function gate (): { opened: Promise<void>, open: () => void } {
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => { open = resolve })
+  return { opened, open }
+}
+
 /** Rejects with a clear message if `promise` has not settled within `limitMs` (a bound, not a measurement). */
 export function within<T> (promise: Promise<T>, limitMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined

@@ -24,6 +24,29 @@ export const CONNECT_TIMEOUT_MS = 10_000
 
 export const nowUs = () => Number(process.hrtime.bigint() / 1000n)
 
+// A response head longer than this is an error, not a head still arriving.
+const MAX_HEAD = 16_384
+
+/**
+ * Reads an HTTP response head that may arrive over several socket reads; the
+ * part read so far waits in `pending.head` (a string, '' to begin with).
+ * Returns null until the blank line has come, then the head (without the
+ * blank line), its status and where the body starts in `buf`.
+ */
+export function readResponseHead (pending, buf, start, end) {
+  const text = pending.head + buf.toString('latin1', start, end)
+  const stop = text.indexOf('\r\n\r\n')
+  if (stop === -1) {
+    if (text.length > MAX_HEAD) throw new Error('response head too large')
+    pending.head = text
+    return null
+  }
+  pending.head = ''
+  const head = text.slice(0, stop)
+  // The head may have begun in an earlier read: count the body's start from the end of this one.
+  return { head, status: Number(head.slice(9, 12)), bodyStart: end - (text.length - stop - 4) }
+}
+
 /**
  * Settles one connection attempt once: `finish()` resolves `{ connection: connection() }`,
  * `finish(error)` calls `abort()` and resolves `{ error }`; a timeout is such an error.

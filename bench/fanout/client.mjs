@@ -9,7 +9,7 @@
 // Connecting, counting a round and the IPC protocol with run.mjs
 // ({ cmd: 'connect', port, n, path, sources }, 'arm', 'close') are
 // bench/common/client.mjs's.
-import { LoadGenerator, openSocket, runClient } from '../common/client.mjs'
+import { LoadGenerator, openSocket, readResponseHead, runClient } from '../common/client.mjs'
 
 const NL = 0x0a
 const CR = 0x0d
@@ -54,19 +54,11 @@ class Connection {
     while (i < end) {
       switch (this.state) {
         case HEAD: {
-          const text = this.head + buf.toString('latin1', i, end)
-          const stop = text.indexOf('\r\n\r\n')
-          if (stop === -1) {
-            if (text.length > 16_384) throw new Error('response head too large')
-            this.head = text
-            return
-          }
-          const head = text.slice(0, stop)
-          this.head = ''
-          this.status = Number(head.slice(9, 12))
-          if (!/\r\ntransfer-encoding: *chunked/i.test(head)) throw new Error(`expected a chunked response, got:\n${head}`)
-          // Where the body starts within buf (the head text may have begun in an earlier read).
-          i = end - (text.length - stop - 4)
+          const response = readResponseHead(this, buf, i, end)
+          if (response === null) return
+          this.status = response.status
+          if (!/\r\ntransfer-encoding: *chunked/i.test(response.head)) throw new Error(`expected a chunked response, got:\n${response.head}`)
+          i = response.bodyStart
           this.state = SIZE
           const onOpen = this.onOpen
           this.onOpen = null

@@ -23,7 +23,7 @@
 // Connecting, counting a round, the worker threads and the IPC protocol with
 // run.mjs ({ cmd: 'connect', port, n, path, protocol, client, sources },
 // 'arm', 'close') are bench/common/client.mjs's.
-import { CONNECT_TIMEOUT_MS, LoadGenerator, attempt, nowUs, openSocket, runClient } from '../common/client.mjs'
+import { CONNECT_TIMEOUT_MS, LoadGenerator, attempt, nowUs, openSocket, readResponseHead, runClient } from '../common/client.mjs'
 
 const AT = 0x40 // '@'
 const COMMA = 0x2c
@@ -92,21 +92,15 @@ class FrameConnection {
   /** Feeds `buf[start, end)` of the socket's bytes. */
   feed (buf, start, end, now) {
     if (this.state === HEAD) {
-      const text = this.head + buf.toString('latin1', start, end)
-      const stop = text.indexOf('\r\n\r\n')
-      if (stop === -1) {
-        if (text.length > 16_384) throw new Error('response head too large')
-        this.head = text
-        return
-      }
-      this.head = ''
-      const status = Number(text.slice(9, 12))
-      if (status !== 101) throw new Error(`status ${status}: ${text.slice(0, stop).split('\r\n')[0]}`)
-      if (/\r\nsec-websocket-extensions:/i.test(text.slice(0, stop))) throw new Error('the server negotiated an extension')
+      const response = readResponseHead(this, buf, start, end)
+      if (response === null) return
+      const { head, status, bodyStart } = response
+      if (status !== 101) throw new Error(`status ${status}: ${head.split('\r\n')[0]}`)
+      if (/\r\nsec-websocket-extensions:/i.test(head)) throw new Error('the server negotiated an extension')
       this.state = FRAMES
       // A plain WebSocket client is connected at the 101; a socket.io one at the CONNECT answer.
       if (!this.socketIo) this.opened()
-      start = end - (text.length - stop - 4)
+      start = bodyStart
       if (start === end) return
     }
     if (this.tail !== null) {

@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import { Type } from '@sinclair/typebox'
 import websocket, { CloseCode, type WebSocketClient } from '../../plugins/websocket.js'
 import { heartbeatTimerCount } from '../../src/heartbeat.js'
-import { listen, logCapture, waitFor, within } from '../helpers.js'
+import { gate, listen, logCapture, waitFor, within } from '../helpers.js'
 import { connect, upgradeResponse, wsUrl } from './helpers.js'
 
 async function appWith (register: Parameters<typeof websocket>[1] = {}) {
@@ -16,8 +16,7 @@ async function appWith (register: Parameters<typeof websocket>[1] = {}) {
 test('connected, message and disconnected run once each, in order, with no message lost during an async connected', async (t) => {
   const { app } = await appWith()
   const calls: string[] = []
-  let release!: () => void
-  const connectedDone = new Promise<void>((resolve) => { release = resolve })
+  const { opened: connectedDone, open: release } = gate()
   app.resource('/room', {
     connected: async (client) => { calls.push('connected'); await connectedDone; client.send('ready') },
     message: (client, text) => { calls.push(`message ${text}`); client.send(`echo ${text}`) },
@@ -183,8 +182,7 @@ test('a throwing handler closes its client with 1011 and logs through request.lo
 test('disconnected runs exactly once when connected throws, and when the client leaves during an async connected', async (t) => {
   const { app } = await appWith()
   const events: string[] = []
-  let release!: () => void
-  const slow = new Promise<void>((resolve) => { release = resolve })
+  const { opened: slow, open: release } = gate()
   app.resource('/throws', {
     connected: () => { throw new Error('no') },
     disconnected: (client, code) => { events.push(`throws ${code}`) }
@@ -527,10 +525,8 @@ test('a validator that throws closes that client with 1011 and is logged; the pr
 
 test('while messages are held the socket is paused; a server close still completes, and the heartbeat spares it', async (t) => {
   const { app } = await appWith({ heartbeat: 20 })
-  let release!: () => void
-  const held = new Promise<void>((resolve) => { release = resolve })
-  let releaseForever!: () => void
-  const heldForever = new Promise<void>((resolve) => { releaseForever = resolve })
+  const { opened: held, open: release } = gate()
+  const { opened: heldForever, open: releaseForever } = gate()
   const handled: string[] = []
   let server: WebSocketClient | undefined
   app.resource('/held', {
@@ -563,8 +559,7 @@ test('while messages are held the socket is paused; a server close still complet
 test('disconnected waits for a message handler still running', async (t) => {
   const { app } = await appWith()
   const events: string[] = []
-  let finish!: () => void
-  const slow = new Promise<void>((resolve) => { finish = resolve })
+  const { opened: slow, open: finish } = gate()
   app.resource('/busy', {
     message: async () => { events.push('message start'); await slow; events.push('message end') },
     disconnected: () => { events.push('disconnected') }
