@@ -22,6 +22,7 @@ import { elementsResponse, scriptResponse, signalsResponse, type ElementsRespons
 import { readSignals, type ParseSignalsOptions, type PoisoningAction, type Signals } from '../src/datastar/signals.js'
 import { datastarUrl, type DatastarUrlOptions } from '../src/datastar/url.js'
 import type { SignalsPatch } from '../src/datastar/events.js'
+import { kSignals } from '../src/symbols.js'
 import { sse, validateStreamDefaults } from './sse.js'
 import { compileValidator, type Validation } from './validation.js'
 import { streamTracker, type StreamCallback, type StreamDefaults, type StreamReplyOptions } from './reply-stream.js'
@@ -126,8 +127,6 @@ declare module 'fastify' {
     datastarUrl(): string
   }
 }
-
-const kSignals = Symbol('fastify-datastar.signals')
 
 interface SignalsSlot {
   [kSignals]: Signals | null

@@ -10,7 +10,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginCallback } from 'fastify'
 
-const kNoDelay = Symbol('fastify-datastar.noDelay')
+import { kNoDelay } from '../src/symbols.js'
 
 interface MarkedSocket {
   setNoDelay?: (noDelay?: boolean) => unknown

@@ -9,7 +9,9 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { FST_ERR_SSE_ALREADY_STARTED } from '../src/errors.js'
 import { negotiateEncoding, resolveCompression, validateCompression, type CompressionOptions } from '../src/sse/compression.js'
-import { sseHeaders, type SSEOverflowPolicy, type SSEStream, type SSEStreamOptions } from '../src/sse/stream.js'
+import { sseHeaders, type SSEStream, type SSEStreamOptions } from '../src/sse/stream.js'
+import type { OverflowPolicy } from '../src/overflow.js'
+import { kStreamTracker } from '../src/symbols.js'
 
 /** Stream settings that a plugin and a route (`config.sse`) can set too. */
 export interface StreamDefaults {
@@ -20,7 +22,7 @@ export interface StreamDefaults {
   /** Bytes that may queue for a client reading slower than events come. Default 1 MiB. */
   maxBufferedBytes?: number
   /** Past that bound: 'close' the stream (default) or 'drop-oldest' queued events. */
-  overflow?: SSEOverflowPolicy
+  overflow?: OverflowPolicy
 }
 
 /** Options of `reply.sse()` and `reply.datastar()`. */
@@ -41,9 +43,6 @@ type StreamClass<S extends SSEStream> = new (
   head: () => { statusCode: number, headers: OutgoingHttpHeaders },
   options: SSEStreamOptions
 ) => S
-
-/** Where the SSE plugin keeps an instance's tracker (shared with the Datastar plugin). */
-export const kStreamTracker = Symbol('fastify-datastar.streamTracker')
 
 /** The stream tracker of an instance on which the SSE plugin is registered. */
 export function streamTracker (fastify: FastifyInstance): StreamTracker {

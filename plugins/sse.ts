@@ -15,7 +15,8 @@ import type { FastifyPluginCallback, FastifyReply } from 'fastify'
 import { FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION } from '../src/errors.js'
 import { validateCompression } from '../src/sse/compression.js'
 import { SSEStream, validateKeepAlive, validateMaxBufferedBytes, validateOverflow } from '../src/sse/stream.js'
-import { kStreamTracker, StreamTracker, type StreamCallback, type StreamDefaults, type StreamReplyOptions } from './reply-stream.js'
+import { kStreamTracker } from '../src/symbols.js'
+import { StreamTracker, type StreamCallback, type StreamDefaults, type StreamReplyOptions } from './reply-stream.js'
 
 /** Options of the SSE plugin: defaults of every stream (a route's `config.sse` and a stream's options refine them). */
 export type SSEPluginOptions = StreamDefaults

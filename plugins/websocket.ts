@@ -289,10 +289,12 @@ export const websocket = fp(websocketPlugin, {
 })
 
 export default websocket
-export { ResourceRoute, Resource, type ResourceBroadcastOptions } from '../src/websocket/resource.js'
+export { ResourceRoute, Resource } from '../src/websocket/resource.js'
+export type { BroadcastOptions } from '../src/broadcast.js'
 export { ResourceClient, type ResourceHandlers } from '../src/websocket/client.js'
 export type { OutgoingMessage } from '../src/websocket/message.js'
 export { CloseCode } from '../src/websocket/close-codes.js'
-export type { ResourceOptions, WebSocketOverflowPolicy, InvalidMessagePolicy } from '../src/websocket/options.js'
+export type { ResourceOptions, InvalidMessagePolicy } from '../src/websocket/options.js'
+export type { OverflowPolicy } from '../src/overflow.js'
 export type { OriginPolicy } from '../src/websocket/origin.js'
 export type { Envelope } from '../src/websocket/envelope.js'

@@ -4,10 +4,11 @@
  * instead of one per connection, so thousands of idle connections cost a set
  * entry each. A timer exists only while it has members.
  */
+import { kHeartbeat } from './symbols.js'
 
 /** Anything that can write a heartbeat. */
 export interface HeartbeatTarget {
-  heartbeat (): void
+  [kHeartbeat] (): void
 }
 
 interface HeartbeatGroup {
@@ -52,5 +53,5 @@ export function heartbeatTimerCount (): number {
 }
 
 function beat (members: Set<HeartbeatTarget>): void {
-  for (const member of members) member.heartbeat()
+  for (const member of members) member[kHeartbeat]()
 }

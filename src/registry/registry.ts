@@ -29,6 +29,7 @@ import {
   type PatchSignalsOptions,
   type SignalsPatch
 } from '../datastar/events.js'
+import { isExcepted, type BroadcastOptions } from '../broadcast.js'
 import { MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneMessage } from './backplane.js'
 import { ReplayRing, type RingEvent } from './ring.js'
 
@@ -78,13 +79,7 @@ export interface AddOptions {
   lastEventId?: string
 }
 
-/** Options of a broadcast. `except` and `filter` are evaluated on this node. */
-export interface BroadcastOptions<S extends Subscriber = Subscriber> {
-  /** A subscriber (or several) that must not receive it, typically the sender. */
-  except?: S | readonly S[]
-  /** Receives it only if this returns true. */
-  filter?: (subscriber: S) => boolean
-}
+export type { BroadcastOptions } from '../broadcast.js'
 
 /** What a long-poll wait ends with. */
 export type PollResult =
@@ -504,7 +499,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     // The same bytes for everyone; their HTTP/1.1 chunk is framed once, by the first stream that wants it.
     const shared = new SharedEvent(event.bytes)
     for (const subscriber of targets) {
-      if (except !== undefined && (except === subscriber || (Array.isArray(except) && except.includes(subscriber)))) continue
+      if (isExcepted(subscriber, except)) continue
       if (filter !== undefined && !this.#safeFilter(filter, subscriber)) continue
       try {
         if (subscriber.writeShared !== undefined) subscriber.writeShared(shared)

@@ -8,7 +8,10 @@ import { FST_ERR_SSE_INVALID_OPTION, FST_ERR_SSE_OVERFLOW } from '../errors.js'
 import { corkUntilNextTick, currentTurn, directSocket, frameChunk, type ResponseSocket, type SharedEvent } from './chunk.js'
 import { FrameCompressor, type Encoding, type FrameSink, type StreamCompression } from './compression.js'
 import { encodeComment, encodeEvent, type SSEMessage } from './format.js'
+import { deferred, type Deferred } from '../deferred.js'
 import { addHeartbeat, deleteHeartbeat } from '../heartbeat.js'
+import { DEFAULT_MAX_BUFFERED_BYTES, type OverflowPolicy } from '../overflow.js'
+import { kHeartbeat, kStream } from '../symbols.js'
 
 // For fan-out loops of their own: stream.writeShared(new SharedEvent(bytes)) frames once for every stream.
 export { SharedEvent } from './chunk.js'
@@ -43,9 +46,6 @@ export interface SSEHead {
 /** Who ended a stream: the client, the server, or the bound on a slow client's queue. */
 export type SSECloseReason = 'client' | 'server' | 'overflow'
 
-/** What a stream does when a slow client's queue would pass its bound. */
-export type SSEOverflowPolicy = 'close' | 'drop-oldest'
-
 /** Options of one stream. */
 export interface SSEStreamOptions {
   /** Interval of keep-alive comments in ms, or `false` for none. Default 30 000. */
@@ -63,7 +63,7 @@ export interface SSEStreamOptions {
   /** Bytes that may queue for a client that reads slower than events come. Default 1 MiB. */
   maxBufferedBytes?: number
   /** Past that bound: 'close' the stream (default) or 'drop-oldest' queued events (latest-state streams). */
-  overflow?: SSEOverflowPolicy
+  overflow?: OverflowPolicy
 }
 
 /** Default keep-alive interval: under the 60 s idle timeout of common proxies. */
@@ -71,9 +71,6 @@ export const DEFAULT_KEEP_ALIVE = 30_000
 
 // Input waiting in a compressor beyond which events queue (bounded) instead.
 const COMPRESSOR_HIGH_WATER = 64 * 1024
-
-/** Default bound of a slow client's queue. */
-export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
 
 /**
  * Validates a queue bound: a positive number of bytes.
@@ -90,7 +87,7 @@ export function validateMaxBufferedBytes (value: unknown): number {
  * Validates an overflow policy.
  * @example validateOverflow('drop-oldest')
  */
-export function validateOverflow (value: unknown): SSEOverflowPolicy {
+export function validateOverflow (value: unknown): OverflowPolicy {
   if (value !== 'close' && value !== 'drop-oldest') throw new FST_ERR_SSE_INVALID_OPTION('overflow', `expected "close" or "drop-oldest", got ${String(value)}`)
   return value
 }
@@ -104,17 +101,6 @@ const OPEN = 1
 // Closed for writers, while a compressed stream's last frames are still produced.
 const CLOSING = 2
 const CLOSED = 3
-
-interface Deferred<T> {
-  promise: Promise<T>
-  resolve: (value: T) => void
-}
-
-function deferred<T> (): Deferred<T> {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((_resolve) => { resolve = _resolve })
-  return { promise, resolve }
-}
 
 /**
  * Validates a keep-alive setting: a positive number of milliseconds or `false`.
@@ -174,7 +160,7 @@ export class SSEStream {
   #queue: Array<string | Buffer> | null = null
   #queuedBytes = 0
   readonly #maxBufferedBytes: number
-  readonly #overflow: SSEOverflowPolicy
+  readonly #overflow: OverflowPolicy
   #drain: Deferred<boolean> | null = null
   #closed: Deferred<void> | null = null
   #abort: AbortController | null = null
@@ -366,7 +352,7 @@ export class SSEStream {
   }
 
   /** Keep-alive tick: skipped while events are queued, which already prove life. */
-  heartbeat (): void {
+  [kHeartbeat] (): void {
     // The write's promise never rejects: nothing to wait for or catch.
     if (this.#state === OPEN && this.#queue === null) this.write(HEARTBEAT)
   }
@@ -567,8 +553,6 @@ export class SSEStream {
     }
   }
 }
-
-const kStream = Symbol('fastify-datastar.stream')
 
 function streamOf (res: SSEResponse): SSEStream | undefined {
   return (res as unknown as Record<symbol, SSEStream | undefined>)[kStream]

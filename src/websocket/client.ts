@@ -22,6 +22,8 @@ import { frameSender, writesDirectly, type FrameSender, type SharedMessage } fro
 import { encodeMessage, type OutgoingMessage } from './message.js'
 import type { ResolvedResourceOptions } from './options.js'
 import type { Resource } from './resource.js'
+import { deferred, type Deferred } from '../deferred.js'
+import { kClient, kHeartbeat } from '../symbols.js'
 
 /**
  * Validates a parsed JSON message: the value to hand to `message` (validators
@@ -60,14 +62,6 @@ const FINISHED = 3
 // ws reads the socket again only once a paused client has handled what it holds.
 const INBOX_HIGH_WATER = 64
 
-const kClient = Symbol('fastify-datastar.websocket.client')
-
-function deferred (): { promise: Promise<void>, resolve: () => void } {
-  let resolve!: () => void
-  const promise = new Promise<void>((_resolve) => { resolve = _resolve })
-  return { promise, resolve }
-}
-
 type Socket = WebSocket & { [kClient]?: ResourceClient<any, any, any> }
 
 /**
@@ -97,7 +91,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   #closeHandlers: Array<(client: this) => void> | null = null
   #closed: { code: number, reason: string } | undefined
   // Made on first need: only app.close() asks.
-  #finished: { promise: Promise<void>, resolve: () => void } | null = null
+  #finished: Deferred<void> | null = null
   // drop-oldest only: the sender that keeps the newest messages within the bound.
   readonly #dropOldest: DropOldestSender | null
   // Without extensions: ws's sender, whose socket takes a broadcast's pre-framed bytes.
@@ -233,7 +227,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   }
 
   /** Heartbeat tick: terminate a peer that did not answer the previous ping, else ping it. */
-  heartbeat (): void {
+  [kHeartbeat] (): void {
     // A socket paused while messages are held cannot read the pong: it is busy, not silent.
     if (this.#socket.isPaused) return
     if (!this.#alive) {

@@ -4,10 +4,8 @@
  */
 import { FST_ERR_WS_INVALID_OPTION } from '../errors.js'
 import type { Envelope } from './envelope.js'
+import { DEFAULT_MAX_BUFFERED_BYTES, OVERFLOW_POLICIES, type OverflowPolicy } from '../overflow.js'
 import type { OriginPolicy } from './origin.js'
-
-/** What a client's send does when its unsent bytes would pass `maxBufferedBytes`. */
-export type WebSocketOverflowPolicy = 'close' | 'drop-oldest'
 
 /** What a message that fails the resource's schema (or is not JSON) gets. */
 export type InvalidMessagePolicy = 'close' | 'reply'
@@ -21,7 +19,7 @@ export interface ResourceOptions {
   /** Unsent bytes a client may have before `overflow` applies. Default 1 MiB. */
   maxBufferedBytes?: number
   /** `'close'` (default: terminate a client that does not keep up) or `'drop-oldest'` (latest-state feeds). */
-  overflow?: WebSocketOverflowPolicy
+  overflow?: OverflowPolicy
   /** How registry (Datastar) events are delivered: `'json'` (default) or `'sse'` text. */
   envelope?: Envelope
   /** A message that is not JSON or fails the schema: `'close'` with 1008 (default) or `'reply'` with an error message. */
@@ -37,7 +35,7 @@ export interface ResolvedResourceOptions {
   maxPayload: number
   heartbeat: number | false
   maxBufferedBytes: number
-  overflow: WebSocketOverflowPolicy
+  overflow: OverflowPolicy
   envelope: Envelope
   invalidMessage: InvalidMessagePolicy
   origins: OriginPolicy
@@ -48,7 +46,7 @@ export interface ResolvedResourceOptions {
 export const RESOURCE_DEFAULTS: Readonly<ResolvedResourceOptions> = Object.freeze({
   maxPayload: 1024 * 1024,
   heartbeat: 30_000,
-  maxBufferedBytes: 1024 * 1024,
+  maxBufferedBytes: DEFAULT_MAX_BUFFERED_BYTES,
   overflow: 'close',
   envelope: 'json',
   invalidMessage: 'close',
@@ -65,7 +63,7 @@ export function resolveResourceOptions (options: ResourceOptions = {}, base: Res
     maxPayload: options.maxPayload === undefined ? base.maxPayload : positiveInteger('maxPayload', options.maxPayload),
     heartbeat: options.heartbeat === undefined ? base.heartbeat : options.heartbeat === false ? false : positiveInteger('heartbeat', options.heartbeat),
     maxBufferedBytes: options.maxBufferedBytes === undefined ? base.maxBufferedBytes : positiveInteger('maxBufferedBytes', options.maxBufferedBytes),
-    overflow: options.overflow === undefined ? base.overflow : oneOf('overflow', options.overflow, ['close', 'drop-oldest']),
+    overflow: options.overflow === undefined ? base.overflow : oneOf('overflow', options.overflow, OVERFLOW_POLICIES),
     envelope: options.envelope === undefined ? base.envelope : oneOf('envelope', options.envelope, ['json', 'sse']),
     invalidMessage: options.invalidMessage === undefined ? base.invalidMessage : oneOf('invalidMessage', options.invalidMessage, ['close', 'reply']),
     origins: options.origins === undefined ? base.origins : originPolicy(options.origins),

@@ -9,14 +9,7 @@ import { ResourceClient, type ClientDefinition } from './client.js'
 import { encodeMessage, type OutgoingMessage } from './message.js'
 import { SharedMessage } from './frame.js'
 import { CloseCode } from './close-codes.js'
-
-/** Options of a broadcast. */
-export interface ResourceBroadcastOptions<Client> {
-  /** A client (or several) that must not receive it, typically the sender. */
-  except?: Client | readonly Client[]
-  /** Receives it only if this returns true. */
-  filter?: (client: Client) => boolean
-}
+import { isExcepted, type BroadcastOptions } from '../broadcast.js'
 
 /**
  * One instance of a resource: the clients of one room.
@@ -50,7 +43,7 @@ export class Resource<Data = Record<string, unknown>, Request = unknown, Message
    * it stops the broadcast and is thrown.
    * @example room.broadcast({ type: 'say', from: client.data.name, text }, { except: client })
    */
-  broadcast (message: OutgoingMessage, options?: ResourceBroadcastOptions<ResourceClient<Data, Request, Message>>): number {
+  broadcast (message: OutgoingMessage, options?: BroadcastOptions<ResourceClient<Data, Request, Message>>): number {
     const { data, binary } = encodeMessage(message)
     // UTF-8 and the frame once, not once per socket.
     const shared = new SharedMessage(typeof data === 'string' ? Buffer.from(data) : data, binary)
@@ -58,7 +51,7 @@ export class Resource<Data = Record<string, unknown>, Request = unknown, Message
     const filter = options?.filter
     let count = 0
     for (const client of this.#clients) {
-      if (except !== undefined && (except === client || (Array.isArray(except) && except.includes(client)))) continue
+      if (isExcepted(client, except)) continue
       if (filter !== undefined && !filter(client)) continue
       if (client.sendShared(shared)) count++
     }

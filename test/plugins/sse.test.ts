@@ -5,6 +5,7 @@ import http2 from 'node:http2'
 import { once } from 'node:events'
 import datastar, { sse, heartbeatTimerCount, heartbeatIntervals, SSEParser } from '../../plugins/index.js'
 import { listen, logCapture, openStream, waitFor } from '../helpers.js'
+import { kHeartbeat } from '../../src/symbols.js'
 
 t.test('reply.sse() writes the event-stream head at once, before any event', async (t) => {
   const app = Fastify()
@@ -223,7 +224,7 @@ t.test('backpressure: a stalled client makes writes wait, and its departure sett
   await waitFor(() => blocked, 'a write that waits for drain')
   const before = stream?.bufferedAmount ?? 0
   t.ok(before > 0, 'the blocked bytes are counted')
-  stream?.heartbeat()
+  stream?.[kHeartbeat]()
   t.equal(stream?.bufferedAmount, before, 'no heartbeat is queued behind waiting events')
   const extra = stream?.send({ data: 'queued behind' })
   t.equal(stream?.bufferedAmount, before + 'data: queued behind\n\n'.length, 'later events queue in order')

@@ -83,7 +83,8 @@ app.get('/events', async (request, reply) => {
   expectType<void>(stream.open())
   expectType<void>(stream.close())
   expectType<boolean>(stream.discard())
-  expectType<void>(stream.heartbeat())
+  // Internal: the keep-alive tick is not a public method.
+  expectError(stream.heartbeat())
   expectType<void>(stream.onClose((s) => { expectType<SSEStream>(s) }))
   expectError(stream.lastEventId = 'x')
   expectError(stream.onClose('x'))

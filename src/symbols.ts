@@ -1,0 +1,36 @@
+/**
+ * Keys of what the package's own modules use on each other's objects but an
+ * application never calls (as Fastify's lib/symbols.js): behind symbols they
+ * stay off the public classes' names, their autocompletion and their semver
+ * promise. Only the package imports this module; no subpath exports it.
+ */
+
+/** A periodic tick: an SSE keep-alive comment, a WebSocket ping (see heartbeat.ts). */
+export const kHeartbeat = Symbol('fastify-datastar.heartbeat')
+
+// A WebSocket resource client's life, driven by its socket and its route.
+/** Begins a client's life: listen to its socket, run `connected`. */
+export const kStart = Symbol('fastify-datastar.websocket.start')
+/** A message read from the socket. */
+export const kReceive = Symbol('fastify-datastar.websocket.receive')
+/** The socket closed. */
+export const kClosed = Symbol('fastify-datastar.websocket.closed')
+/** ws reported an error on the socket. */
+export const kErrored = Symbol('fastify-datastar.websocket.errored')
+/** A pong arrived. */
+export const kPonged = Symbol('fastify-datastar.websocket.ponged')
+/** A resource instance takes in a client. */
+export const kAdd = Symbol('fastify-datastar.websocket.add')
+/** A resource instance lets a client go. */
+export const kRemove = Symbol('fastify-datastar.websocket.remove')
+/** The client a ws socket belongs to (shared socket listeners find it there). */
+export const kClient = Symbol('fastify-datastar.websocket.client')
+
+/** The SSE stream a response belongs to (shared response listeners find it there). */
+export const kStream = Symbol('fastify-datastar.stream')
+/** Where the SSE plugin keeps an instance's stream tracker (shared with the Datastar plugin). */
+export const kStreamTracker = Symbol('fastify-datastar.streamTracker')
+/** A request's signals, once read. */
+export const kSignals = Symbol('fastify-datastar.signals')
+/** Marks a socket whose TCP_NODELAY is already set. */
+export const kNoDelay = Symbol('fastify-datastar.noDelay')
