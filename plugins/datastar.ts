@@ -23,9 +23,10 @@ import { readSignals, type ParseSignalsOptions, type PoisoningAction, type Signa
 import { datastarUrl, type DatastarUrlOptions } from '../src/datastar/url.js'
 import type { SignalsPatch } from '../src/datastar/events.js'
 import { kSignals } from '../src/symbols.js'
-import { sse, validateStreamDefaults } from './sse.js'
+import { validateStreamSettings, type StreamSettings } from '../src/sse/options.js'
+import { sse } from './sse.js'
 import { compileValidator, type Validation } from './validation.js'
-import { streamTracker, type StreamCallback, type StreamDefaults, type StreamReplyOptions } from './reply-stream.js'
+import { streamTracker, type StreamCallback, type StreamReplyOptions } from './reply-stream.js'
 
 /** Where the page gets the Datastar client. */
 export interface DatastarClientOptions extends DatastarUrlOptions {
@@ -37,7 +38,7 @@ export interface DatastarClientOptions extends DatastarUrlOptions {
 }
 
 /** Options of the Datastar plugin. */
-export interface DatastarPluginOptions extends StreamDefaults {
+export interface DatastarPluginOptions extends StreamSettings {
   /** Client script version or source (see `datastarUrl`). */
   client?: DatastarClientOptions
 }
@@ -133,7 +134,7 @@ interface SignalsSlot {
 }
 
 const datastarPlugin: FastifyPluginAsync<DatastarPluginOptions> = async (fastify, options) => {
-  const streamDefaults = validateStreamDefaults(options, 'stream defaults')
+  const streamDefaults = validateStreamSettings(options)
   const client = options.client ?? {}
   const clientUrl = checkOption('client', () => {
     const url = datastarUrl({ version: client.version, source: client.file !== undefined && client.source === undefined ? '/datastar.js' : client.source })

@@ -47,6 +47,6 @@ export { datastarPlugin as datastar, sse, nodelay, registry }
 export type { RegistryPluginOptions, LongPollOptions } from './registry.js'
 export type { DatastarPluginOptions, DatastarReplyOptions, DatastarClientOptions, RouteSignals } from './datastar.js'
 export type { SSEPluginOptions, SSEReplyOptions } from './sse.js'
-export type { StreamDefaults } from './reply-stream.js'
+export type { StreamSettings } from '../src/sse/options.js'
 export type { StreamCallback, StreamReplyOptions } from './reply-stream.js'
 export * from '../src/index.js'

@@ -8,25 +8,13 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { FST_ERR_SSE_ALREADY_STARTED } from '../src/errors.js'
-import { negotiateEncoding, resolveCompression, validateCompression, type CompressionOptions } from '../src/sse/compression.js'
+import { negotiateEncoding } from '../src/sse/compression.js'
+import { resolveStreamSettings, validateStreamSettings, type StreamSettings } from '../src/sse/options.js'
 import { sseHeaders, type SSEStream, type SSEStreamOptions } from '../src/sse/stream.js'
-import type { OverflowPolicy } from '../src/overflow.js'
 import { kStreamTracker } from '../src/symbols.js'
 
-/** Stream settings that a plugin and a route (`config.sse`) can set too. */
-export interface StreamDefaults {
-  /** Keep-alive interval in ms, or false. Default 30 000. */
-  keepAlive?: number | false
-  /** Per-event compression negotiated from Accept-Encoding; `false` turns it off. Default on. */
-  compression?: boolean | CompressionOptions
-  /** Bytes that may queue for a client reading slower than events come. Default 1 MiB. */
-  maxBufferedBytes?: number
-  /** Past that bound: 'close' the stream (default) or 'drop-oldest' queued events. */
-  overflow?: OverflowPolicy
-}
-
-/** Options of `reply.sse()` and `reply.datastar()`. */
-export interface StreamReplyOptions<S extends SSEStream = SSEStream> extends StreamDefaults {
+/** Options of `reply.sse()` and `reply.datastar()`: the stream's own settings, headers and hooks. */
+export interface StreamReplyOptions<S extends SSEStream = SSEStream> extends StreamSettings {
   /** Extra response headers. */
   headers?: OutgoingHttpHeaders
   /** Runs once when the head has been written (datastar-cl's `:on-connect`). */
@@ -53,12 +41,12 @@ export function streamTracker (fastify: FastifyInstance): StreamTracker {
 export class StreamTracker {
   readonly open = new Set<SSEStream>()
   #closing = false
-  readonly #defaults: StreamDefaults
+  readonly #defaults: StreamSettings
   readonly #byReply = new WeakMap<FastifyReply, SSEStream>()
   // One handler for every stream: it passes itself when it closes.
   readonly #forget = (stream: SSEStream): void => { this.open.delete(stream) }
 
-  constructor (defaults: StreamDefaults) {
+  constructor (defaults: StreamSettings) {
     this.#defaults = defaults
   }
 
@@ -67,17 +55,14 @@ export class StreamTracker {
    * written until the first event (or `close()`). `pluginDefaults` are the
    * calling plugin's own settings, between the instance's and the route's.
    */
-  start<S extends SSEStream>(reply: FastifyReply, Stream: StreamClass<S>, options: StreamReplyOptions<S> = {}, deferHead = false, pluginDefaults: StreamDefaults = {}): S {
+  start<S extends SSEStream>(reply: FastifyReply, Stream: StreamClass<S>, options: StreamReplyOptions<S> = {}, deferHead = false, pluginDefaults: StreamSettings = {}): S {
     if (reply.sent || reply.raw.headersSent) throw new FST_ERR_SSE_ALREADY_STARTED()
     const request = reply.request
     const lastEventId = request.headers['last-event-id']
-    const route = (reply.routeOptions.config as { sse?: StreamDefaults }).sse
-    const compression = resolveCompression([
-      this.#defaults.compression,
-      pluginDefaults.compression,
-      route?.compression,
-      options.compression === undefined ? undefined : validateCompression(options.compression)
-    ])
+    const route = (reply.routeOptions.config as { sse?: StreamSettings }).sse
+    // Plugin and route levels were validated when registered; the stream's own options now.
+    const settings = resolveStreamSettings([this.#defaults, pluginDefaults, route, validateStreamSettings(options)])
+    const compression = settings.compression
     const encoding = compression === false ? 'identity' : negotiateEncoding(request.headers['accept-encoding'], compression)
     const stream = new Stream(reply.raw, () => {
       // The reply's headers (set by hooks, plugins, the handler) may override
@@ -96,10 +81,10 @@ export class StreamTracker {
       }
       return { statusCode: reply.statusCode, headers }
     }, {
-      keepAlive: options.keepAlive ?? route?.keepAlive ?? pluginDefaults.keepAlive ?? this.#defaults.keepAlive,
+      keepAlive: settings.keepAlive,
       compression: compression === false || encoding === 'identity' ? undefined : { ...compression, encoding },
-      maxBufferedBytes: options.maxBufferedBytes ?? route?.maxBufferedBytes ?? pluginDefaults.maxBufferedBytes ?? this.#defaults.maxBufferedBytes,
-      overflow: options.overflow ?? route?.overflow ?? pluginDefaults.overflow ?? this.#defaults.overflow,
+      maxBufferedBytes: settings.maxBufferedBytes,
+      overflow: settings.overflow,
       lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined,
       onConnect: (connected) => {
         // Only once the head is out does the response stop being Fastify's.
@@ -124,7 +109,7 @@ export class StreamTracker {
    * normal error response; after it, the error is logged and the stream
    * closed. The promise settles once the stream is closed and never rejects.
    */
-  async run<S extends SSEStream>(reply: FastifyReply, Stream: StreamClass<S>, callback: StreamCallback<S>, options?: StreamReplyOptions<S>, pluginDefaults?: StreamDefaults): Promise<void> {
+  async run<S extends SSEStream>(reply: FastifyReply, Stream: StreamClass<S>, callback: StreamCallback<S>, options?: StreamReplyOptions<S>, pluginDefaults?: StreamSettings): Promise<void> {
     const stream = this.start(reply, Stream, options, true, pluginDefaults)
     try {
       await callback(stream)

@@ -12,14 +12,13 @@
 import fp from 'fastify-plugin'
 import diagnostics from 'node:diagnostics_channel'
 import type { FastifyPluginCallback, FastifyReply } from 'fastify'
-import { FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION } from '../src/errors.js'
-import { validateCompression } from '../src/sse/compression.js'
-import { SSEStream, validateKeepAlive, validateMaxBufferedBytes, validateOverflow } from '../src/sse/stream.js'
+import { validateStreamSettings, type StreamSettings } from '../src/sse/options.js'
+import { SSEStream } from '../src/sse/stream.js'
 import { kStreamTracker } from '../src/symbols.js'
-import { StreamTracker, type StreamCallback, type StreamDefaults, type StreamReplyOptions } from './reply-stream.js'
+import { StreamTracker, type StreamCallback, type StreamReplyOptions } from './reply-stream.js'
 
 /** Options of the SSE plugin: defaults of every stream (a route's `config.sse` and a stream's options refine them). */
-export type SSEPluginOptions = StreamDefaults
+export type SSEPluginOptions = StreamSettings
 
 /** Options of `reply.sse()`. */
 export type SSEReplyOptions = StreamReplyOptions<SSEStream>
@@ -27,7 +26,7 @@ export type SSEReplyOptions = StreamReplyOptions<SSEStream>
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Stream settings for this route: keep-alive and compression. */
-    sse?: StreamDefaults
+    sse?: StreamSettings
   }
 
   interface FastifyReply {
@@ -47,28 +46,10 @@ declare module 'fastify' {
 // Fastify publishes handler errors here (its request-handler tracing channel).
 const handlerErrors = diagnostics.channel('tracing:fastify.request.handler:error')
 
-/**
- * Validates stream defaults (plugin options or a route's `config.sse`),
- * throwing FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION naming `where`.
- */
-export function validateStreamDefaults (defaults: StreamDefaults | undefined, where: string): StreamDefaults {
-  if (defaults === undefined) return {}
-  try {
-    return {
-      keepAlive: defaults.keepAlive === undefined ? undefined : validateKeepAlive(defaults.keepAlive),
-      compression: defaults.compression === undefined ? undefined : validateCompression(defaults.compression),
-      maxBufferedBytes: defaults.maxBufferedBytes === undefined ? undefined : validateMaxBufferedBytes(defaults.maxBufferedBytes),
-      overflow: defaults.overflow === undefined ? undefined : validateOverflow(defaults.overflow)
-    }
-  } catch (error) {
-    throw new FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION(where, (error as Error).message)
-  }
-}
-
 const ssePlugin: FastifyPluginCallback<SSEPluginOptions> = (fastify, options, done) => {
-  let defaults: StreamDefaults
+  let defaults: StreamSettings
   try {
-    defaults = validateStreamDefaults(options, 'stream defaults')
+    defaults = validateStreamSettings(options)
   } catch (error) {
     done(error as Error)
     return
@@ -80,8 +61,8 @@ const ssePlugin: FastifyPluginCallback<SSEPluginOptions> = (fastify, options, do
     return tracker.start(this, SSEStream, callbackOrOptions)
   } as FastifyReply['sse'])
   fastify.addHook('onRoute', (routeOptions) => {
-    const config = routeOptions.config as { sse?: StreamDefaults } | undefined
-    if (config?.sse !== undefined) validateStreamDefaults(config.sse, `config.sse of ${String(routeOptions.method)} ${routeOptions.url}`)
+    const config = routeOptions.config as { sse?: StreamSettings } | undefined
+    if (config?.sse !== undefined) validateStreamSettings(config.sse, `config.sse of ${String(routeOptions.method)} ${routeOptions.url}`)
   })
   // A handler that throws after `reply.sse()` wrote the head: Fastify can only
   // log it (the reply is sent), so the stream is closed for the client to retry.
@@ -110,7 +91,7 @@ export const sse = fp(ssePlugin, {
 
 export default sse
 export { SSEStream }
-export type { StreamCallback, StreamDefaults, StreamReplyOptions }
+export type { StreamCallback, StreamSettings, StreamReplyOptions }
 export { negotiateEncoding, isEncodingAvailable, DEFAULT_ENCODINGS, type CompressionOptions, type CompressionTuning, type Encoding } from '../src/sse/compression.js'
 export { encodeEvent, encodeComment } from '../src/sse/format.js'
 export type { SSEMessage } from '../src/sse/format.js'

@@ -4,13 +4,14 @@
  * (never from the request, whose `close` fires once a POST body is read).
  */
 import type { OutgoingHttpHeaders } from 'node:http'
-import { FST_ERR_SSE_INVALID_OPTION, FST_ERR_SSE_OVERFLOW } from '../errors.js'
+import { FST_ERR_SSE_OVERFLOW } from '../errors.js'
 import { corkUntilNextTick, currentTurn, directSocket, frameChunk, type ResponseSocket, type SharedEvent } from './chunk.js'
 import { FrameCompressor, type Encoding, type FrameSink, type StreamCompression } from './compression.js'
 import { encodeComment, encodeEvent, type SSEMessage } from './format.js'
 import { deferred, type Deferred } from '../deferred.js'
 import { addHeartbeat, deleteHeartbeat } from '../heartbeat.js'
-import { DEFAULT_MAX_BUFFERED_BYTES, type OverflowPolicy } from '../overflow.js'
+import type { OverflowPolicy } from '../overflow.js'
+import { STREAM_DEFAULTS, type StreamSettings, validateKeepAlive, validateMaxBufferedBytes, validateOverflow } from './options.js'
 import { kHeartbeat, kStream } from '../symbols.js'
 
 // For fan-out loops of their own: stream.writeShared(new SharedEvent(bytes)) frames once for every stream.
@@ -46,10 +47,8 @@ export interface SSEHead {
 /** Who ended a stream: the client, the server, or the bound on a slow client's queue. */
 export type SSECloseReason = 'client' | 'server' | 'overflow'
 
-/** Options of one stream. */
-export interface SSEStreamOptions {
-  /** Interval of keep-alive comments in ms, or `false` for none. Default 30 000. */
-  keepAlive?: number | false
+/** Options of one stream: its settings (compression already negotiated) and hooks. */
+export interface SSEStreamOptions extends Omit<StreamSettings, 'compression'> {
   /** The request's `Last-Event-ID`, exposed as `stream.lastEventId`. */
   lastEventId?: string
   /** Runs once when the head has been written (datastar-cl's `:on-connect`). */
@@ -60,37 +59,10 @@ export interface SSEStreamOptions {
   onError?: (error: Error) => void
   /** Compress with this negotiated encoding (the head must say so: `Content-Encoding`). */
   compression?: StreamCompression
-  /** Bytes that may queue for a client that reads slower than events come. Default 1 MiB. */
-  maxBufferedBytes?: number
-  /** Past that bound: 'close' the stream (default) or 'drop-oldest' queued events (latest-state streams). */
-  overflow?: OverflowPolicy
 }
-
-/** Default keep-alive interval: under the 60 s idle timeout of common proxies. */
-export const DEFAULT_KEEP_ALIVE = 30_000
 
 // Input waiting in a compressor beyond which events queue (bounded) instead.
 const COMPRESSOR_HIGH_WATER = 64 * 1024
-
-/**
- * Validates a queue bound: a positive number of bytes.
- * @example validateMaxBufferedBytes(64 * 1024)
- */
-export function validateMaxBufferedBytes (value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new FST_ERR_SSE_INVALID_OPTION('maxBufferedBytes', `expected a positive integer of bytes, got ${String(value)}`)
-  }
-  return value
-}
-
-/**
- * Validates an overflow policy.
- * @example validateOverflow('drop-oldest')
- */
-export function validateOverflow (value: unknown): OverflowPolicy {
-  if (value !== 'close' && value !== 'drop-oldest') throw new FST_ERR_SSE_INVALID_OPTION('overflow', `expected "close" or "drop-oldest", got ${String(value)}`)
-  return value
-}
 
 const HEARTBEAT = encodeComment()
 const WRITTEN: Promise<boolean> = Promise.resolve(true)
@@ -101,18 +73,6 @@ const OPEN = 1
 // Closed for writers, while a compressed stream's last frames are still produced.
 const CLOSING = 2
 const CLOSED = 3
-
-/**
- * Validates a keep-alive setting: a positive number of milliseconds or `false`.
- * @example validateKeepAlive(15_000)
- */
-export function validateKeepAlive (value: unknown): number | false {
-  if (value === false) return false
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new FST_ERR_SSE_INVALID_OPTION('keepAlive', `expected a positive integer of milliseconds or false, got ${String(value)}`)
-  }
-  return value
-}
 
 /**
  * The response headers of an event stream. `Connection` is HTTP/1-only
@@ -182,13 +142,13 @@ export class SSEStream {
   constructor (res: SSEResponse, head: () => SSEHead, options: SSEStreamOptions = {}) {
     this.#res = res
     this.#head = head
-    this.#keepAlive = options.keepAlive === undefined ? DEFAULT_KEEP_ALIVE : validateKeepAlive(options.keepAlive)
+    this.#keepAlive = options.keepAlive === undefined ? STREAM_DEFAULTS.keepAlive : validateKeepAlive(options.keepAlive)
     this.#onError = options.onError
     this.#onConnect = options.onConnect
     this.lastEventId = options.lastEventId
     this.#compression = options.compression
-    this.#maxBufferedBytes = options.maxBufferedBytes === undefined ? DEFAULT_MAX_BUFFERED_BYTES : validateMaxBufferedBytes(options.maxBufferedBytes)
-    this.#overflow = options.overflow === undefined ? 'close' : validateOverflow(options.overflow)
+    this.#maxBufferedBytes = options.maxBufferedBytes === undefined ? STREAM_DEFAULTS.maxBufferedBytes : validateMaxBufferedBytes(options.maxBufferedBytes)
+    this.#overflow = options.overflow === undefined ? STREAM_DEFAULTS.overflow : validateOverflow(options.overflow)
     this.#onDisconnect = options.onDisconnect
     ;(res as unknown as Record<symbol, SSEStream>)[kStream] = this
     res.on('close', SSEStream.#onResponseClose)

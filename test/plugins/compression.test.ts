@@ -76,12 +76,12 @@ t.test('compression turns off per plugin, per route and per stream', async (t) =
 })
 
 t.test('bad compression options fail at register or route time', async (t) => {
-  await t.rejects(async () => { await Fastify().register(datastar, { compression: { encodings: ['lzma' as Encoding] } }) }, { code: 'FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION' })
-  await t.rejects(async () => { await Fastify().register(datastar, { compression: { br: { level: 12 } } }) }, { code: 'FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION' })
-  await t.rejects(async () => { await Fastify().register(datastar, { compression: { coalesce: -1 } }) }, { code: 'FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION' })
+  await t.rejects(async () => { await Fastify().register(datastar, { compression: { encodings: ['lzma' as Encoding] } }) }, { code: 'FST_ERR_SSE_INVALID_OPTION' })
+  await t.rejects(async () => { await Fastify().register(datastar, { compression: { br: { level: 12 } } }) }, { code: 'FST_ERR_SSE_INVALID_OPTION' })
+  await t.rejects(async () => { await Fastify().register(datastar, { compression: { coalesce: -1 } }) }, { code: 'FST_ERR_SSE_INVALID_OPTION' })
   const app = Fastify()
   await app.register(datastar)
-  t.throws(() => app.get('/x', { config: { sse: { compression: { preference: 'mine' as 'client' } } } }, async () => 'x'), { code: 'FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION' })
+  t.throws(() => app.get('/x', { config: { sse: { compression: { preference: 'mine' as 'client' } } } }, async () => 'x'), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /compression\.preference.*config\.sse of GET \/x/ })
   await app.close()
 })
 

@@ -295,8 +295,8 @@ t.test('the default keep-alive is 30 s', async (t) => {
 })
 
 t.test('an invalid keepAlive is refused at register time', async (t) => {
-  await t.rejects(async () => { await Fastify().register(sse, { keepAlive: -1 }) }, { code: 'FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION' })
-  await t.rejects(async () => { await Fastify().register(datastar, { keepAlive: 'soon' as unknown as number }) }, { code: 'FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION' })
+  await t.rejects(async () => { await Fastify().register(sse, { keepAlive: -1 }) }, { code: 'FST_ERR_SSE_INVALID_OPTION' })
+  await t.rejects(async () => { await Fastify().register(datastar, { keepAlive: 'soon' as unknown as number }) }, { code: 'FST_ERR_SSE_INVALID_OPTION' })
 })
 
 t.test('a reply can become one stream only', async (t) => {

@@ -33,7 +33,6 @@ import {
   patchSignalsEvent,
   readSignals,
   sseHeaders,
-  validateKeepAlive,
   DatastarStream as CoreDatastarStream,
   SSEParser,
   SSEStream as CoreSSEStream,
@@ -145,7 +144,6 @@ expectType<string>(encodeComment('still here'))
 expectType<string>(patchElementsEvent('<p id="x"></p>', { mode: 'inner', namespace: 'svg' }))
 expectError(patchElementsEvent('<p></p>', { mode: 'sideways' }))
 expectType<string>(patchSignalsEvent({ count: 1 }, { onlyIfMissing: true }))
-expectType<number | false>(validateKeepAlive(1000))
 expectType<OutgoingHttpHeaders>(sseHeaders(1))
 expectType<Record<string, unknown>>(parseSignals('{"a":1}'))
 expectType<Record<string, unknown>>(readSignals({ method: 'GET', query: {}, body: undefined }))
