@@ -11,5 +11,12 @@ export default [
     rules: {
       'no-restricted-imports': ['error', { patterns: ['fastify', 'fastify/*', 'fastify-plugin', '@fastify/*', '!@fastify/error'] }]
     }
+  },
+  {
+    // Each public name is a decision (test/exports.test.ts pins them): no `export *`.
+    files: ['src/**', 'plugins/**'],
+    rules: {
+      'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'Export names one by one: a new public name is a decision.' }]
+    }
   }
 ]

@@ -13,7 +13,7 @@
  */
 import fp from 'fastify-plugin'
 import { readFile } from 'node:fs/promises'
-import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifyTypeProvider, FastifyTypeProviderDefault, ContextConfigDefault, RawRequestDefaultExpression, RawServerBase, RawServerDefault, RouteGenericInterface, preHandlerHookHandler } from 'fastify'
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifyTypeProvider, FastifyTypeProviderDefault, ContextConfigDefault, RawRequestDefaultExpression, RawServerBase, RawServerDefault, RouteGenericInterface, preHandlerHookHandler } from 'fastify'
 import type { FastifyRequestType, ResolveFastifyRequestType } from 'fastify/types/type-provider.js'
 import type { Static, TSchema } from '@sinclair/typebox'
 import { FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION, FST_ERR_VALIDATION } from '../src/errors.js'
@@ -269,4 +269,8 @@ export const datastar = fp(datastarPlugin, {
 })
 
 export default datastar
-export type { FastifyInstance }
+export { DatastarStream }
+export type { ElementsResponseOptions, ScriptResponseOptions, SignalsResponseOptions } from '../src/datastar/one-shot.js'
+export type { CustomEventOptions, EventOptions, ExecuteScriptOptions, Namespace, PatchElementsOptions, PatchMode, PatchSignalsOptions, SignalsPatch } from '../src/datastar/events.js'
+export type { Signals } from '../src/datastar/signals.js'
+export type { DatastarUrlOptions } from '../src/datastar/url.js'

@@ -92,7 +92,7 @@ export const sse = fp(ssePlugin, {
 export default sse
 export { SSEStream }
 export type { StreamCallback, StreamSettings, StreamReplyOptions }
-export { negotiateEncoding, isEncodingAvailable, DEFAULT_ENCODINGS, type CompressionOptions, type CompressionTuning, type Encoding } from '../src/sse/compression.js'
-export { encodeEvent, encodeComment } from '../src/sse/format.js'
+export type { SSECloseReason } from '../src/sse/stream.js'
 export type { SSEMessage } from '../src/sse/format.js'
-export { SSEParser, type ParsedEvent } from '../src/sse/parser.js'
+export type { CompressionOptions, CompressionTuning, Encoding } from '../src/sse/compression.js'
+export type { OverflowPolicy } from '../src/overflow.js'
