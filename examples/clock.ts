@@ -8,9 +8,8 @@
  *
  * Run it alone: `npm run build && node dist/examples/clock.js`.
  */
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
-import datastar from 'fastify-datastar'
-import { isMain, serveAlone } from './run-alone.js'
+import type { FastifyInstance, FastifyPluginAsync, FastifyServerOptions } from 'fastify'
+import { exampleApp, fragmentPage, isMain, serveAlone } from './run-alone.js'
 
 /**
  * The clock's markup. `data-init` sits on a wrapper, not on `#clock` itself:
@@ -37,30 +36,9 @@ export const clock: FastifyPluginAsync = async (fastify) => {
   })
 }
 
-/** A page that loads the Datastar client and shows the clock. */
-function page (clientUrl: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>fastify-datastar clock</title>
-  <script type="module" src="${clientUrl}"></script>
-</head>
-<body>
-  <h1>Clock</h1>
-  ${clockFragment}
-</body>
-</html>
-`
-}
-
 /** The clock app: `fastify-datastar`, the clock's route and a page at `/`. */
 export async function buildClockApp (options: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify(options)
-  await app.register(datastar)
-  await app.register(clock)
-  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(page(app.datastarUrl())))
-  return app
+  return await exampleApp(clock, options, (clientUrl) => fragmentPage('Clock', clientUrl, clockFragment))
 }
 
 if (isMain(import.meta.url)) await serveAlone(() => buildClockApp({ logger: true }), 3002, 'clock example', '/')

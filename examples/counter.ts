@@ -10,10 +10,9 @@
  *
  * Run it alone: `npm run build && node dist/examples/counter.js`.
  */
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyServerOptions } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import datastar from 'fastify-datastar'
-import { isMain, serveAlone } from './run-alone.js'
+import { exampleApp, fragmentPage, isMain, serveAlone } from './run-alone.js'
 
 /** The signals the counter's buttons send. */
 export const CounterSignals = Type.Object({ count: Type.Number() })
@@ -48,30 +47,9 @@ export const counter: FastifyPluginAsync = async (fastify) => {
     }))
 }
 
-/** A page that loads the Datastar client and shows the counter. */
-function page (clientUrl: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>fastify-datastar counter</title>
-  <script type="module" src="${clientUrl}"></script>
-</head>
-<body>
-  <h1>Counter</h1>
-  ${counterFragment}
-</body>
-</html>
-`
-}
-
 /** The counter app: `fastify-datastar`, the counter's routes and a page at `/`. */
 export async function buildCounterApp (options: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify(options)
-  await app.register(datastar)
-  await app.register(counter)
-  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(page(app.datastarUrl())))
-  return app
+  return await exampleApp(counter, options, (clientUrl) => fragmentPage('Counter', clientUrl, counterFragment))
 }
 
 if (isMain(import.meta.url)) await serveAlone(() => buildCounterApp({ logger: true }), 3001, 'counter example', '/')

@@ -27,11 +27,10 @@
  * http://127.0.0.1:3003/cqrs in two tabs.
  */
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyServerOptions } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
-import datastar from 'fastify-datastar'
 import { escapeHtml } from 'fastify-datastar/core'
-import { isMain, serveAlone } from './run-alone.js'
+import { exampleApp, isMain, serveAlone } from './run-alone.js'
 
 /** A todo of the shared list. */
 export interface Todo {
@@ -169,10 +168,7 @@ export const cqrs: FastifyPluginAsync = async (fastify) => {
 
 /** The CQRS app: `fastify-datastar` and the example's routes, with its page at `/cqrs`. */
 export async function buildCqrsApp (options: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify(options)
-  await app.register(datastar)
-  await app.register(cqrs)
-  return app
+  return await exampleApp(cqrs, options)
 }
 
 if (isMain(import.meta.url)) await serveAlone(() => buildCqrsApp({ logger: true }), 3003, 'CQRS example', '/cqrs')

@@ -6,12 +6,11 @@
  *   npm start                  # http://127.0.0.1:3000/
  *   PORT=8080 npm start
  */
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
-import datastar from 'fastify-datastar'
+import type { FastifyInstance, FastifyPluginAsync, FastifyServerOptions } from 'fastify'
 import { clock, clockFragment } from './clock.js'
 import { conformance } from './conformance.js'
 import { counter, counterFragment } from './counter.js'
-import { isMain, serveAlone } from './run-alone.js'
+import { exampleApp, isMain, serveAlone } from './run-alone.js'
 
 /** The page at `/`. Nothing to escape: every value in it is the app's own. */
 function page (clientUrl: string): string {
@@ -92,10 +91,7 @@ export const demo: FastifyPluginAsync = async (fastify) => {
 
 /** The demo app: `fastify-datastar` and the demo's routes. */
 export async function buildDemoApp (options: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify(options)
-  await app.register(datastar)
-  await app.register(demo)
-  return app
+  return await exampleApp(demo, options)
 }
 
 if (isMain(import.meta.url)) await serveAlone(() => buildDemoApp({ logger: true }), 3000, 'fastify-datastar demo', '/')

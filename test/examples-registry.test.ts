@@ -10,7 +10,7 @@
  */
 import { test, type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import type { ParsedEvent } from 'fastify-datastar'
+import type { ParsedEvent } from 'fastify-datastar/core'
 import { buildCqrsApp } from '../examples/cqrs.js'
 import { buildEventSourcingApp } from '../examples/event-sourcing.js'
 import { fetchPage, listen, openStream, within, type StreamClient, type StreamRequest } from './helpers.js'

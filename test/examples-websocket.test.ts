@@ -12,7 +12,8 @@
  */
 import { test, type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import type { ParsedEvent, Subscriber } from 'fastify-datastar'
+import type { Subscriber } from 'fastify-datastar'
+import type { ParsedEvent } from 'fastify-datastar/core'
 import { buildChatApp } from '../examples/chat.js'
 import { buildMixedApp, MIXED_REGISTRY } from '../examples/mixed.js'
 import { fetchPage, listen, openStream, waitFor, within, type StreamClient } from './helpers.js'

@@ -9,7 +9,9 @@
 // exactly as a stream does it (FrameCompressor with the dictionary-keeping flush).
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { FrameCompressor, isEncodingAvailable, patchElementsEvent } from 'fastify-datastar/core'
+import { isEncodingAvailable, patchElementsEvent } from 'fastify-datastar/core'
+// Internal: the per-event compressor itself, measured without a stream around it.
+import { FrameCompressor } from '../../dist/src/sse/compression.js'
 
 const EVENTS = Number(process.argv[2] ?? 500)
 

@@ -1,6 +1,7 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import datastar, { DEFAULT_ENCODINGS, type DatastarStream, type Encoding } from '../../plugins/index.js'
+import datastar, { type DatastarStream, type Encoding } from '../../plugins/index.js'
+import { DEFAULT_ENCODINGS } from '../../src/sse/compression.js'
 import { listen, ZSTD_SKIP } from '../helpers.js'
 import { BROWSER_SKIP, launchChromium } from './helpers.js'
 

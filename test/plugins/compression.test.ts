@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
-import datastar, { DEFAULT_ENCODINGS, type DatastarStream, type Encoding } from '../../plugins/index.js'
+import datastar, { type DatastarStream, type Encoding } from '../../plugins/index.js'
+import { DEFAULT_ENCODINGS } from '../../src/sse/compression.js'
 import { listen, logCapture, openStream, waitFor, within, ZSTD_SKIP } from '../helpers.js'
 
 function ticker (tick: number): string {

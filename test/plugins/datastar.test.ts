@@ -4,7 +4,8 @@ import { gunzipSync } from 'node:zlib'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import datastar, { sse, datastar as datastarPlugin, datastarUrl, DATASTAR_VERSION } from '../../plugins/index.js'
+import datastar, { sse, datastar as datastarPlugin } from '../../plugins/index.js'
+import { datastarUrl, DATASTAR_VERSION } from '../../src/datastar/url.js'
 import { listen, openStream } from '../helpers.js'
 
 t.test('reply.datastar() writes every protocol method in order on a live stream', async (t) => {
