@@ -2,7 +2,8 @@
  * One WebSocket connection of a resource (Hunchensocket's `websocket-client`):
  * messages handled one at a time in order, held while `connected` runs, sends
  * bounded by the client's unsent bytes, heartbeat, and the registry
- * `Subscriber` interface so a client can join any registry.
+ * `Subscriber` interface so a client can join any registry. Its route
+ * (resource-route.ts) starts it and takes it out of its room when it closes.
  */
 import type { RawData, WebSocket } from 'ws'
 import sjson from 'secure-json-parse'
