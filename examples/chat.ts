@@ -24,7 +24,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
-import websocket, { type WebSocketClient, type WebSocketPluginOptions } from 'fastify-datastar/websocket'
+import websocket, { type ResourceClient, type WebSocketPluginOptions } from 'fastify-datastar/websocket'
 import { isMain, serveAlone } from './run-alone.js'
 
 /** The rooms that exist; an upgrade to any other path is a 404. */
@@ -51,7 +51,7 @@ export interface Member {
 }
 
 /** A member of a room. */
-export type ChatClient = WebSocketClient<Member, Static<typeof ChatMessage>>
+export type ChatClient = ResourceClient<Member, Static<typeof ChatMessage>>
 
 /**
  * The query of the upgrade: a name of printable characters, not blank

@@ -27,12 +27,14 @@ import {
 } from '../src/errors.js'
 import { CloseCode } from '../src/websocket/close-codes.js'
 import { shareRequestStrings } from '../src/websocket/request-strings.js'
-import type { MessageValidator, ResourceClient, ResourceHandlers } from '../src/websocket/client.js'
+import type { MessageValidator, ResourceClient as CoreResourceClient, ResourceHandlers } from '../src/websocket/resource-client.js'
+import type { Resource as CoreResource } from '../src/websocket/resource.js'
+import { ResourceRoute as CoreResourceRoute } from '../src/websocket/resource-route.js'
 import { resolveResourceOptions, type ResolvedResourceOptions, type ResourceOptions } from '../src/websocket/options.js'
 import { isOriginAllowed } from '../src/websocket/origin.js'
 import { offeredProtocols, selectProtocol } from '../src/websocket/protocol.js'
-import { ResourceRoute } from '../src/websocket/resource.js'
 import { compileValidator, type Validation } from './validation.js'
+import { releaseUpgrade } from './websocket-upgrade.js'
 
 /** Options of the plugin: defaults of every resource, and how to run @fastify/websocket. */
 export interface WebSocketPluginOptions extends ResourceOptions {
@@ -48,8 +50,23 @@ export interface WebSocketPluginOptions extends ResourceOptions {
 /** The message type of a resource: `Static<schema>` for a TypeBox schema, else the text. */
 export type ResourceMessage<Schema> = Schema extends TSchema ? Static<Schema> : string
 
-/** A client of a resource declared with this plugin: its `request` is the upgrade's FastifyRequest. */
-export type WebSocketClient<Data = Record<string, unknown>, Message = string> = ResourceClient<Data, FastifyRequest, Message>
+/**
+ * A connected client of a resource declared with this plugin: its `request` is the upgrade's FastifyRequest.
+ * @example const players = new Set<ResourceClient<{ name: string }>>()
+ */
+export type ResourceClient<Data = Record<string, unknown>, Message = string> = CoreResourceClient<Data, FastifyRequest, Message>
+
+/**
+ * One instance (room) of a resource declared with this plugin: its clients and `broadcast()`.
+ * @example const room: Resource | undefined = chat.get('bongo')
+ */
+export type Resource<Data = Record<string, unknown>, Message = string> = CoreResource<ResourceClient<Data, Message>>
+
+/**
+ * A resource declared with this plugin (what `app.resource()` returns): its instances by name.
+ * @example const chat: ResourceRoute<{ name: string }> = app.resource('/chat/:room', {})
+ */
+export type ResourceRoute<Data = Record<string, unknown>, Message = string> = CoreResourceRoute<Data, FastifyRequest, Message>
 
 /** What `app.resource()` takes: handlers, the resolve step, a message schema, options, route options. */
 export interface ResourceDefinition<Data, Schema> extends ResourceOptions, ResourceHandlers<Data, FastifyRequest, ResourceMessage<Schema>> {
@@ -86,7 +103,7 @@ declare module 'fastify' {
     resource<Data = Record<string, unknown>, Schema extends TSchema | undefined = undefined>(
       path: string,
       definition: ResourceDefinition<Data, Schema>
-    ): ResourceRoute<Data, FastifyRequest, ResourceMessage<Schema>>
+    ): ResourceRoute<Data, ResourceMessage<Schema>>
   }
 }
 
@@ -120,7 +137,7 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
   if (!Number.isSafeInteger(closeTimeout) || closeTimeout < 0) {
     throw new FST_ERR_WS_INVALID_OPTION('closeTimeout', `expected a number of milliseconds >= 0, got ${String(closeTimeout)}`)
   }
-  const routes: Array<ResourceRoute<any, FastifyRequest, any>> = []
+  const routes: Array<ResourceRoute<any, any>> = []
 
   // Added before @fastify/websocket's own preClose, which closes sockets without a code.
   fastify.addHook('preClose', async () => {
@@ -151,7 +168,7 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
     const validate: MessageValidator | undefined = definition.schema === undefined
       ? undefined
       : (value) => check!(value) as ReturnType<MessageValidator>
-    const route = new ResourceRoute<any, FastifyRequest, any>(path, {
+    const route: ResourceRoute<any, any> = new CoreResourceRoute(path, {
       ...handlersOf(definition),
       options: settings,
       validate,
@@ -194,32 +211,13 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
           return
         }
         releaseUpgrade(socket, request.raw, upgrade.response)
+        // The client keeps its request for its whole life: its header strings, shared once data() has run.
+        shareRequestStrings(request.raw)
         route.accept({ socket, request, name: upgrade.instance!, data, lastEventId: lastEventIdOf(request) })
       }
     } as unknown as Parameters<FastifyInstance['route']>[0])
     return route
   })
-}
-
-/**
- * Lets what the finished HTTP exchange no longer needs go, so that a
- * long-lived connection keeps only its request as `client.request` uses it:
- * @fastify/websocket's per-socket 'error' listener closes over the reply (the
- * client handles its socket's errors itself, and logs client mistakes at info
- * where @fastify/websocket's errorHandler would log them as errors); the TCP
- * socket still points at the upgrade's ServerResponse until it is detached;
- * the raw request holds the upgrade's `head` Buffer, a slice that keeps the
- * whole first packet; and its header strings are copies of their own (shared
- * once `data()` has run).
- */
-function releaseUpgrade (socket: WebSocket, request: IncomingMessage, response: ServerResponse | undefined): void {
-  // @fastify/websocket adds its listener last, just before calling the route's handler.
-  const theirs = socket.listeners('error').at(-1) as ((error: Error) => void) | undefined
-  if (theirs !== undefined) socket.removeListener('error', theirs)
-  if (response?.socket != null) response.detachSocket(response.socket)
-  const head = Object.getOwnPropertySymbols(request).find((symbol) => symbol.description === 'ws-head')
-  if (head !== undefined) (request as unknown as Record<symbol, unknown>)[head] = undefined
-  shareRequestStrings(request)
 }
 
 /** Origin and subprotocol checks of an upgrade, as HTTP answers (403, 400) before the 101. */
@@ -274,7 +272,7 @@ function lastEventIdOf (request: FastifyRequest): string | undefined {
 }
 
 // A client's mistake is logged like a 4xx (info); a dropped slow or silent peer is a warning; handler errors are errors.
-function logClientError (error: Error & { statusCode?: number, code?: string }, client: ResourceClient<unknown, FastifyRequest, unknown>): void {
+function logClientError (error: Error & { statusCode?: number, code?: string }, client: ResourceClient<unknown, unknown>): void {
   const log = client.request.log
   const context = { err: error, resource: client.resource.name }
   if (error.statusCode !== undefined && error.statusCode < 500) log.info(context, 'websocket client error')
@@ -289,9 +287,8 @@ export const websocket = fp(websocketPlugin, {
 })
 
 export default websocket
-export { ResourceRoute, Resource } from '../src/websocket/resource.js'
 export type { BroadcastOptions } from '../src/broadcast.js'
-export { ResourceClient, type ResourceHandlers } from '../src/websocket/client.js'
+export type { ResourceHandlers } from '../src/websocket/resource-client.js'
 export type { OutgoingMessage } from '../src/websocket/message.js'
 export { CloseCode } from '../src/websocket/close-codes.js'
 export type { ResourceOptions, InvalidMessagePolicy } from '../src/websocket/options.js'

@@ -23,6 +23,8 @@ export const kPonged = Symbol('fastify-datastar.websocket.ponged')
 export const kAdd = Symbol('fastify-datastar.websocket.add')
 /** A resource instance lets a client go. */
 export const kRemove = Symbol('fastify-datastar.websocket.remove')
+/** A closed client goes out of its room through the route that accepted it (set on the route's client definition). */
+export const kLeave = Symbol('fastify-datastar.websocket.leave')
 /** The client a ws socket belongs to (shared socket listeners find it there). */
 export const kClient = Symbol('fastify-datastar.websocket.client')
 

@@ -6,6 +6,7 @@ import { FST_ERR_WS_INVALID_OPTION } from '../errors.js'
 import type { Envelope } from './envelope.js'
 import { DEFAULT_MAX_BUFFERED_BYTES, OVERFLOW_POLICIES, type OverflowPolicy } from '../overflow.js'
 import type { OriginPolicy } from './origin.js'
+import { isProtocolName } from './protocol.js'
 
 /** What a message that fails the resource's schema (or is not JSON) gets. */
 export type InvalidMessagePolicy = 'close' | 'reply'
@@ -100,11 +101,8 @@ function originPolicy (value: unknown): OriginPolicy {
   throw new FST_ERR_WS_INVALID_OPTION('origins', 'expected "same-origin", false, a list of origins or a function')
 }
 
-// RFC 6455: a subprotocol is an HTTP token.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-
 function protocolList (value: unknown): readonly string[] {
-  if (!Array.isArray(value) || !value.every((entry) => typeof entry === 'string' && TOKEN.test(entry))) {
+  if (!Array.isArray(value) || !value.every(isProtocolName)) {
     throw new FST_ERR_WS_INVALID_OPTION('protocols', 'expected a list of subprotocol names (HTTP tokens)')
   }
   return Object.freeze([...value])

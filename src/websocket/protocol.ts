@@ -21,3 +21,14 @@ export function offeredProtocols (header: string | string[] | undefined): string
 export function selectProtocol (offered: readonly string[], supported: readonly string[]): string | undefined {
   return supported.find((protocol) => offered.includes(protocol))
 }
+
+// RFC 6455 §4.1: a subprotocol name is an HTTP token (RFC 9110 §5.6.2).
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+/**
+ * Whether `value` can name a subprotocol (an HTTP token); server and client check their lists with it.
+ * @example isProtocolName('chat.v1') // true; isProtocolName('chat v1') // false
+ */
+export function isProtocolName (value: unknown): value is string {
+  return typeof value === 'string' && TOKEN.test(value)
+}

@@ -2,8 +2,9 @@
 import { expectAssignable, expectError, expectType } from 'tsd'
 import Fastify, { type FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import websocket, { CloseCode, Resource, ResourceRoute, type WebSocketClient } from 'fastify-datastar/websocket'
+import websocket, { CloseCode, type Resource, type ResourceClient, type ResourceRoute } from 'fastify-datastar/websocket'
 import type { Subscriber } from 'fastify-datastar/registry'
+import type * as core from 'fastify-datastar/core'
 
 const app = Fastify()
 app.register(websocket, { heartbeat: 10_000, origins: ['https://app.example.com'], overflow: 'drop-oldest', closeTimeout: 500 })
@@ -24,7 +25,9 @@ const echo = app.resource('/echo', {
   binary: (client, data) => { expectType<Buffer>(data) },
   disconnected: (client, code, reason) => { expectType<number>(code); expectType<string>(reason) }
 })
-expectType<ResourceRoute<Record<string, unknown>, FastifyRequest, string>>(echo)
+expectType<ResourceRoute<Record<string, unknown>, string>>(echo)
+// The plugin's types are the core classes with the upgrade's FastifyRequest as their request.
+expectType<core.ResourceRoute<Record<string, unknown>, FastifyRequest, string>>(echo)
 
 // A TypeBox schema types the messages; Data types the per-client data.
 const Say = Type.Object({ type: Type.Literal('say'), text: Type.String() })
@@ -40,8 +43,9 @@ const chat = app.resource<{ name: string }, typeof Say>('/chat/:room', {
     client.close(CloseCode.NORMAL, 'done')
   }
 })
-expectType<Resource<{ name: string }, FastifyRequest, { type: 'say', text: string }> | undefined>(chat.get('bongo'))
-expectType<ReadonlyMap<string, Resource<{ name: string }, FastifyRequest, { type: 'say', text: string }>>>(chat.instances)
+expectType<Resource<{ name: string }, { type: 'say', text: string }> | undefined>(chat.get('bongo'))
+expectType<ReadonlyMap<string, Resource<{ name: string }, { type: 'say', text: string }>>>(chat.instances)
+expectType<core.Resource<core.ResourceClient<{ name: string }, FastifyRequest, { type: 'say', text: string }>> | undefined>(chat.get('bongo'))
 
 expectError(app.resource('/bad', { resolve: () => 42 }))
 expectError(app.resource('/bad', { invalidMessage: 'ignore' }))
@@ -52,7 +56,23 @@ app.resource('/feed', {
     expectAssignable<Subscriber>(client)
     expectType<number>(client.bufferedAmount)
     expectType<string | undefined>(client.lastEventId)
-    const typed: WebSocketClient = client
+    const typed: ResourceClient = client
     typed.ping()
+    expectType<Resource>(client.resource)
   }
 })
+
+// What the package's own modules drive a client, a room and a route with is not theirs to call.
+app.resource('/internals', {
+  connected: (client) => {
+    expectError(client.start())
+    expectError(client.receive(Buffer.from('hi'), false))
+    expectError(client.closed(1000, ''))
+    expectError(client.errored(new Error('x')))
+    expectError(client.ponged())
+    expectError(client.heartbeat())
+    expectError(client.resource.add(client))
+    expectError(client.resource.remove(client))
+  }
+})
+expectError(echo.drop(echo.get('/echo')!))

@@ -6,7 +6,7 @@ import * as wsModule from 'ws'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { frameSender, SharedMessage } from '../../src/websocket/frame.js'
 import { resolveResourceOptions, type ResourceOptions } from '../../src/websocket/options.js'
-import { ResourceRoute } from '../../src/websocket/resource.js'
+import { ResourceRoute } from '../../src/websocket/resource-route.js'
 import { connect, type TestClient } from './helpers.js'
 import { waitFor, within } from '../helpers.js'
 

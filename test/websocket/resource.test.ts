@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import Fastify from 'fastify'
 import { Type } from '@sinclair/typebox'
-import websocket, { CloseCode, type WebSocketClient } from '../../plugins/websocket.js'
+import websocket, { CloseCode, type ResourceClient } from '../../plugins/websocket.js'
 import { heartbeatTimerCount } from '../../src/heartbeat.js'
 import { gate, listen, logCapture, waitFor, within } from '../helpers.js'
 import { connect, upgradeResponse, wsUrl } from './helpers.js'
@@ -369,7 +369,7 @@ test('backpressure: a stalled reader is closed (or drops oldest) while the other
   for (const overflow of ['close', 'drop-oldest'] as const) {
     await t.test(overflow, async (t) => {
       const { app, logs } = await appWith({ maxBufferedBytes: 64 * 1024, heartbeat: false })
-      let stalledClient: WebSocketClient | undefined
+      let stalledClient: ResourceClient | undefined
       const route = app.resource('/feed', {
         overflow,
         connected: (client) => { if (client.request.headers['x-role'] === 'stalled') stalledClient = client }
@@ -528,7 +528,7 @@ test('while messages are held the socket is paused; a server close still complet
   const { opened: held, open: release } = gate()
   const { opened: heldForever, open: releaseForever } = gate()
   const handled: string[] = []
-  let server: WebSocketClient | undefined
+  let server: ResourceClient | undefined
   app.resource('/held', {
     connected: async (client) => { server = client; await held },
     message: (client, text) => { handled.push(text) }
@@ -579,7 +579,7 @@ test('disconnected waits for a message handler still running', async (t) => {
 
 test('close() refuses a code an endpoint may not send; long reasons are cut on a character', async (t) => {
   const { app } = await appWith()
-  let server: WebSocketClient | undefined
+  let server: ResourceClient | undefined
   app.resource('/codes', { connected: (client) => { server = client } })
   const base = await listen(app)
   t.teardown(() => app.close())
@@ -653,13 +653,13 @@ test('app.close() waits for async disconnected handlers, within closeTimeout', a
 
 test('without data(), each client gets its own {} on first use; data may be replaced', async (t) => {
   const { app } = await appWith()
-  const clients: WebSocketClient[] = []
+  const clients: ResourceClient[] = []
   app.resource('/plain-data', { connected: (client) => { clients.push(client) } })
   const base = await listen(app)
   t.teardown(() => app.close())
   const sockets = [await connect(wsUrl(base, '/plain-data')), await connect(wsUrl(base, '/plain-data'))]
   await waitFor(() => clients.length === 2, 'both connected')
-  const [a, b] = clients as [WebSocketClient, WebSocketClient]
+  const [a, b] = clients as [ResourceClient, ResourceClient]
   a.data.seen = true
   t.same(b.data, {}, 'not shared')
   t.equal(a.data, a.data, 'the same object on every read')

@@ -1,6 +1,6 @@
 // Diagnostic: fastify-datastar's resource layer without Fastify. A bare `ws`
 // WebSocketServer on node:http (as raw-ws) whose 'connection' handler hands
-// each socket to a ResourceRoute (dist/src/websocket/resource.js) with no
+// each socket to a ResourceRoute (dist/src/websocket/resource-route.js) with no
 // request (`request: undefined`), every client in the instance '/bench' (no
 // heartbeat); a broadcast is route.get('/bench').broadcast(text): encoded once,
 // handed to every client. Against raw-ws: what the resource layer itself costs
@@ -9,7 +9,7 @@
 import { WebSocketServer } from 'ws'
 import { closeHttp, listenHttp, serve } from './common.mjs'
 
-const { ResourceRoute } = await import('../../../dist/src/websocket/resource.js')
+const { ResourceRoute } = await import('../../../dist/src/websocket/resource-route.js')
 const { resolveResourceOptions } = await import('../../../dist/src/websocket/options.js')
 
 await serve(async () => {

@@ -16,29 +16,10 @@ import { performance } from 'node:perf_hooks'
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import WebSocket, { type ClientOptions, type RawData } from 'ws'
 import { FST_ERR_WS_CLIENT_CLOSED, FST_ERR_WS_CLIENT_HANDSHAKE, FST_ERR_WS_CLIENT_NOT_OPEN, FST_ERR_WS_CLIENT_QUEUE_FULL, FST_ERR_WS_INVALID_OPTION } from '../errors.js'
-import { MAX_CLOSE_REASON, validateCloseCode } from './close-codes.js'
-import { encodeMessage, type EncodedMessage, type OutgoingMessage } from './message.js'
-
-/** Backoff of the reconnection attempts. */
-export interface ReconnectOptions {
-  /** Delay before the first attempt, in ms. Default 500. */
-  initialDelay?: number
-  /** Upper bound of a delay, in ms. Default 30 000. */
-  maxDelay?: number
-  /** Each attempt waits `factor` times the previous one. Default 2. */
-  factor?: number
-  /** Share of a delay taken off at random (0..1), so clients dropped together do not come back together. Default 0.2. */
-  jitter?: number
-  /** Consecutive attempts without an open before giving up. Default Infinity. */
-  maxRetries?: number
-  /**
-   * Close codes, sent by the server or seen on the wire, after which the
-   * client reconnects. Default `[1001, 1006, 1011, 1012, 1013, 1014]`.
-   * Add 1005 for servers that close without a code on shutdown (a bare
-   * @fastify/websocket `app.close()` does).
-   */
-  closeCodes?: readonly number[]
-}
+import { MAX_CLOSE_REASON, validateCloseCode } from '../websocket/close-codes.js'
+import { encodeMessage, type EncodedMessage, type OutgoingMessage } from '../websocket/message.js'
+import { isProtocolName } from '../websocket/protocol.js'
+import { backoffDelay, resolveBackoff, shouldReconnect, validateCount, type Backoff, type ReconnectOptions } from './backoff.js'
 
 /** Options of a {@link WebSocketClient}. */
 export interface WebSocketClientOptions {
@@ -97,20 +78,9 @@ interface PendingPing {
   reject?: (error: Error) => void
 }
 
-interface Backoff {
-  initialDelay: number
-  maxDelay: number
-  factor: number
-  jitter: number
-  maxRetries: number
-  closeCodes: ReadonlySet<number>
-}
-
-const DEFAULT_CLOSE_CODES = [1001, 1006, 1011, 1012, 1013, 1014]
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000
 // RFC 6455 §5.5: control frame payloads, and so a close reason with its 2-byte code, fit in 125 bytes.
 const MAX_PING_PAYLOAD = 125
-const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`|a-z~]+$/
 const SCHEMES = new Set(['ws:', 'wss:', 'http:', 'https:', 'ws+unix:'])
 
 /**
@@ -373,7 +343,7 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
       else this.#finish(request.code, request.reason)
       return
     }
-    const delay = this.#shouldReconnect(code) ? this.#scheduleReconnect() : undefined
+    const delay = shouldReconnect(this.#backoff, this.#opened, code, this.#rejectedStatus) ? this.#scheduleReconnect() : undefined
     if (delay === undefined) {
       this.#finish(code, reason)
       return
@@ -381,14 +351,6 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
     if (this.#opened) this.emit('close', { code, reason, reconnecting: true })
     // A 'close' listener may have called close(): then there is no attempt to announce.
     if (this.#closeRequest === null) this.emit('reconnecting', { attempt: this.#attempt, delay })
-  }
-
-  #shouldReconnect (code: number): boolean {
-    if (this.#backoff === false) return false
-    if (this.#opened) return this.#backoff.closeCodes.has(code)
-    // The handshake failed: retry network errors and timeouts, and the statuses of a server that is down or busy.
-    const status = this.#rejectedStatus
-    return status === undefined || status >= 500 || status === 408 || status === 429
   }
 
   /** Schedules the next attempt and returns its delay, or undefined once the retries are spent. */
@@ -465,16 +427,6 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
   }
 }
 
-/**
- * The delay of reconnection attempt `attempt` (1-based): exponential, capped,
- * less a random share of up to `jitter`.
- * @example backoffDelay({ initialDelay: 500, maxDelay: 30_000, factor: 2, jitter: 0 }, 3) // 2000
- */
-function backoffDelay (backoff: Pick<Backoff, 'initialDelay' | 'maxDelay' | 'factor' | 'jitter'>, attempt: number): number {
-  const base = Math.min(backoff.maxDelay, backoff.initialDelay * backoff.factor ** (attempt - 1))
-  return Math.round(base * (1 - backoff.jitter * Math.random()))
-}
-
 function validateUrl (url: string | URL): string {
   const href = String(url)
   let parsed: URL
@@ -491,44 +443,10 @@ function validateUrl (url: string | URL): string {
 function validateProtocols (protocols: string | string[] | undefined): string[] {
   const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : protocols
   for (const protocol of list) {
-    if (typeof protocol !== 'string' || !TOKEN.test(protocol)) throw new FST_ERR_WS_INVALID_OPTION('protocols', `not a token: ${String(protocol)}`)
+    if (!isProtocolName(protocol)) throw new FST_ERR_WS_INVALID_OPTION('protocols', `not a token: ${String(protocol)}`)
   }
   if (new Set(list).size !== list.length) throw new FST_ERR_WS_INVALID_OPTION('protocols', 'a subprotocol is offered twice')
   return [...list]
-}
-
-function resolveBackoff (reconnect: false | ReconnectOptions | undefined): Backoff | false {
-  if (reconnect === false) return false
-  if (reconnect !== undefined && (typeof reconnect !== 'object' || reconnect === null)) {
-    throw new FST_ERR_WS_INVALID_OPTION('reconnect', 'expected false or an object')
-  }
-  const options = reconnect ?? {}
-  const initialDelay = validateNumber('reconnect.initialDelay', options.initialDelay ?? 500, 0)
-  const maxDelay = validateNumber('reconnect.maxDelay', options.maxDelay ?? Math.max(30_000, initialDelay), initialDelay)
-  const factor = validateNumber('reconnect.factor', options.factor ?? 2, 1)
-  const jitter = validateNumber('reconnect.jitter', options.jitter ?? 0.2, 0, 1)
-  const maxRetries = validateCount('reconnect.maxRetries', options.maxRetries ?? Infinity)
-  const codes = options.closeCodes ?? DEFAULT_CLOSE_CODES
-  if (!Array.isArray(codes) || !codes.every((code) => Number.isInteger(code))) {
-    throw new FST_ERR_WS_INVALID_OPTION('reconnect.closeCodes', 'expected an array of integers')
-  }
-  return { initialDelay, maxDelay, factor, jitter, maxRetries, closeCodes: new Set(codes) }
-}
-
-function validateNumber (name: string, value: unknown, min: number, max = Infinity): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    const range = max === Infinity ? `>= ${min}` : `between ${min} and ${max}`
-    throw new FST_ERR_WS_INVALID_OPTION(name, `expected a finite number ${range}, got ${String(value)}`)
-  }
-  return value
-}
-
-/** A non-negative integer, or Infinity. */
-function validateCount (name: string, value: unknown): number {
-  if (value !== Infinity && (typeof value !== 'number' || !Number.isInteger(value) || value < 0)) {
-    throw new FST_ERR_WS_INVALID_OPTION(name, `expected a non-negative integer or Infinity, got ${String(value)}`)
-  }
-  return value as number
 }
 
 function resolveWsOptions (options: WebSocketClientOptions): ClientOptions {

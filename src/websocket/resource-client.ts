@@ -2,7 +2,8 @@
  * One WebSocket connection of a resource (Hunchensocket's `websocket-client`):
  * messages handled one at a time in order, held while `connected` runs, sends
  * bounded by the client's unsent bytes, heartbeat, and the registry
- * `Subscriber` interface so a client can join any registry.
+ * `Subscriber` interface so a client can join any registry. Its route
+ * (resource-route.ts) starts it and takes it out of its room when it closes.
  */
 import type { RawData, WebSocket } from 'ws'
 import sjson from 'secure-json-parse'
@@ -23,7 +24,7 @@ import { encodeMessage, type OutgoingMessage } from './message.js'
 import type { ResolvedResourceOptions } from './options.js'
 import type { Resource } from './resource.js'
 import { deferred, type Deferred } from '../deferred.js'
-import { kClient, kHeartbeat } from '../symbols.js'
+import { kClient, kClosed, kErrored, kHeartbeat, kLeave, kPonged, kReceive, kStart } from '../symbols.js'
 
 /**
  * Validates a parsed JSON message: the value to hand to `message` (validators
@@ -51,6 +52,8 @@ export interface ClientDefinition<Data, Request, Message> extends ResourceHandle
   readonly validate?: MessageValidator | undefined
   /** Receives what went wrong with a client: its mistakes (4xx `statusCode`) and handler errors. */
   readonly onError: (error: Error & { statusCode?: number }, client: ResourceClient<Data, Request, Message>) => void
+  /** Takes a closed client out of its room: set by the route that accepted it, so the client never reaches into its room. */
+  readonly [kLeave]?: (client: ResourceClient<Data, Request, Message>) => void
 }
 
 const CONNECTING = 0
@@ -72,7 +75,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   /** The HTTP request of the upgrade (in the Fastify plugin: the FastifyRequest, with cookies and session). */
   readonly request: Request
   /** The resource instance (room) the client is in. */
-  readonly resource: Resource<Data, Request, Message>
+  readonly resource: Resource<ResourceClient<Data, Request, Message>>
   /** The id a registry replays from (the upgrade's `lastEventId` query parameter or `Last-Event-ID` header). */
   readonly lastEventId: string | undefined
   /** The error the server closed this client for (overflow, heartbeat, invalid message, handler error), if any. */
@@ -98,14 +101,14 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   readonly #frameSender: FrameSender | null
 
   /**
-   * Wraps an open `ws` socket; `start()` runs `connected` and begins reading.
+   * Wraps an open `ws` socket; its route starts it, which runs `connected` and begins reading.
    * @param socket the server-side ws WebSocket
    * @param resource the resource instance the client joins
    * @param definition handlers, options and error reporting of the resource
    * @param request the upgrade request
    * @param info the resume id and the initial `data` (default: `{}` on first use)
    */
-  constructor (socket: WebSocket, resource: Resource<Data, Request, Message>, definition: ClientDefinition<Data, Request, Message>, request: Request, info: { lastEventId?: string | undefined, data?: Data | undefined }) {
+  constructor (socket: WebSocket, resource: Resource<ResourceClient<Data, Request, Message>>, definition: ClientDefinition<Data, Request, Message>, request: Request, info: { lastEventId?: string | undefined, data?: Data | undefined }) {
     this.#socket = socket as Socket
     this.resource = resource
     this.#definition = definition
@@ -240,9 +243,9 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
 
   /**
    * Begins the client's life: listens to the socket and runs `connected`.
-   * Called once by the resource that accepted it.
+   * Called once by the route that accepted it.
    */
-  start (): void {
+  [kStart] (): void {
     const socket = this.#socket
     socket[kClient] = this
     socket.on('message', onSocketMessage)
@@ -266,7 +269,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   }
 
   /** A message from the socket: handled now, or held in order. */
-  receive (data: Buffer, binary: boolean): void {
+  [kReceive] (data: Buffer, binary: boolean): void {
     // Nothing more is handled once the server or the peer started closing.
     if (this.isClosed) return
     if (this.#state === CONNECTING || this.#busy) {
@@ -280,7 +283,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   }
 
   /** The socket closed: release everything and tell the application once. */
-  closed (code: number, reason: string): void {
+  [kClosed] (code: number, reason: string): void {
     if (this.#state >= CLOSED) return
     const wasConnecting = this.#state === CONNECTING
     this.#state = CLOSED
@@ -289,7 +292,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     const { heartbeat } = this.#definition.options
     if (heartbeat !== false) deleteHeartbeat(heartbeat, this)
     this.#closed = { code: this.#closeCode ?? code, reason }
-    this.resource.remove(this)
+    this.#definition[kLeave]?.(this)
     const handlers = this.#closeHandlers
     this.#closeHandlers = null
     if (handlers !== null) for (const handler of handlers) this.#runHook(handler)
@@ -298,7 +301,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   }
 
   /** ws reported an error: remember the close code it sent for a bad frame. */
-  errored (error: Error & { code?: string }): void {
+  [kErrored] (error: Error & { code?: string }): void {
     if (this.#closeCode === undefined && typeof error.code === 'string' && error.code.startsWith('WS_ERR_')) {
       this.#closeCode = closeCodeOfWsError(error)
       this.#report(Object.assign(error, { statusCode: 400 }))
@@ -306,7 +309,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   }
 
   /** A pong arrived: the peer is alive. */
-  ponged (): void {
+  [kPonged] (): void {
     this.#alive = true
   }
 
@@ -493,17 +496,17 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
 
 // Shared socket listeners (no closure per client): the socket knows its client.
 function onSocketMessage (this: Socket, data: RawData, isBinary: boolean): void {
-  this[kClient]?.receive(data as Buffer, isBinary)
+  this[kClient]?.[kReceive](data as Buffer, isBinary)
 }
 
 function onSocketClose (this: Socket, code: number, reason: Buffer): void {
-  this[kClient]?.closed(code, reason.toString('utf8'))
+  this[kClient]?.[kClosed](code, reason.toString('utf8'))
 }
 
 function onSocketError (this: Socket, error: Error): void {
-  this[kClient]?.errored(error)
+  this[kClient]?.[kErrored](error)
 }
 
 function onSocketPong (this: Socket): void {
-  this[kClient]?.ponged()
+  this[kClient]?.[kPonged]()
 }

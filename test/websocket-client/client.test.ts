@@ -9,7 +9,7 @@ import {
   type WebSocketClientMessageEvent,
   type WebSocketClientOptions,
   type WebSocketClientReconnectingEvent
-} from '../../src/websocket/node-client.js'
+} from '../../src/websocket-client/index.js'
 import { waitFor, within } from '../helpers.js'
 
 /** A real ws server on loopback, with what it saw. */
