@@ -40,8 +40,10 @@ export interface Backplane {
   /**
    * Optional, offered by a backplane that keeps a history (a Redis stream):
    * events of `channel` after `id`, in order (for a resume older than the
-   * local replay ring); `undefined` when `id` is older than that history too.
-   * Without it, a registry calls `onResync` at once for such a resume.
+   * local replay ring), and only those this node's listeners already received
+   * (later ones reach them live: a registry gets each event once); `undefined`
+   * when `id` is older than that history too. Without it, a registry calls
+   * `onResync` at once for such a resume.
    */
   since? (channel: string, id: string): Promise<BackplaneEvent[] | undefined>
   /** Orders two ids of this backplane (negative, zero, positive). */
