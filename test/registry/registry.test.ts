@@ -260,6 +260,20 @@ t.test('long-poll: at once, held until the next event, timeout, reset, abort', a
   t.throws(() => registry.add(new Recorder()), { code: 'FST_ERR_REGISTRY_CLOSED' })
 })
 
+t.test('long-poll during a coalescing window: the events up to the cursor given, each once', async (t) => {
+  const registry = new Registry<Recorder>('poll-window', { coalesce: 0 })
+  const one = await registry.patchSignals({ n: 1 })
+  const two = await registry.patchSignals({ n: 2 })
+  await new Promise((resolve) => setImmediate(resolve))
+  const three = await registry.patchSignals({ n: 3 })
+  const first = await registry.poll(one)
+  t.match(first, { status: 'events', cursor: two })
+  t.same(first.status === 'events' && new SSEParser().push(first.events.toString()).map((event) => event.id), [two], 'not the event still in the window')
+  const second = await registry.poll(first.cursor)
+  t.match(second, { status: 'events', cursor: three })
+  t.same(second.status === 'events' && new SSEParser().push(second.events.toString()).map((event) => event.id), [three], 'it comes with the flush, once')
+})
+
 t.test('close() answers waiters and clears members', async (t) => {
   const registry = new Registry<Recorder>('closing')
   registry.add(new Recorder())
