@@ -2,8 +2,8 @@
  * Replay: what a subscriber that resumes from a Last-Event-ID missed. The
  * registry's ring answers for recent ids; for older ones, a backplane with a
  * history (`since()`, a Redis stream) may still have the events. The registry
- * sets such a subscriber aside while the history is read (see
- * `Registry.add()`), so it sees no gap and no event twice.
+ * sets such a subscriber aside while the history is read (its `#resume`), so
+ * it sees no gap and no event twice.
  */
 import type { Backplane, BackplaneEvent } from './backplane.js'
 import { toRingEvent, visibleTo, type ReplayRing, type RingEvent } from './ring.js'
