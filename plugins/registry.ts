@@ -12,7 +12,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginCallback, FastifyReply } from 'fastify'
 import { FST_ERR_REGISTRY_INVALID_OPTION } from '../src/errors.js'
-import { Registry, validateRegistryOptions, type RegistryOptions, type Subscriber } from '../src/registry/registry.js'
+import { Registry, validateRegistryOptions, type RegistryOptions, type Subscriber } from '../src/registry/index.js'
 import type { DatastarStream } from '../src/datastar/stream.js'
 
 /** Defaults of every registry of the instance. */
@@ -117,4 +117,4 @@ export const registry = fp(registryPlugin, {
 
 export default registry
 export { Registry, Broadcaster, MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneMessage, type BackplaneListener } from '../src/registry/index.js'
-export type { AddOptions, BroadcastOptions, PollOptions, PollResult, RegistryOptions, Subscriber } from '../src/registry/registry.js'
+export type { AddOptions, BroadcastOptions, PollOptions, PollResult, RegistryOptions, Subscriber } from '../src/registry/index.js'

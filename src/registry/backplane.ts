@@ -28,17 +28,24 @@ export type BackplaneMessage = Omit<BackplaneEvent, 'id'>
 /** Receives a channel's events in order. */
 export type BackplaneListener = (event: BackplaneEvent) => void
 
+/**
+ * What a registry needs to share its events between nodes.
+ * @example new Registry('feed', { backplane: new RedisBackplane({ redis: process.env.REDIS_URL }) })
+ */
 export interface Backplane {
   /** Publishes to `channel`; resolves with the id the event got. */
   publish (channel: string, message: BackplaneMessage): Promise<string>
   /** Listens to `channel` from now on; resolves with a function that stops listening. */
   subscribe (channel: string, listener: BackplaneListener): Promise<() => Promise<void>>
   /**
-   * Events of `channel` after `id`, in order, from the backplane's own history
-   * (for a resume older than the local replay ring); `undefined` when `id` is
-   * older than that history too.
+   * Optional, offered by a backplane that keeps a history (a Redis stream):
+   * events of `channel` after `id`, in order (for a resume older than the
+   * local replay ring), and only those this node's listeners already received
+   * (later ones reach them live: a registry gets each event once); `undefined`
+   * when `id` is older than that history too. Without it, a registry calls
+   * `onResync` at once for such a resume.
    */
-  since (channel: string, id: string): Promise<BackplaneEvent[] | undefined>
+  since? (channel: string, id: string): Promise<BackplaneEvent[] | undefined>
   /** Orders two ids of this backplane (negative, zero, positive). */
   compare (a: string, b: string): number
   /** Releases connections and listeners. */
@@ -47,7 +54,8 @@ export interface Backplane {
 
 /**
  * The single-node backplane: delivery is synchronous, so a publish is
- * delivered before `publish()` returns. Ids look like Redis Stream ids,
+ * delivered before `publish()` returns. It keeps no history (no `since()`):
+ * the registry's ring is all a resume can use. Ids look like Redis Stream ids,
  * `<start time in ms>-<counter>`: a client that resumes with an id from
  * before a restart is not mistaken for one that missed a few events.
  */
@@ -65,11 +73,6 @@ export class MemoryBackplane implements Backplane {
   }
 
   async publish (channel: string, message: BackplaneMessage): Promise<string> {
-    return this.publishNow(channel, message)
-  }
-
-  /** The synchronous publish the registry uses on this backplane. */
-  publishNow (channel: string, message: BackplaneMessage): string {
     const state = this.#channel(channel)
     const event: BackplaneEvent = { ...message, id: this.#epoch + '-' + String(++state.sequence) }
     for (const listener of state.listeners) listener(event)
@@ -80,11 +83,6 @@ export class MemoryBackplane implements Backplane {
     const state = this.#channel(channel)
     state.listeners.add(listener)
     return async () => { state.listeners.delete(listener) }
-  }
-
-  async since (): Promise<BackplaneEvent[] | undefined> {
-    // No history beyond the registry's own ring on a single node.
-    return undefined
   }
 
   compare (a: string, b: string): number {

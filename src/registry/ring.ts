@@ -2,6 +2,7 @@
  * The replay ring: a registry's most recent events, oldest first, with a fixed
  * capacity, so a client that reconnects with Last-Event-ID gets what it missed.
  */
+import type { BackplaneEvent } from './backplane.js'
 
 /** An event as delivered: its id, its encoded bytes (id line included), its unicast key. */
 export interface RingEvent {
@@ -64,4 +65,28 @@ export class ReplayRing {
     }
     return undefined
   }
+}
+
+/**
+ * A backplane event as subscribers receive it: its payload after its `id:` line.
+ * @example ring.push(toRingEvent(event))
+ */
+export function toRingEvent (event: BackplaneEvent): RingEvent {
+  return { id: event.id, key: event.key, bytes: Buffer.from('id: ' + event.id + '\n' + event.payload) }
+}
+
+/**
+ * The events a subscriber added with `key` may see: broadcasts, and the unicasts of its key.
+ * @example visibleTo(ring.after(lastEventId) ?? [], 'alice')
+ */
+export function visibleTo (events: RingEvent[], key: string | undefined): RingEvent[] {
+  return events.filter((event) => event.key === undefined || event.key === key)
+}
+
+/**
+ * Events' bytes as one buffer, for one write.
+ * @example subscriber.write(joinEvents(missed))
+ */
+export function joinEvents (events: RingEvent[]): Buffer {
+  return events.length === 1 ? (events[0] as RingEvent).bytes : Buffer.concat(events.map((event) => event.bytes))
 }

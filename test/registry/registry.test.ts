@@ -1,8 +1,9 @@
 import t from 'tap'
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { MemoryBackplane } from '../../src/registry/backplane.js'
+import { MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneListener, type BackplaneMessage } from '../../src/registry/backplane.js'
 import { Registry, type Subscriber } from '../../src/registry/registry.js'
 import { SSEParser } from '../../src/sse/parser.js'
+import { waitFor } from '../helpers.js'
 
 /** A subscriber that records what it is handed, like a transport would write it. */
 class Recorder implements Subscriber {
@@ -259,6 +260,20 @@ t.test('long-poll: at once, held until the next event, timeout, reset, abort', a
   t.throws(() => registry.add(new Recorder()), { code: 'FST_ERR_REGISTRY_CLOSED' })
 })
 
+t.test('long-poll during a coalescing window: the events up to the cursor given, each once', async (t) => {
+  const registry = new Registry<Recorder>('poll-window', { coalesce: 0 })
+  const one = await registry.patchSignals({ n: 1 })
+  const two = await registry.patchSignals({ n: 2 })
+  await new Promise((resolve) => setImmediate(resolve))
+  const three = await registry.patchSignals({ n: 3 })
+  const first = await registry.poll(one)
+  t.match(first, { status: 'events', cursor: two })
+  t.same(first.status === 'events' && new SSEParser().push(first.events.toString()).map((event) => event.id), [two], 'not the event still in the window')
+  const second = await registry.poll(first.cursor)
+  t.match(second, { status: 'events', cursor: three })
+  t.same(second.status === 'events' && new SSEParser().push(second.events.toString()).map((event) => event.id), [three], 'it comes with the flush, once')
+})
+
 t.test('close() answers waiters and clears members', async (t) => {
   const registry = new Registry<Recorder>('closing')
   registry.add(new Recorder())
@@ -301,4 +316,96 @@ t.test('lastEventId is the newest written event', async (t) => {
   t.equal(registry.lastEventId, undefined, 'not before the coalesced write')
   await new Promise((resolve) => setImmediate(resolve))
   t.equal(registry.lastEventId, id)
+})
+
+t.test('in memory, an event is written before its broadcast method returns', async (t) => {
+  const registry = new Registry<Recorder>('sync')
+  const subscriber = new Recorder()
+  registry.add(subscriber)
+  const sent = registry.patchSignals({ n: 1 })
+  t.equal(subscriber.chunks.length, 1, 'written before the promise is awaited')
+  t.equal(registry.lastEventId, await sent)
+})
+
+/**
+ * A third backplane, as an application could write one: in memory, but
+ * delivering later (as over a network), ids `1`, `2`, … It keeps what it
+ * delivered as a log; HistoryBackplane offers that log through since().
+ */
+class LogBackplane implements Backplane {
+  readonly log: BackplaneEvent[] = []
+  readonly #listeners = new Set<BackplaneListener>()
+  #sequence = 0
+
+  async publish (_channel: string, message: BackplaneMessage): Promise<string> {
+    const event: BackplaneEvent = { ...message, id: String(++this.#sequence) }
+    setImmediate(() => {
+      this.log.push(event)
+      for (const listener of this.#listeners) listener(event)
+    })
+    return event.id
+  }
+
+  async subscribe (_channel: string, listener: BackplaneListener): Promise<() => Promise<void>> {
+    this.#listeners.add(listener)
+    return async () => { this.#listeners.delete(listener) }
+  }
+
+  compare (a: string, b: string): number {
+    return Number(a) - Number(b)
+  }
+
+  async close (): Promise<void> {}
+}
+
+class HistoryBackplane extends LogBackplane {
+  // Only what was delivered is in the log, as since() requires.
+  async since (_channel: string, id: string): Promise<BackplaneEvent[] | undefined> {
+    const at = this.log.findIndex((event) => event.id === id)
+    return at === -1 ? undefined : this.log.slice(at + 1)
+  }
+}
+
+t.test('a third backplane with since(): a resume older than the ring is served from its history', async (t) => {
+  const backplane = new HistoryBackplane()
+  const resyncs: string[] = []
+  const onResync = (_subscriber: Recorder, lastEventId: string): void => { resyncs.push(lastEventId) }
+  const nodeA = new Registry<Recorder>('feed', { backplane, replay: 2, onResync })
+  const ids: string[] = []
+  for (let n = 1; n <= 5; n++) ids.push(await nodeA.patchSignals({ n }))
+  await waitFor(() => nodeA.lastEventId === ids[4], 'delivered on A')
+  // A node that has just started: its ring is empty.
+  const nodeB = new Registry<Recorder>('feed', { backplane, replay: 2, onResync })
+  const onB = new Recorder(ids[1])
+  nodeB.add(onB)
+  ids.push(await nodeA.patchSignals({ n: 6 }))
+  await waitFor(() => onB.events().length === 4, 'the missed events and the live one on B')
+  t.same(onB.events().map((event) => event.id), ['3', '4', '5', '6'], 'from the history, then live: no gap, no repeat')
+  // On A, older than its ring (5 and 6): the history, then the ring.
+  const onA = new Recorder(ids[0])
+  nodeA.add(onA)
+  await waitFor(() => onA.events().length === 5, 'the missed events on A')
+  t.same(onA.events().map((event) => event.id), ['2', '3', '4', '5', '6'])
+  t.same(resyncs, [], 'nobody needed the full state')
+  nodeA.add(new Recorder('0'))
+  await waitFor(() => resyncs.length === 1, 'onResync')
+  t.same(resyncs, ['0'], 'older than the history too: onResync')
+  await Promise.all([nodeA.close(), nodeB.close()])
+})
+
+t.test('a backplane without since(): a resume older than the ring resyncs at once', async (t) => {
+  const backplane: Backplane = new LogBackplane()
+  const resyncs: string[] = []
+  const registry = new Registry<Recorder>('feed', { backplane, replay: 2, onResync: (_subscriber, lastEventId) => { resyncs.push(lastEventId) } })
+  const ids: string[] = []
+  for (let n = 1; n <= 5; n++) ids.push(await registry.patchSignals({ n }))
+  await waitFor(() => registry.lastEventId === ids[4], 'delivered')
+  const stale = new Recorder(ids[0])
+  registry.add(stale)
+  t.same(resyncs, [ids[0]], 'within add()')
+  t.equal(registry.has(stale), true, 'and it stays for live events')
+  const recent = new Recorder(ids[3])
+  registry.add(recent)
+  t.same(recent.events().map((event) => event.id), ['5'], 'the ring still serves recent ids')
+  await registry.close()
 })

@@ -88,6 +88,7 @@ app.get('/feed', async (request, reply) => {
   expectError(sse.patchElements('<p></p>', { eventId: 1 }))
   expectError(sse.patchElements('<p></p>', { retryDuration: '1000' }))
   expectError(sse.patchElements('<p></p>', { onlyIfMissing: true }))
+  expectError(sse.patchElements('<p></p>', { except: sse }))
   expectError(sse.patchElements(42))
   expectError(sse.patchElements())
 

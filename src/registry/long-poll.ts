@@ -1,0 +1,95 @@
+/**
+ * Long-poll waiters: a request asks for the events newer than its cursor and
+ * is answered at once from the replay ring, or held until the registry
+ * delivers a newer event it may see, or until its timeout.
+ */
+import { DEFAULT_POLL_TIMEOUT, type PollOptions } from './options.js'
+import { joinEvents, visibleTo, type ReplayRing, type RingEvent } from './ring.js'
+
+/** What a long-poll wait ends with. */
+export type PollResult =
+  | { status: 'events', events: Buffer, cursor: string }
+  | { status: 'timeout', cursor: string | undefined }
+  | { status: 'reset', cursor: string | undefined }
+  | { status: 'aborted', cursor: string | undefined }
+
+interface Waiter {
+  key: string | undefined
+  resolve: (result: PollResult) => void
+  timer: NodeJS.Timeout
+  signal: AbortSignal | undefined
+  onAbort: () => void
+}
+
+/** A registry's held long-poll requests (internal: `Registry.poll()` is the public face). */
+export class LongPoll {
+  readonly #ring: ReplayRing
+  // The registry's newest written event: the cursor every answer carries.
+  readonly #cursor: () => string | undefined
+  readonly #waiters = new Set<Waiter>()
+
+  constructor (ring: ReplayRing, cursor: () => string | undefined) {
+    this.#ring = ring
+    this.#cursor = cursor
+  }
+
+  /** How many requests are held. */
+  get waiting (): number {
+    return this.#waiters.size
+  }
+
+  /** Answers with the events newer than `cursor`, now or when they come. */
+  poll (cursor: string | undefined, options: PollOptions): Promise<PollResult> {
+    const newest = this.#cursor()
+    if (cursor !== undefined && cursor !== '' && cursor !== newest) {
+      const missed = this.#ring.after(cursor)
+      if (missed === undefined) return Promise.resolve({ status: 'reset', cursor: newest })
+      // Up to the cursor given back: coalesced events past it are not written
+      // yet, and would come again to a client that polls from that cursor.
+      const written = missed.slice(0, missed.findIndex((event) => event.id === newest) + 1)
+      const visible = visibleTo(written, options.key)
+      if (visible.length > 0) return Promise.resolve({ status: 'events', events: joinEvents(visible), cursor: newest as string })
+    }
+    if (options.signal?.aborted === true) return Promise.resolve({ status: 'aborted', cursor: newest })
+    return new Promise((resolve) => {
+      const timeout = options.timeout ?? DEFAULT_POLL_TIMEOUT
+      // Jitter spreads the re-polls of clients that connected together.
+      const hold = timeout * (0.9 + Math.random() * 0.2)
+      const waiter: Waiter = {
+        key: options.key,
+        resolve,
+        signal: options.signal,
+        onAbort: () => { this.#end(waiter, { status: 'aborted', cursor: this.#cursor() }) },
+        timer: setTimeout(() => { this.#end(waiter, { status: 'timeout', cursor: this.#cursor() }) }, hold)
+      }
+      options.signal?.addEventListener('abort', waiter.onAbort, { once: true })
+      this.#waiters.add(waiter)
+    })
+  }
+
+  /** Answers the waiters that may see some of `events`, just delivered. */
+  answer (events: RingEvent[]): void {
+    if (this.#waiters.size === 0) return
+    const cursor = this.#cursor() as string
+    let broadcast: Buffer | undefined
+    for (const waiter of [...this.#waiters]) {
+      const visible = visibleTo(events, waiter.key)
+      if (visible.length === 0) continue
+      // Encoded once for every waiter that sees the same events.
+      const bytes = visible.length === events.length ? (broadcast ??= joinEvents(events)) : joinEvents(visible)
+      this.#end(waiter, { status: 'events', events: bytes, cursor })
+    }
+  }
+
+  /** Answers every waiter with a timeout (the registry is closing). */
+  close (): void {
+    for (const waiter of [...this.#waiters]) this.#end(waiter, { status: 'timeout', cursor: this.#cursor() })
+  }
+
+  #end (waiter: Waiter, result: PollResult): void {
+    if (!this.#waiters.delete(waiter)) return
+    clearTimeout(waiter.timer)
+    waiter.signal?.removeEventListener('abort', waiter.onAbort)
+    waiter.resolve(result)
+  }
+}
