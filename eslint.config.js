@@ -3,7 +3,7 @@ import neostandard from 'neostandard'
 export default [
   ...neostandard({
     ts: true,
-    ignores: ['dist/**', 'node_modules/**', 'bench/results/**']
+    ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'tap-snapshots/**']
   }),
   {
     // The core is framework-free: only the plugins may import Fastify.

@@ -272,5 +272,6 @@ export default datastar
 export { DatastarStream }
 export type { ElementsResponseOptions, ScriptResponseOptions, SignalsResponseOptions } from '../src/datastar/one-shot.js'
 export type { CustomEventOptions, EventOptions, ExecuteScriptOptions, Namespace, PatchElementsOptions, PatchMode, PatchSignalsOptions, SignalsPatch } from '../src/datastar/events.js'
+export type { DatastarMethods } from '../src/datastar/methods.js'
 export type { Signals } from '../src/datastar/signals.js'
 export type { DatastarUrlOptions } from '../src/datastar/url.js'

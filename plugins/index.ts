@@ -44,9 +44,46 @@ export const fastifyDatastar = fp(umbrella, {
 
 export default fastifyDatastar
 export { datastarPlugin as datastar, sse, nodelay, registry }
-export type { RegistryPluginOptions, LongPollOptions } from './registry.js'
-export type { DatastarPluginOptions, DatastarReplyOptions, DatastarClientOptions, RouteSignals } from './datastar.js'
-export type { SSEPluginOptions, SSEReplyOptions } from './sse.js'
-export type { StreamSettings } from '../src/sse/options.js'
-export type { StreamCallback, StreamReplyOptions } from './reply-stream.js'
-export * from '../src/index.js'
+export { errorCodes } from '../src/errors.js'
+
+// What the plugins hand out, and the types an application writes (each also on its own subpath).
+export { SSEStream, type CompressionOptions, type CompressionTuning, type Encoding, type OverflowPolicy, type SSECloseReason, type SSEMessage, type SSEPluginOptions, type SSEReplyOptions, type StreamCallback, type StreamReplyOptions, type StreamSettings } from './sse.js'
+export {
+  DatastarStream,
+  type CustomEventOptions,
+  type DatastarClientOptions,
+  type DatastarMethods,
+  type DatastarPluginOptions,
+  type DatastarReplyOptions,
+  type ElementsResponseOptions,
+  type EventOptions,
+  type ExecuteScriptOptions,
+  type Namespace,
+  type PatchElementsOptions,
+  type PatchMode,
+  type PatchSignalsOptions,
+  type RouteSignals,
+  type ScriptResponseOptions,
+  type Signals,
+  type SignalsPatch,
+  type SignalsResponseOptions
+} from './datastar.js'
+export {
+  MemoryBackplane,
+  Registry,
+  type AddOptions,
+  type Backplane,
+  type BackplaneEvent,
+  type BackplaneListener,
+  type BackplaneMessage,
+  type BroadcastOptions,
+  type Broadcaster,
+  type LongPollOptions,
+  type PollOptions,
+  type PollResult,
+  type RegistryOptions,
+  type RegistryPluginOptions,
+  type Subscriber
+} from './registry.js'
+// Types only: the WebSocket plugin is not part of the umbrella, and loads only when imported.
+export type { Resource, ResourceClient, ResourceRoute } from './websocket.js'

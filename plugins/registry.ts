@@ -12,7 +12,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginCallback, FastifyReply } from 'fastify'
 import { FST_ERR_REGISTRY_INVALID_OPTION } from '../src/errors.js'
-import { Registry, validateRegistryOptions, type RegistryOptions, type Subscriber } from '../src/registry/index.js'
+import { Registry } from '../src/registry/registry.js'
+import { validateRegistryOptions, type RegistryOptions } from '../src/registry/options.js'
+import type { Subscriber } from '../src/registry/subscriber.js'
 import type { DatastarStream } from '../src/datastar/stream.js'
 
 /** Defaults of every registry of the instance. */
@@ -116,5 +118,10 @@ export const registry = fp(registryPlugin, {
 })
 
 export default registry
-export { Registry, Broadcaster, MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneMessage, type BackplaneListener } from '../src/registry/index.js'
-export type { AddOptions, BroadcastOptions, PollOptions, PollResult, RegistryOptions, Subscriber } from '../src/registry/index.js'
+export { Registry }
+export { MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneListener, type BackplaneMessage } from '../src/registry/backplane.js'
+export type { Broadcaster } from '../src/registry/broadcaster.js'
+export type { PollResult } from '../src/registry/long-poll.js'
+export type { AddOptions, PollOptions, RegistryOptions } from '../src/registry/options.js'
+export type { BroadcastOptions } from '../src/broadcast.js'
+export type { Subscriber }

@@ -56,11 +56,11 @@ export interface RedisBackplaneOptions {
 }
 
 /** Default prefix of the keys. @example `${DEFAULT_PREFIX}feed` // the stream of registry 'feed' */
-export const DEFAULT_PREFIX = 'fastify-datastar:'
+const DEFAULT_PREFIX = 'fastify-datastar:'
 /** Default approximate length of each channel's stream. @example new RedisBackplane({ maxLength: DEFAULT_MAX_LENGTH * 10 }) */
-export const DEFAULT_MAX_LENGTH = 10_000
+const DEFAULT_MAX_LENGTH = 10_000
 /** Default longest wait of one XREAD BLOCK, in ms. @example new RedisBackplane({ blockMs: DEFAULT_BLOCK_MS / 5 }) */
-export const DEFAULT_BLOCK_MS = 5_000
+const DEFAULT_BLOCK_MS = 5_000
 
 // Entries read per stream per XREAD.
 const READ_COUNT = 1000

@@ -20,7 +20,6 @@ import { joinEvents, ReplayRing, toRingEvent, type RingEvent } from './ring.js'
 import type { Subscriber } from './subscriber.js'
 
 // The registry's type parameter, importable with it.
-export type { Subscriber } from './subscriber.js'
 
 interface Member {
   key: string | undefined

@@ -14,7 +14,7 @@ import {
   FST_ERR_WS_OVERFLOW,
   FST_ERR_WS_UNSUPPORTED_DATA
 } from '../errors.js'
-import type { Subscriber } from '../registry/registry.js'
+import type { Subscriber } from '../registry/subscriber.js'
 import { addHeartbeat, deleteHeartbeat, type HeartbeatTarget } from '../heartbeat.js'
 import { CloseCode, closeCodeOfWsError, truncateReason, validateCloseCode } from './close-codes.js'
 import { DropOldestSender } from './drop-oldest.js'

@@ -1,7 +1,8 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import http from 'node:http'
-import datastar, { heartbeatTimerCount, type DatastarReplyOptions, type DatastarStream } from '../../plugins/index.js'
+import datastar, { type DatastarReplyOptions, type DatastarStream } from '../../plugins/index.js'
+import { heartbeatTimerCount } from '../../src/heartbeat.js'
 import { listen, logCapture, openStream, waitFor, within } from '../helpers.js'
 
 /** The counter part of an in-memory id (`<start time>-<counter>`). */

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneListener, type BackplaneMessage } from '../../src/registry/backplane.js'
-import { Registry, type Subscriber } from '../../src/registry/registry.js'
+import { Registry } from '../../src/registry/registry.js'
+import type { Subscriber } from '../../src/registry/subscriber.js'
 import { SSEParser } from '../../src/sse/parser.js'
 import { waitFor } from '../helpers.js'
 

@@ -7,7 +7,8 @@ import { once } from 'node:events'
 import { directSocket, frameChunk } from '../../src/sse/chunk.js'
 import { SharedEvent, SSEStream, sseHeaders, type SSEHead, type SSEResponse, type SSEStreamOptions } from '../../src/sse/stream.js'
 import { SSEParser } from '../../src/sse/parser.js'
-import { Registry, type Subscriber } from '../../src/registry/registry.js'
+import { Registry } from '../../src/registry/registry.js'
+import type { Subscriber } from '../../src/registry/subscriber.js'
 import { within } from '../helpers.js'
 
 // The direct write path of SSEStream: events framed as HTTP/1.1 chunks and

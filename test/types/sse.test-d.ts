@@ -3,18 +3,15 @@
 import { expectAssignable, expectError, expectNotAssignable, expectType } from 'tsd'
 import Fastify, { type FastifyContextConfig, type FastifyPluginCallback, type FastifyReply } from 'fastify'
 import sse, {
-  encodeComment,
-  encodeEvent,
   sse as namedSse,
-  SSEParser,
   SSEStream,
-  type ParsedEvent,
   type SSEMessage,
   type SSEPluginOptions,
   type SSEReplyOptions,
   type StreamCallback,
   type StreamReplyOptions
 } from 'fastify-datastar/sse'
+import { encodeComment, encodeEvent, SSEParser, type ParsedEvent } from 'fastify-datastar/core'
 
 const app = Fastify()
 
@@ -30,7 +27,7 @@ expectError(app.register(sse, { keepAlive: 'x' }))
 expectError(app.register(sse, { keepAlive: true }))
 expectError(app.register(sse, { keepAlive: null }))
 
-// Re-exports of the subpath.
+// The encoders and the parser, from the core.
 expectType<string>(encodeEvent({ event: 'hello', data: 'world' }))
 expectType<string>(encodeComment('ping'))
 expectAssignable<SSEMessage>({ data: ['a', 'b'] })
