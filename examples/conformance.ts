@@ -8,7 +8,8 @@
  *   node dist/examples/conformance.js   # PORT=7331 by default
  */
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
-import datastar, { type DatastarStream, type ExecuteScriptOptions, type PatchElementsOptions, type PatchSignalsOptions } from 'fastify-datastar'
+import datastar, { type DatastarStream } from 'fastify-datastar'
+import type { ExecuteScriptOptions, PatchElementsOptions, PatchSignalsOptions } from 'fastify-datastar/datastar'
 import { isMain, serveAlone } from './run-alone.js'
 
 /** One entry of the `events` array: the method's name, content and options. */

@@ -48,26 +48,8 @@ export { errorCodes } from '../src/errors.js'
 
 // What the plugins hand out, and the types an application writes (each also on its own subpath).
 export { SSEStream, type CompressionOptions, type CompressionTuning, type Encoding, type OverflowPolicy, type SSECloseReason, type SSEMessage, type SSEPluginOptions, type SSEReplyOptions, type StreamCallback, type StreamReplyOptions, type StreamSettings } from './sse.js'
-export {
-  DatastarStream,
-  type CustomEventOptions,
-  type DatastarClientOptions,
-  type DatastarMethods,
-  type DatastarPluginOptions,
-  type DatastarReplyOptions,
-  type ElementsResponseOptions,
-  type EventOptions,
-  type ExecuteScriptOptions,
-  type Namespace,
-  type PatchElementsOptions,
-  type PatchMode,
-  type PatchSignalsOptions,
-  type RouteSignals,
-  type ScriptResponseOptions,
-  type Signals,
-  type SignalsPatch,
-  type SignalsResponseOptions
-} from './datastar.js'
+// The options of each Datastar event are on fastify-datastar/datastar (and core).
+export { DatastarStream, type DatastarClientOptions, type DatastarMethods, type DatastarPluginOptions, type DatastarReplyOptions, type RouteSignals, type Signals, type SignalsPatch } from './datastar.js'
 export {
   MemoryBackplane,
   Registry,

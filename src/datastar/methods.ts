@@ -5,26 +5,8 @@
  * keyed by the interface's method names: a method the interface gains without
  * an encoder, or an encoder without a method, fails to compile.
  */
-import {
-  consoleErrorEvent,
-  consoleLogEvent,
-  dispatchCustomEventEvent,
-  executeScriptEvent,
-  patchElementsEvent,
-  patchSignalsEvent,
-  prefetchEvent,
-  redirectEvent,
-  removeElementsByIdEvent,
-  removeElementsEvent,
-  removeSignalsEvent,
-  replaceUrlEvent,
-  type CustomEventOptions,
-  type EventOptions,
-  type ExecuteScriptOptions,
-  type PatchElementsOptions,
-  type PatchSignalsOptions,
-  type SignalsPatch
-} from './events.js'
+import * as events from './events.js'
+import type { CustomEventOptions, EventOptions, ExecuteScriptOptions, PatchElementsOptions, PatchSignalsOptions, SignalsPatch } from './events.js'
 
 /**
  * The Datastar protocol's methods. Each encodes its event (throwing a coded
@@ -118,18 +100,18 @@ type LastIndex<A extends unknown[]> = Required<A> extends [...infer Before, unkn
 type MethodEntry<M extends MethodName> = readonly [encode: (...args: Arguments<M>) => string, optionsAt: LastIndex<Arguments<M>>]
 
 const METHODS: { readonly [M in MethodName]: MethodEntry<M> } = {
-  patchElements: [patchElementsEvent, 1],
-  removeElements: [removeElementsEvent, 1],
-  removeElementsById: [removeElementsByIdEvent, 1],
-  patchSignals: [patchSignalsEvent, 1],
-  removeSignals: [removeSignalsEvent, 1],
-  executeScript: [executeScriptEvent, 1],
-  redirect: [redirectEvent, 1],
-  consoleLog: [consoleLogEvent, 1],
-  consoleError: [consoleErrorEvent, 1],
-  dispatchCustomEvent: [dispatchCustomEventEvent, 2],
-  replaceUrl: [replaceUrlEvent, 1],
-  prefetch: [prefetchEvent, 1]
+  patchElements: [events.patchElementsEvent, 1],
+  removeElements: [events.removeElementsEvent, 1],
+  removeElementsById: [events.removeElementsByIdEvent, 1],
+  patchSignals: [events.patchSignalsEvent, 1],
+  removeSignals: [events.removeSignalsEvent, 1],
+  executeScript: [events.executeScriptEvent, 1],
+  redirect: [events.redirectEvent, 1],
+  consoleLog: [events.consoleLogEvent, 1],
+  consoleError: [events.consoleErrorEvent, 1],
+  dispatchCustomEvent: [events.dispatchCustomEventEvent, 2],
+  replaceUrl: [events.replaceUrlEvent, 1],
+  prefetch: [events.prefetchEvent, 1]
 }
 
 /**
