@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import WebSocket, { type ClientOptions, type RawData } from 'ws'
+import { deferred } from '../deferred.js'
 import { FST_ERR_WS_CLIENT_CLOSED, FST_ERR_WS_CLIENT_HANDSHAKE, FST_ERR_WS_CLIENT_NOT_OPEN, FST_ERR_WS_CLIENT_QUEUE_FULL, FST_ERR_WS_INVALID_OPTION } from '../errors.js'
 import { MAX_CLOSE_REASON, validateCloseCode } from '../websocket/close-codes.js'
 import { encodeMessage, type EncodedMessage, type OutgoingMessage } from '../websocket/message.js'
@@ -104,8 +105,7 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
   readonly #maxQueued: number
   readonly #pingPrefix = randomBytes(6).toString('base64url')
   readonly #handlers: ReadonlyArray<[string, (...args: any[]) => void]>
-  readonly #closed: Promise<void>
-  #resolveClosed!: () => void
+  readonly #closed = deferred()
   #socket: WebSocket | null = null
   #opened = false
   #protocol = ''
@@ -136,7 +136,6 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
     this.#backoff = resolveBackoff(options.reconnect)
     this.#maxQueued = validateCount('maxQueued', options.maxQueued ?? 1000)
     this.#wsOptions = resolveWsOptions(options)
-    this.#closed = new Promise((resolve) => { this.#resolveClosed = resolve })
     this.#handlers = [
       ['open', this.#onOpen],
       ['message', this.#onMessage],
@@ -260,7 +259,7 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
    */
   close (code = 1000, reason = ''): Promise<void> {
     validateClose(code, reason)
-    if (this.#closeRequest !== null || this.#finished) return this.#closed
+    if (this.#closeRequest !== null || this.#finished) return this.#closed.promise
     this.#closeRequest = { code, reason }
     this.#clearTimer()
     this.#dropQueue()
@@ -277,7 +276,7 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
       socket.terminate()
     }
     // Else the server is already closing this connection: its 'close' finishes the client.
-    return this.#closed
+    return this.#closed.promise
   }
 
   #connect (): void {
@@ -375,7 +374,7 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
     this.#dropQueue()
     this.#failPings()
     this.emit('close', { code, reason, reconnecting: false })
-    this.#resolveClosed()
+    this.#closed.resolve()
   }
 
   #enqueue (frame: Frame): void {
