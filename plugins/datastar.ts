@@ -274,4 +274,4 @@ export type { ElementsResponseOptions, ScriptResponseOptions, SignalsResponseOpt
 export type { CustomEventOptions, EventOptions, ExecuteScriptOptions, Namespace, PatchElementsOptions, PatchMode, PatchSignalsOptions, SignalsPatch } from '../src/datastar/events.js'
 export type { DatastarMethods } from '../src/datastar/methods.js'
 export type { Signals } from '../src/datastar/signals.js'
-export type { DatastarUrlOptions } from '../src/datastar/url.js'
+export { DATASTAR_VERSION, datastarUrl, type DatastarUrlOptions } from '../src/datastar/url.js'

@@ -68,4 +68,4 @@ export {
   type Subscriber
 } from './registry.js'
 // Types only: the WebSocket plugin is not part of the umbrella, and loads only when imported.
-export type { Resource, ResourceClient, ResourceRoute } from './websocket.js'
+export type { Resource, ResourceClient, ResourceRoute } from './websocket-types.js'

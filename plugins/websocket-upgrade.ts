@@ -1,11 +1,14 @@
 /**
- * What a finished upgrade leaves behind that a long-lived connection does not
- * need, let go where no public API offers to: by reaching into
- * @fastify/websocket (read from 11.3.6, index.js), ws (8.23.0,
- * lib/websocket.js) and node:http's ServerResponse (Node 20 to 24). Each step
- * does nothing when what it looks for is not there, so a version that moves
- * it costs memory, not correctness; test/websocket/resource.test.ts checks
- * that each still finds it.
+ * Where the WebSocket plugin reaches past public APIs, read from
+ * @fastify/websocket 11.3.6 (index.js), ws 8.23.0 (lib/websocket.js,
+ * lib/websocket-server.js) and node:http's ServerResponse (Node 20 to 24):
+ * - what a finished upgrade leaves behind that a long-lived connection does
+ *   not need is let go. Each step does nothing when what it looks for is not
+ *   there, so a version that moves it costs memory, not correctness;
+ *   test/websocket/resource.test.ts checks that each still finds it.
+ * - the subprotocol a resource chose before the 101 is answered by swapping
+ *   ws's `handleProtocols` option on the server @fastify/websocket made
+ *   (ws reads it at each upgrade); the protocol tests check the answer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { WebSocket } from 'ws'
@@ -36,4 +39,23 @@ function removeRouteErrorListener (socket: WebSocket): void {
 function releaseHead (request: IncomingMessage): void {
   const head = Object.getOwnPropertySymbols(request).find((symbol) => symbol.description === 'ws-head')
   if (head !== undefined) (request as unknown as Record<symbol, unknown>)[head] = undefined
+}
+
+type HandleProtocols = (protocols: Set<string>, request: IncomingMessage) => string | false
+
+/**
+ * Makes `server` (ws's WebSocketServer) answer an upgrade with the subprotocol
+ * `chosen` gives for its request; for other requests, with what it answered
+ * before (its own `handleProtocols`, else ws's default: the first offered).
+ * @example answerProtocolsWith(fastify.websocketServer, (request) => chosenProtocols.get(request))
+ */
+export function answerProtocolsWith (server: { options: object }, chosen: (request: IncomingMessage) => string | undefined): void {
+  const options = server.options as { handleProtocols?: HandleProtocols | null }
+  const previous = options.handleProtocols
+  options.handleProtocols = (protocols, request) => {
+    const protocol = chosen(request)
+    if (protocol !== undefined) return protocol
+    if (typeof previous === 'function') return previous(protocols, request)
+    return protocols.values().next().value ?? false
+  }
 }

@@ -15,7 +15,7 @@
 import fp from 'fastify-plugin'
 import fastifyWebsocket, { type WebsocketPluginOptions } from '@fastify/websocket'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify'
-import type { Static, TSchema } from '@sinclair/typebox'
+import type { TSchema } from '@sinclair/typebox'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { WebSocket } from 'ws'
 import {
@@ -27,14 +27,14 @@ import {
 } from '../src/errors.js'
 import { CloseCode } from '../src/websocket/close-codes.js'
 import { shareRequestStrings } from '../src/websocket/request-strings.js'
-import type { MessageValidator, ResourceClient as CoreResourceClient, ResourceHandlers } from '../src/websocket/resource-client.js'
-import type { Resource as CoreResource } from '../src/websocket/resource.js'
+import type { MessageValidator } from '../src/websocket/resource-client.js'
 import { ResourceRoute as CoreResourceRoute } from '../src/websocket/resource-route.js'
+import type { ResourceClient, ResourceHandlers, ResourceMessage, ResourceRoute } from './websocket-types.js'
 import { resolveResourceOptions, type ResolvedResourceOptions, type ResourceOptions } from '../src/websocket/options.js'
 import { isOriginAllowed } from '../src/websocket/origin.js'
 import { offeredProtocols, selectProtocol } from '../src/websocket/protocol.js'
 import { compileValidator, type Validation } from './validation.js'
-import { releaseUpgrade } from './websocket-upgrade.js'
+import { answerProtocolsWith, releaseUpgrade } from './websocket-upgrade.js'
 
 /** Options of the plugin: defaults of every resource, and how to run @fastify/websocket. */
 export interface WebSocketPluginOptions extends ResourceOptions {
@@ -47,29 +47,8 @@ export interface WebSocketPluginOptions extends ResourceOptions {
   websocket?: Omit<WebsocketPluginOptions, 'preClose'>
 }
 
-/** The message type of a resource: `Static<schema>` for a TypeBox schema, else the text. */
-export type ResourceMessage<Schema> = Schema extends TSchema ? Static<Schema> : string
-
-/**
- * A connected client of a resource declared with this plugin: its `request` is the upgrade's FastifyRequest.
- * @example const players = new Set<ResourceClient<{ name: string }>>()
- */
-export type ResourceClient<Data = Record<string, unknown>, Message = string> = CoreResourceClient<Data, FastifyRequest, Message>
-
-/**
- * One instance (room) of a resource declared with this plugin: its clients and `broadcast()`.
- * @example const room: Resource | undefined = chat.get('bongo')
- */
-export type Resource<Data = Record<string, unknown>, Message = string> = CoreResource<ResourceClient<Data, Message>>
-
-/**
- * A resource declared with this plugin (what `app.resource()` returns): its instances by name.
- * @example const chat: ResourceRoute<{ name: string }> = app.resource('/chat/:room', {})
- */
-export type ResourceRoute<Data = Record<string, unknown>, Message = string> = CoreResourceRoute<Data, FastifyRequest, Message>
-
 /** What `app.resource()` takes: handlers, the resolve step, a message schema, options, route options. */
-export interface ResourceDefinition<Data, Schema> extends ResourceOptions, ResourceHandlers<Data, FastifyRequest, ResourceMessage<Schema>> {
+export interface ResourceDefinition<Data, Schema> extends ResourceOptions, ResourceHandlers<Data, ResourceMessage<Schema>> {
   /**
    * Maps the upgrade request to the name of the instance (room) the client
    * joins, or undefined to refuse with 404 before the upgrade. May be async.
@@ -127,8 +106,6 @@ function upgradeOf (request: IncomingMessage): Upgrade {
   return upgrade
 }
 
-type HandleProtocols = (protocols: Set<string>, request: unknown) => string | false
-
 const DEFAULT_CLOSE_TIMEOUT = 2000
 
 const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fastify, options) => {
@@ -153,7 +130,8 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
     // ws reads a whole message before a resource can refuse it for its size.
     fastify.log.warn({ maxPayload: fastify.websocketServer.options.maxPayload }, 'the @fastify/websocket registered beforehand accepts messages larger than fastify-datastar\'s maxPayload: ws buffers them whole before they are refused; pass options.maxPayload to it')
   }
-  selectProtocolsFromUpgrade(fastify)
+  // ws asks which subprotocol to answer with; for our routes it is the one chosen before the upgrade.
+  answerProtocolsWith(fastify.websocketServer, (request) => upgrades.get(request)?.protocol)
 
   fastify.decorate('resource', function resource (this: FastifyInstance, path: string, definition: ResourceDefinition<any, any>) {
     const settings = resolveResourceOptions(definition, defaults)
@@ -235,20 +213,7 @@ function checkUpgrade (settings: ResolvedResourceOptions) {
   }
 }
 
-// ws asks which subprotocol to answer with; for our routes it is the one chosen before the upgrade.
-function selectProtocolsFromUpgrade (fastify: FastifyInstance): void {
-  const options = fastify.websocketServer.options as { handleProtocols?: HandleProtocols | null }
-  const previous = options.handleProtocols
-  options.handleProtocols = (protocols, request) => {
-    const chosen = upgrades.get(request as IncomingMessage)?.protocol
-    if (chosen !== undefined) return chosen
-    if (typeof previous === 'function') return previous(protocols, request)
-    // ws's own behaviour for routes that are not resources.
-    return protocols.values().next().value ?? false
-  }
-}
-
-function handlersOf (definition: ResourceHandlers<any, FastifyRequest, any>): ResourceHandlers<any, FastifyRequest, any> {
+function handlersOf (definition: ResourceHandlers<any, any>): ResourceHandlers<any, any> {
   const { connected, message, binary, disconnected } = definition
   return { connected, message, binary, disconnected }
 }
@@ -288,7 +253,7 @@ export const websocket = fp(websocketPlugin, {
 
 export default websocket
 export type { BroadcastOptions } from '../src/broadcast.js'
-export type { ResourceHandlers } from '../src/websocket/resource-client.js'
+export type { Resource, ResourceClient, ResourceHandlers, ResourceMessage, ResourceRoute } from './websocket-types.js'
 export type { OutgoingMessage } from '../src/websocket/message.js'
 export { CloseCode } from '../src/websocket/close-codes.js'
 export type { ResourceOptions, InvalidMessagePolicy } from '../src/websocket/options.js'

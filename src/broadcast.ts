@@ -12,10 +12,10 @@ export interface BroadcastOptions<Target = unknown> {
 }
 
 /**
- * True when `except` names `target`.
- * @example isExcepted(client, { except: [sender] }.except)
+ * True when `except` names `target`. Loops test `except !== undefined` first:
+ * most broadcasts have none, and the check then costs no call per target.
+ * @example if (except !== undefined && isExcepted(client, except)) continue
  */
-export function isExcepted<Target> (target: Target, except: Target | readonly Target[] | undefined): boolean {
-  if (except === undefined) return false
+export function isExcepted<Target> (target: Target, except: Target | readonly Target[]): boolean {
   return except === target || (Array.isArray(except) && except.includes(target))
 }

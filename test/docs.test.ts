@@ -2,7 +2,8 @@
  * The documentation keeps up with the code: docs/errors.md has one heading per
  * error code (no more, no fewer), every error class is in `errorCodes`, and
  * every relative link of README.md and docs/*.md reaches a file (and, with a
- * #fragment, a heading of that file).
+ * #fragment, a heading of that file), and every name a code sample imports
+ * from the package is exported by that subpath (read from dist/).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import * as errors from '../src/errors.js'
 import { errorCodes } from '../src/errors.js'
+import { publicSurface } from './public-surface.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const ERROR_CODE = /^FST_ERR_[A-Z0-9_]+$/
@@ -119,4 +121,29 @@ t.test('relative links in README.md and docs/*.md reach a file and a heading', a
 t.test('the slugger gives GitHub’s anchors', async (t) => {
   const slugs = anchors('# Errors\n### FST_ERR_SSE_OVERFLOW\n## WebSocket resources: options\n## `reply.sse(options?)`\n## A\n## A\n')
   t.same([...slugs], ['errors', 'fst_err_sse_overflow', 'websocket-resources-options', 'replysseoptions', 'a', 'a-1'])
+})
+
+t.test('every name a sample imports from the package is exported there', async (t) => {
+  const surface = await publicSurface()
+  // import x, { a, type B as C } from 'fastify-datastar/...', on one line or several.
+  const IMPORT = /import\s+(?:type\s+)?(?:(\w+)\s*,?\s*)?(?:\{([^}]*)\})?\s*from\s+'(fastify-datastar(?:\/[\w-]+)?)'/g
+  let checked = 0
+  for (const file of docs) {
+    // Code blocks and inline code alike (the README's table of entry points is inline).
+    for (const [, defaultName, named, subpath] of read(file).matchAll(IMPORT)) {
+      const exported = surface[subpath as string]
+      if (exported === undefined) {
+        t.fail(`${file}: imports from ${subpath as string}, which is not a subpath of the package`)
+        continue
+      }
+      // `{ … }` in prose stands for "any names": only identifiers are checked.
+      const names = (named ?? '').split(',').map((entry) => entry.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0] as string).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name))
+      if (defaultName !== undefined) names.push('default')
+      for (const name of names) {
+        checked++
+        t.ok(exported.values.includes(name) || exported.types.includes(name), `${file}: ${name} from ${subpath as string}`)
+      }
+    }
+  }
+  t.ok(checked >= 20, `the samples import ${checked} names`)
 })

@@ -19,8 +19,6 @@ import { Replay } from './replay.js'
 import { joinEvents, ReplayRing, toRingEvent, type RingEvent } from './ring.js'
 import type { Subscriber } from './subscriber.js'
 
-// The registry's type parameter, importable with it.
-
 interface Member {
   key: string | undefined
   // The async context captured when the subscriber joined, where its callbacks
@@ -297,7 +295,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     // The same bytes for everyone; their HTTP/1.1 chunk is framed once, by the first stream that wants it.
     const shared = new SharedEvent(event.bytes)
     for (const subscriber of targets) {
-      if (isExcepted(subscriber, except)) continue
+      if (except !== undefined && isExcepted(subscriber, except)) continue
       if (filter !== undefined && !this.#safeFilter(filter, subscriber)) continue
       try {
         if (subscriber.writeShared !== undefined) subscriber.writeShared(shared)

@@ -39,14 +39,9 @@ export class ReplayRing {
     this.#start = (this.#start + 1) % this.capacity
   }
 
-  /** The oldest and newest events, if any. */
+  /** The oldest event, if any. */
   get oldest (): RingEvent | undefined {
     return this.#events.length === 0 ? undefined : this.#events[this.#start]
-  }
-
-  get newest (): RingEvent | undefined {
-    const length = this.#events.length
-    return length === 0 ? undefined : this.#events[(this.#start + length - 1) % length]
   }
 
   /**

@@ -6,7 +6,7 @@
  * decoded on arrival while later events still compress against earlier ones.
  */
 import zlib from 'node:zlib'
-import { FST_ERR_SSE_COMPRESSION, FST_ERR_SSE_INVALID_OPTION } from '../errors.js'
+import { FST_ERR_SSE_COMPRESSION } from '../errors.js'
 
 /** A content coding for event streams. */
 export type Encoding = 'zstd' | 'br' | 'gzip' | 'deflate'
@@ -54,57 +54,6 @@ export interface StreamCompression extends CompressionOptions {
 /** True when this runtime can compress with `encoding` (zstd needs Node >= 22.15). */
 export function isEncodingAvailable (encoding: Encoding): boolean {
   return encoding !== 'zstd' || typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === 'function'
-}
-
-const ENCODINGS = new Set<string>(DEFAULT_ENCODINGS)
-
-// What each library accepts, so a bad setting fails at register time, not mid-stream.
-const ZLIB_RANGES = { level: [0, 9], window: [9, 15], memLevel: [1, 9] } as const
-// zstd's window stops at 2^23: the zstd content coding (RFC 9659) caps it at 8 MiB, and browsers refuse more.
-const TUNING_RANGES: Record<Encoding, Partial<Record<keyof CompressionTuning, readonly [number, number]>>> = {
-  zstd: { level: [1, 22], window: [10, 23] },
-  br: { level: [0, 11], window: [10, 24] },
-  gzip: ZLIB_RANGES,
-  deflate: ZLIB_RANGES
-}
-
-/**
- * Validates compression options (at register time, or when a stream is
- * created) and returns them; `true` means the defaults.
- * @example validateCompression({ encodings: ['br', 'gzip'], coalesce: 5 })
- */
-export function validateCompression (value: unknown): CompressionOptions | false {
-  if (value === false) return false
-  if (value === true || value === undefined) return {}
-  if (value === null || typeof value !== 'object') throw new FST_ERR_SSE_INVALID_OPTION('compression', `expected a boolean or an object, got ${String(value)}`)
-  const options = value as CompressionOptions
-  if (options.encodings !== undefined) {
-    if (!Array.isArray(options.encodings) || options.encodings.some((encoding) => !ENCODINGS.has(encoding))) {
-      throw new FST_ERR_SSE_INVALID_OPTION('compression.encodings', `expected a list of ${DEFAULT_ENCODINGS.join(', ')}`)
-    }
-  }
-  if (options.preference !== undefined && options.preference !== 'server' && options.preference !== 'client') {
-    throw new FST_ERR_SSE_INVALID_OPTION('compression.preference', 'expected "server" or "client"')
-  }
-  if (options.coalesce !== undefined && options.coalesce !== false && (typeof options.coalesce !== 'number' || !(options.coalesce >= 0) || options.coalesce > 1000)) {
-    throw new FST_ERR_SSE_INVALID_OPTION('compression.coalesce', 'expected false or a number of milliseconds from 0 to 1000')
-  }
-  for (const encoding of DEFAULT_ENCODINGS) {
-    const tuning = options[encoding]
-    if (tuning === undefined) continue
-    if (tuning === null || typeof tuning !== 'object') throw new FST_ERR_SSE_INVALID_OPTION(`compression.${encoding}`, 'expected an object')
-    for (const key of ['level', 'window', 'memLevel'] as const) {
-      const number = tuning[key]
-      if (number === undefined) continue
-      const range = TUNING_RANGES[encoding][key]
-      if (range === undefined) throw new FST_ERR_SSE_INVALID_OPTION(`compression.${encoding}.${key}`, `${encoding} has no ${key} setting`)
-      const [min, max] = range
-      if (!Number.isSafeInteger(number) || number < min || number > max) {
-        throw new FST_ERR_SSE_INVALID_OPTION(`compression.${encoding}.${key}`, `expected an integer from ${min} to ${max}`)
-      }
-    }
-  }
-  return options
 }
 
 /**
@@ -340,30 +289,4 @@ export class FrameCompressor {
     this.#onIdle = null
     for (const batch of batches) for (const resolve of batch.resolvers) resolve(written)
   }
-}
-
-/**
- * Combines compression settings from the least to the most specific level
- * (plugin, route, stream): `false` turns compression off, `true` turns it on
- * with what the levels above said, an object refines them.
- * @example resolveCompression([{ coalesce: 5 }, undefined, { encodings: ['gzip'] }]) // { coalesce: 5, encodings: ['gzip'] }
- */
-export function resolveCompression (levels: ReadonlyArray<boolean | CompressionOptions | undefined>): CompressionOptions | false {
-  let result = {} as CompressionOptions | false
-  for (const level of levels) {
-    if (level === undefined) continue
-    if (level === false) result = false
-    else if (level === true) result = result === false ? {} : result
-    else result = mergeCompression(result === false ? {} : result, level)
-  }
-  return result
-}
-
-// Per-algorithm tunings merge too: a route's `br.window` keeps the plugin's `br.level`.
-function mergeCompression (base: CompressionOptions, refinement: CompressionOptions): CompressionOptions {
-  const merged: CompressionOptions = { ...base, ...refinement }
-  for (const encoding of DEFAULT_ENCODINGS) {
-    if (base[encoding] !== undefined && refinement[encoding] !== undefined) merged[encoding] = { ...base[encoding], ...refinement[encoding] }
-  }
-  return merged
 }

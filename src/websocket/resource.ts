@@ -52,7 +52,7 @@ export class Resource<Client extends ResourceMember = ResourceMember> {
     const filter = options?.filter
     let count = 0
     for (const client of this.#clients) {
-      if (isExcepted(client, except)) continue
+      if (except !== undefined && isExcepted(client, except)) continue
       if (filter !== undefined && !filter(client)) continue
       if (client.sendShared(shared)) count++
     }

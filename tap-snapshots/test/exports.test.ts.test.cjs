@@ -13,7 +13,7 @@ fastify-datastar/sse
   values: SSEStream, default, sse
   types: CompressionOptions, CompressionTuning, Encoding, OverflowPolicy, SSECloseReason, SSEMessage, SSEPluginOptions, SSEReplyOptions, StreamCallback, StreamReplyOptions, StreamSettings
 fastify-datastar/datastar
-  values: DatastarStream, datastar, default
+  values: DATASTAR_VERSION, DatastarStream, datastar, datastarUrl, default
   types: CustomEventOptions, DatastarClientOptions, DatastarMethods, DatastarPluginOptions, DatastarReplyOptions, DatastarUrlOptions, ElementsResponseOptions, EventOptions, ExecuteScriptOptions, Namespace, PatchElementsOptions, PatchMode, PatchSignalsOptions, RouteSignals, ScriptResponseOptions, Signals, SignalsPatch, SignalsResponseOptions
 fastify-datastar/nodelay
   values: default, nodelay

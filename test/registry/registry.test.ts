@@ -410,3 +410,26 @@ t.test('a backplane without since(): a resume older than the ring resyncs at onc
   t.same(recent.events().map((event) => event.id), ['5'], 'the ring still serves recent ids')
   await registry.close()
 })
+
+t.test('a broadcast carries the registry\'s id only: an eventId among its options is dropped, wherever the options sit', async (t) => {
+  const registry = new Registry('ids')
+  const everyone = new Recorder()
+  const keyed = new Recorder()
+  registry.add(everyone)
+  registry.add(keyed, { key: 'k' })
+  const ids = [
+    await registry.patchElements('<p id="a">1</p>', { eventId: 'mine', mode: 'inner' }),
+    // dispatchCustomEvent takes its options third: the stripping follows them there.
+    await registry.dispatchCustomEvent('saved', { n: 1 }, { eventId: 'mine', selector: '#a' }),
+    await registry.to('k').patchSignals({ n: 2 }, { eventId: 'mine', onlyIfMissing: true })
+  ]
+  const text = keyed.chunks.join('')
+  t.equal(text.match(/^id: /gm)?.length, 3, 'one id line per event')
+  t.notMatch(text, /id: mine/, 'never the caller\'s')
+  t.same(keyed.events().map((event) => event.id), ids.map(counter), 'each the id the publish resolved with')
+  t.match(text, /data: mode inner\n/, 'the other options still apply')
+  t.match(text, /querySelectorAll\(\\?"#a\\?"\)|querySelectorAll\("#a"\)/, 'the custom event keeps its selector')
+  t.match(text, /data: onlyIfMissing true\n/)
+  t.equal(everyone.events().length, 2, 'the keyed event reached its key only')
+  await registry.close()
+})

@@ -8,8 +8,6 @@ import {
   FrameCompressor,
   isEncodingAvailable,
   negotiateEncoding,
-  resolveCompression,
-  validateCompression,
   type Encoding
 } from '../../src/sse/compression.js'
 import { SSEStream, sseHeaders } from '../../src/sse/stream.js'
@@ -32,22 +30,6 @@ t.test('negotiateEncoding follows RFC 9110 q-values', async (t) => {
   t.equal(negotiateEncoding('zstd'), zstd ? 'zstd' : 'identity', 'zstd only where the runtime has it')
   t.equal(negotiateEncoding('x-gzip'), 'gzip', 'x-gzip is gzip')
   t.equal(negotiateEncoding('identity;q=1, gzip;q=0.1', { preference: 'client' }), 'identity', 'a client that prefers identity gets it')
-})
-
-t.test('resolveCompression and validateCompression', async (t) => {
-  t.same(resolveCompression([undefined, undefined, undefined]), {})
-  t.equal(resolveCompression([{ coalesce: 5 }, false, undefined]), false)
-  t.same(resolveCompression([false, undefined, { encodings: ['gzip'] }]), { encodings: ['gzip'] })
-  t.same(resolveCompression([{ coalesce: 5 }, true, { encodings: ['gzip'] }]), { coalesce: 5, encodings: ['gzip'] })
-  t.same(validateCompression(true), {})
-  t.equal(validateCompression(false), false)
-  t.throws(() => validateCompression('yes'), { code: 'FST_ERR_SSE_INVALID_OPTION' })
-  t.throws(() => validateCompression({ gzip: { window: 16 } }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /gzip\.window.*9 to 15/ })
-  t.throws(() => validateCompression({ zstd: { level: 0.5 } }), { code: 'FST_ERR_SSE_INVALID_OPTION' })
-  t.throws(() => validateCompression({ coalesce: 5000 }), { code: 'FST_ERR_SSE_INVALID_OPTION' })
-  t.throws(() => validateCompression({ zstd: { window: 24 } }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /10 to 23/ }, 'browsers refuse zstd windows over 8 MiB')
-  t.throws(() => validateCompression({ br: { memLevel: 8 } }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /br has no memLevel/ })
-  t.same(resolveCompression([{ br: { level: 4 } }, { br: { window: 20 } }]), { br: { level: 4, window: 20 } }, 'tunings merge per algorithm')
 })
 
 for (const encoding of DEFAULT_ENCODINGS) {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { DEFAULT_KEEP_ALIVE, STREAM_DEFAULTS, resolveStreamSettings, validateStreamSettings } from '../../src/sse/options.js'
+import { DEFAULT_KEEP_ALIVE, STREAM_DEFAULTS, resolveCompression, resolveStreamSettings, validateCompression, validateStreamSettings } from '../../src/sse/options.js'
 import { DEFAULT_MAX_BUFFERED_BYTES } from '../../src/overflow.js'
 
 t.test('with no level set, every stream gets the defaults', async (t) => {
@@ -29,6 +29,24 @@ t.test('validation keeps the settings alone and names where a mistake is', async
   t.throws(() => validateStreamSettings({ overflow: 'drop-newest' as 'close' }, 'config.sse of GET /feed'), {
     code: 'FST_ERR_SSE_INVALID_OPTION',
     statusCode: 500,
-    message: /overflow.*\(config\.sse of GET \/feed\)$/
+    message: /overflow \(config\.sse of GET \/feed\): expected/
   })
+  const error = (() => { try { validateStreamSettings({ keepAlive: -1 }, 'config.sse of GET /feed') } catch (caught) { return caught as Error } })()
+  t.match(error?.stack, /^FastifyError: Invalid SSE option keepAlive \(config\.sse of GET \/feed\)/, 'logs that print the stack see where too')
+})
+
+t.test('resolveCompression and validateCompression', async (t) => {
+  t.same(resolveCompression([undefined, undefined, undefined]), {})
+  t.equal(resolveCompression([{ coalesce: 5 }, false, undefined]), false)
+  t.same(resolveCompression([false, undefined, { encodings: ['gzip'] }]), { encodings: ['gzip'] })
+  t.same(resolveCompression([{ coalesce: 5 }, true, { encodings: ['gzip'] }]), { coalesce: 5, encodings: ['gzip'] })
+  t.same(validateCompression(true), {})
+  t.equal(validateCompression(false), false)
+  t.throws(() => validateCompression('yes'), { code: 'FST_ERR_SSE_INVALID_OPTION' })
+  t.throws(() => validateCompression({ gzip: { window: 16 } }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /gzip\.window.*9 to 15/ })
+  t.throws(() => validateCompression({ zstd: { level: 0.5 } }), { code: 'FST_ERR_SSE_INVALID_OPTION' })
+  t.throws(() => validateCompression({ coalesce: 5000 }), { code: 'FST_ERR_SSE_INVALID_OPTION' })
+  t.throws(() => validateCompression({ zstd: { window: 24 } }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /10 to 23/ }, 'browsers refuse zstd windows over 8 MiB')
+  t.throws(() => validateCompression({ br: { memLevel: 8 } }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /br has no memLevel/ })
+  t.same(resolveCompression([{ br: { level: 4 } }, { br: { window: 20 } }]), { br: { level: 4, window: 20 } }, 'tunings merge per algorithm')
 })
