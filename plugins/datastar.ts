@@ -271,7 +271,7 @@ export const datastar = fp(datastarPlugin, {
 export default datastar
 export { DatastarStream }
 export type { ElementsResponseOptions, ScriptResponseOptions, SignalsResponseOptions } from '../src/datastar/one-shot.js'
-export type { CustomEventOptions, EventOptions, ExecuteScriptOptions, Namespace, PatchElementsOptions, PatchMode, PatchSignalsOptions, SignalsPatch } from '../src/datastar/events.js'
+export type { CustomEventOptions, EventOptions, ExecuteScriptOptions, Namespace, PatchElementsOptions, PatchMode, PatchSignalsOptions, RemoveElementsOptions, SignalsPatch } from '../src/datastar/events.js'
 export type { DatastarMethods } from '../src/datastar/methods.js'
 export type { Signals } from '../src/datastar/signals.js'
 export { DATASTAR_VERSION, datastarUrl, type DatastarUrlOptions } from '../src/datastar/url.js'

@@ -39,6 +39,7 @@ export {
   type PatchElementsOptions,
   type PatchMode,
   type PatchSignalsOptions,
+  type RemoveElementsOptions,
   type SignalsPatch
 } from './datastar/events.js'
 export type { DatastarMethods } from './datastar/methods.js'

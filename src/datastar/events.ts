@@ -48,6 +48,14 @@ export interface PatchElementsOptions extends EventOptions {
   viewTransitionSelector?: string
 }
 
+/** Options of `removeElements` and `removeElementsById`: the event's, and a patch's view transition. */
+export interface RemoveElementsOptions extends EventOptions {
+  /** Wrap the removal in a View Transition. Default false. */
+  useViewTransition?: boolean
+  /** Element a view transition is scoped to. */
+  viewTransitionSelector?: string
+}
+
 /** Options of `patchSignals`. */
 export interface PatchSignalsOptions extends EventOptions {
   /** Only set signals the client does not have yet. Default false. */
@@ -137,22 +145,22 @@ export function patchElementsEvent (elements: string, options?: PatchElementsOpt
 
 /**
  * Removes the elements a selector matches.
- * @example removeElementsEvent('#toast')
+ * @example removeElementsEvent('#toast', { useViewTransition: true })
  */
-export function removeElementsEvent (selector: string, options?: EventOptions): string {
-  return patchElementsEvent('', { ...pickEventOptions(options), selector: requireSingleLine('selector', selector), mode: 'remove' })
+export function removeElementsEvent (selector: string, options?: RemoveElementsOptions): string {
+  return patchElementsEvent('', { ...pickRemovalOptions(options), selector: requireSingleLine('selector', selector), mode: 'remove' })
 }
 
 /**
  * Removes elements by id (sent as empty elements carrying those ids).
  * @example removeElementsByIdEvent(['a', 'b'])
  */
-export function removeElementsByIdEvent (ids: string | readonly string[], options?: EventOptions): string {
+export function removeElementsByIdEvent (ids: string | readonly string[], options?: RemoveElementsOptions): string {
   const list = typeof ids === 'string' ? [ids] : ids
   if (list.length === 0) throw new FST_ERR_DATASTAR_INVALID_ARGUMENT('removeElementsById needs at least one id')
   let elements = ''
   for (const id of list) elements += '<div id="' + escapeHtml(requireSingleLine('id', id)) + '"></div>'
-  return patchElementsEvent(elements, { ...pickEventOptions(options), mode: 'remove' })
+  return patchElementsEvent(elements, { ...pickRemovalOptions(options), mode: 'remove' })
 }
 
 /**
@@ -298,6 +306,14 @@ function pickEventOptions (options: EventOptions | undefined): EventOptions {
   const picked: EventOptions = {}
   if (options?.eventId !== undefined) picked.eventId = options.eventId
   if (options?.retryDuration !== undefined) picked.retryDuration = options.retryDuration
+  return picked
+}
+
+// A removal is a patch: it keeps the event's options and a view transition, not a selector or mode of the caller's.
+function pickRemovalOptions (options: RemoveElementsOptions | undefined): RemoveElementsOptions {
+  const picked: RemoveElementsOptions = pickEventOptions(options)
+  if (options?.useViewTransition !== undefined) picked.useViewTransition = options.useViewTransition
+  if (options?.viewTransitionSelector !== undefined) picked.viewTransitionSelector = options.viewTransitionSelector
   return picked
 }
 

@@ -6,7 +6,7 @@
  * an encoder, or an encoder without a method, fails to compile.
  */
 import * as events from './events.js'
-import type { CustomEventOptions, EventOptions, ExecuteScriptOptions, PatchElementsOptions, PatchSignalsOptions, SignalsPatch } from './events.js'
+import type { CustomEventOptions, EventOptions, ExecuteScriptOptions, PatchElementsOptions, PatchSignalsOptions, RemoveElementsOptions, SignalsPatch } from './events.js'
 
 /**
  * The Datastar protocol's methods. Each encodes its event (throwing a coded
@@ -26,15 +26,15 @@ export interface DatastarMethods<Result, Extra = unknown> {
 
   /**
    * Removes the elements matching a CSS selector.
-   * @example sse.removeElements('#toast')
+   * @example sse.removeElements('#toast', { useViewTransition: true })
    */
-  removeElements (selector: string, options?: EventOptions & Extra): Result
+  removeElements (selector: string, options?: RemoveElementsOptions & Extra): Result
 
   /**
    * Removes elements by id.
    * @example sse.removeElementsById(['row-1', 'row-2'])
    */
-  removeElementsById (ids: string | readonly string[], options?: EventOptions & Extra): Result
+  removeElementsById (ids: string | readonly string[], options?: RemoveElementsOptions & Extra): Result
 
   /**
    * Patches signals: an object, or JSON text sent as-is.

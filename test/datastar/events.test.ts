@@ -1,4 +1,5 @@
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import {
   consoleErrorEvent,
   consoleLogEvent,
@@ -187,7 +188,19 @@ t.test('removeElementsEvent', async (t) => {
   t.same(event, { event: 'datastar-patch-elements', id: 'r1', retry: 3000, data: 'selector .a, .b\nmode remove', dataLines: ['selector .a, .b', 'mode remove'] })
   t.throws(() => removeElementsEvent('#a\n#b'), { code: 'FST_ERR_SSE_INVALID_FIELD' })
   t.throws(() => removeElementsEvent(''), { code: 'FST_ERR_DATASTAR_INVALID_ARGUMENT' })
-  t.notMatch(removeElementsEvent('#x', { selector: '#other', mode: 'inner' } as never), /other|inner/, 'only event options are taken')
+  t.notMatch(removeElementsEvent('#x', { selector: '#other', mode: 'inner' } as never), /other|inner/, 'only event and view-transition options are taken')
+})
+
+t.test('a removal takes a patch\'s view-transition options, as the other SDKs do', async (t) => {
+  // The official case removeElementsWithAllOptions: a removal with every option.
+  const golden = readFileSync(new URL('../fixtures/datastar-sdk/golden/get/removeElementsWithAllOptions/output.txt', import.meta.url), 'utf8')
+  t.equal(removeElementsEvent('#target', { eventId: 'event1', retryDuration: 2000, useViewTransition: true }), golden.trimEnd() + '\n\n')
+  t.same(dataPairs(removeElementsEvent('#row', { useViewTransition: true, viewTransitionSelector: '#table' })),
+    [['selector', '#row'], ['mode', 'remove'], ['useViewTransition', 'true'], ['viewTransitionSelector', '#table']])
+  t.same(dataPairs(removeElementsByIdEvent(['a'], { useViewTransition: true, viewTransitionSelector: '#list' })),
+    [['mode', 'remove'], ['useViewTransition', 'true'], ['viewTransitionSelector', '#list'], ['elements', '<div id="a"></div>']])
+  t.equal(removeElementsEvent('#row', { useViewTransition: false }), removeElementsEvent('#row'), 'false is the default and is not sent')
+  t.throws(() => removeElementsEvent('#row', { viewTransitionSelector: '#a\n#b' }), { code: 'FST_ERR_SSE_INVALID_FIELD' })
 })
 
 t.test('removeElementsByIdEvent', async (t) => {

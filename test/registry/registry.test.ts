@@ -433,3 +433,17 @@ t.test('a broadcast carries the registry\'s id only: an eventId among its option
   t.equal(everyone.events().length, 2, 'the keyed event reached its key only')
   await registry.close()
 })
+
+t.test('a registry\'s removals take the view-transition options too', async (t) => {
+  const registry = new Registry('removals')
+  const subscriber = new Recorder()
+  registry.add(subscriber)
+  await registry.removeElements('#row', { useViewTransition: true, viewTransitionSelector: '#table' })
+  await registry.to('nobody').removeElementsById(['a'], { useViewTransition: true })
+  await registry.removeElementsById(['b'], { useViewTransition: true })
+  const [bySelector, byId] = subscriber.events()
+  t.equal(subscriber.events().length, 2, 'the keyed removal reached its key only')
+  t.equal(bySelector?.data, 'selector #row\nmode remove\nuseViewTransition true\nviewTransitionSelector #table')
+  t.equal(byId?.data, 'mode remove\nuseViewTransition true\nelements <div id="b"></div>')
+  await registry.close()
+})
