@@ -16,10 +16,10 @@ import { readFile } from 'node:fs/promises'
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifyTypeProvider, FastifyTypeProviderDefault, ContextConfigDefault, RawRequestDefaultExpression, RawServerBase, RawServerDefault, RouteGenericInterface, preHandlerHookHandler } from 'fastify'
 import type { FastifyRequestType, ResolveFastifyRequestType } from 'fastify/types/type-provider.js'
 import type { Static, TSchema } from '@sinclair/typebox'
-import { FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION, FST_ERR_VALIDATION } from '../src/errors.js'
+import { FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION, FST_ERR_DATASTAR_SIGNALS_UNVALIDATED, FST_ERR_VALIDATION } from '../src/errors.js'
 import { DatastarStream } from '../src/datastar/stream.js'
 import { elementsResponse, scriptResponse, signalsResponse, type ElementsResponseOptions, type OneShotResponse, type ScriptResponseOptions, type SignalsResponseOptions } from '../src/datastar/one-shot.js'
-import { readSignals, type ParseSignalsOptions, type PoisoningAction, type Signals } from '../src/datastar/signals.js'
+import { DEFAULT_MAX_SIGNALS_DEPTH, readSignals, type ParseSignalsOptions, type PoisoningAction, type Signals } from '../src/datastar/signals.js'
 import { datastarUrl, type DatastarUrlOptions } from '../src/datastar/url.js'
 import type { SignalsPatch } from '../src/datastar/events.js'
 import { kSignals } from '../src/symbols.js'
@@ -41,6 +41,8 @@ export interface DatastarClientOptions extends DatastarUrlOptions {
 export interface DatastarPluginOptions extends StreamSettings {
   /** Client script version or source (see `datastarUrl`). */
   client?: DatastarClientOptions
+  /** Deepest nesting of signals accepted (the object itself is level 1); deeper is a 400. Default 64. */
+  maxSignalsDepth?: number
 }
 
 /** Options of `reply.datastar()`. */
@@ -141,10 +143,22 @@ const datastarPlugin: FastifyPluginAsync<DatastarPluginOptions> = async (fastify
     if (client.file !== undefined && !url.startsWith('/')) throw new Error(`a served client.file needs a path as client.source, got ${url}`)
     return url
   })
+  const maxDepth = options.maxSignalsDepth ?? DEFAULT_MAX_SIGNALS_DEPTH
+  if (!Number.isSafeInteger(maxDepth) || maxDepth < 1) {
+    throw new FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION('maxSignalsDepth', `expected a positive integer, got ${String(options.maxSignalsDepth)}`)
+  }
   const parseOptions: ParseSignalsOptions = {
     protoAction: fastify.initialConfig.onProtoPoisoning as PoisoningAction | undefined,
-    constructorAction: fastify.initialConfig.onConstructorPoisoning as PoisoningAction | undefined
+    constructorAction: fastify.initialConfig.onConstructorPoisoning as PoisoningAction | undefined,
+    maxDepth
   }
+  // The parts of a request signals come from, its Content-Type included (only JSON bodies are read).
+  const signalsOf = (request: FastifyRequest): Signals => readSignals({
+    method: request.method,
+    query: request.query,
+    body: request.body,
+    contentType: request.headers['content-type']
+  }, parseOptions)
 
   if (!fastify.hasReplyDecorator('sse')) await fastify.register(sse, streamDefaults)
   const tracker = streamTracker(fastify)
@@ -157,12 +171,12 @@ const datastarPlugin: FastifyPluginAsync<DatastarPluginOptions> = async (fastify
         // The route's schema.signals applies wherever the signals are first read
         // (its preHandler, or a hook or handler that runs before it).
         const routeSchema = this.routeOptions.schema?.signals
-        const signals = readSignals(this, parseOptions)
+        const signals = signalsOf(this)
         this[kSignals] = routeSchema === undefined ? signals : validateSignals(this, signals, routeSchema)
       }
       return this[kSignals]
     }
-    return validateSignals(this, readSignals(this, parseOptions), schema)
+    return validateSignals(this, signalsOf(this), schema)
   } as FastifyRequest['readSignals'])
 
   fastify.decorateReply('datastar', function (this: FastifyReply, callbackOrOptions?: StreamCallback<DatastarStream> | DatastarReplyOptions, replyOptions?: DatastarReplyOptions) {
@@ -252,11 +266,20 @@ function sendOneShot (reply: FastifyReply, response: OneShotResponse): FastifyRe
  * Fastify's own validation does: FST_ERR_VALIDATION, 400, `signals/...` messages.
  */
 function validateSignals (request: FastifyRequest, signals: Signals, schema: unknown): any {
+  let check: (data: unknown) => Validation
+  try {
+    check = compileValidator(request, schema, 'signals')
+  } catch (error) {
+    // A schema that does not compile is the app's mistake.
+    throw new FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION('schema.signals', (error as Error).message)
+  }
   let result: Validation
   try {
-    result = compileValidator(request, schema, 'signals')(signals)
+    result = check(signals)
   } catch (error) {
-    throw new FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION('schema.signals', (error as Error).message)
+    // A validator that throws on what a client sent refuses the request, not the app.
+    request.log.info({ err: error }, 'the signals validator threw')
+    throw new FST_ERR_DATASTAR_SIGNALS_UNVALIDATED((error as Error).message)
   }
   if (result.valid) return result.value
   throw Object.assign(new FST_ERR_VALIDATION(result.message), { validation: result.validation, validationContext: 'signals' })

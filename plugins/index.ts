@@ -29,9 +29,9 @@ export interface FastifyDatastarOptions extends DatastarPluginOptions {
 }
 
 const umbrella: FastifyPluginAsync<FastifyDatastarOptions> = async (fastify, options) => {
-  const { noDelay = true, client, registry: registryOptions, ...streamDefaults } = options
+  const { noDelay = true, client, maxSignalsDepth, registry: registryOptions, ...streamDefaults } = options
   await fastify.register(sse, streamDefaults)
-  await fastify.register(datastarPlugin, { ...streamDefaults, client })
+  await fastify.register(datastarPlugin, { ...streamDefaults, client, maxSignalsDepth })
   await fastify.register(registry, registryOptions ?? {})
   if (noDelay) await fastify.register(nodelay)
 }

@@ -87,6 +87,23 @@ export const FST_ERR_DATASTAR_SIGNALS_DUPLICATE = createError(
   'The datastar query parameter must be given once, got %s',
   400
 )
+// Signals come as JSON only: a form or text/plain body (which a cross-site page may send without a preflight) is refused.
+export const FST_ERR_DATASTAR_SIGNALS_CONTENT_TYPE = createError(
+  'FST_ERR_DATASTAR_SIGNALS_CONTENT_TYPE',
+  'Datastar signals must be sent as JSON, got Content-Type %s',
+  415
+)
+export const FST_ERR_DATASTAR_SIGNALS_TOO_DEEP = createError(
+  'FST_ERR_DATASTAR_SIGNALS_TOO_DEEP',
+  'Datastar signals are nested deeper than %s levels',
+  400
+)
+// The route's validator threw on what a client sent (rather than answering valid or not).
+export const FST_ERR_DATASTAR_SIGNALS_UNVALIDATED = createError(
+  'FST_ERR_DATASTAR_SIGNALS_UNVALIDATED',
+  'Datastar signals could not be validated: %s',
+  400
+)
 /**
  * A schema violation in signals. It reuses Fastify's own validation code so that
  * handlers and error formatters that look for `FST_ERR_VALIDATION` keep working.
@@ -218,6 +235,9 @@ export const errorCodes = Object.freeze({
   FST_ERR_DATASTAR_SIGNALS_NOT_OBJECT,
   FST_ERR_DATASTAR_SIGNALS_FORBIDDEN_KEY,
   FST_ERR_DATASTAR_SIGNALS_DUPLICATE,
+  FST_ERR_DATASTAR_SIGNALS_CONTENT_TYPE,
+  FST_ERR_DATASTAR_SIGNALS_TOO_DEEP,
+  FST_ERR_DATASTAR_SIGNALS_UNVALIDATED,
   FST_ERR_VALIDATION,
   FST_ERR_REGISTRY_INVALID_OPTION,
   FST_ERR_REGISTRY_CLOSED,

@@ -168,7 +168,7 @@ t.test('readSignals: POST, PUT, PATCH and QUERY read the body', async (t) => {
     t.same(readSignals({ method, query: {}, body: '{"s":"x"}' }), { s: 'x' }, `${method}: a string`)
     t.same(readSignals({ method, query: {}, body: Buffer.from('{"u":"ü"}') }), { u: 'ü' }, `${method}: a Buffer, read as UTF-8`)
     t.same(readSignals({ method, query: {}, body: undefined }), {}, `${method}: no body`)
-    t.same(readSignals({ method, query: {}, body: null }), {}, `${method}: null body`)
+    t.throws(() => readSignals({ method, query: {}, body: null }), { code: 'FST_ERR_DATASTAR_SIGNALS_NOT_OBJECT', statusCode: 400, message: /null/ }, `${method}: a null body is not signals, as ?datastar=null is not`)
     t.same(readSignals({ method, query: {}, body: '' }), {}, `${method}: empty body`)
     t.same(readSignals({ method, query: { datastar: '{"q":1}' }, body: undefined }), {}, `${method}: the query is ignored`)
     t.same(readSignals({ method, query: { datastar: ['a', 'b'] }, body: '{"b":1}' }), { b: 1 }, `${method}: duplicates in the query do not matter`)
@@ -182,4 +182,33 @@ t.test('readSignals: POST, PUT, PATCH and QUERY read the body', async (t) => {
     t.same(readSignals({ method, query: {}, body: '{"a":1,"__proto__":{"x":1}}' }, { protoAction: 'remove' }), { a: 1 }, `${method}: options are passed on`)
   }
   assertNotPolluted(t)
+})
+
+t.test('readSignals with a Content-Type: JSON only, decoded once', async (t) => {
+  for (const method of ['POST', 'DELETE']) {
+    t.throws(() => readSignals({ method, query: {}, body: '{"a":1}', contentType: 'text/plain;charset=UTF-8' }),
+      { code: 'FST_ERR_DATASTAR_SIGNALS_CONTENT_TYPE', statusCode: 415, message: /text\/plain/ }, `${method}: text/plain is not read`)
+    t.throws(() => readSignals({ method, query: {}, body: { a: '1' }, contentType: 'application/x-www-form-urlencoded' }),
+      { code: 'FST_ERR_DATASTAR_SIGNALS_CONTENT_TYPE' }, `${method}: nor a form`)
+    t.same(readSignals({ method, query: {}, body: '', contentType: 'text/plain' }), {}, `${method}: an empty body of any type is no signals`)
+    t.same(readSignals({ method, query: {}, body: { a: 1 }, contentType: 'Application/JSON; charset=utf-8' }), { a: 1 })
+    t.same(readSignals({ method, query: {}, body: { a: 1 }, contentType: 'application/merge-patch+json' }), { a: 1 }, `${method}: +json types are JSON`)
+    t.throws(() => readSignals({ method, query: {}, body: '{"admin":true}', contentType: 'application/json' }),
+      { code: 'FST_ERR_DATASTAR_SIGNALS_NOT_OBJECT', message: /string/ }, `${method}: a parsed JSON string is not decoded again`)
+    t.throws(() => readSignals({ method, query: {}, body: null, contentType: 'application/json' }), { code: 'FST_ERR_DATASTAR_SIGNALS_NOT_OBJECT', message: /null/ })
+    t.same(readSignals({ method, query: {}, body: Buffer.from('{"b":2}'), contentType: 'application/json' }), { b: 2 }, `${method}: raw JSON bytes are parsed`)
+  }
+  t.same(readSignals({ method: 'GET', query: { datastar: '{"q":1}' }, body: 'x', contentType: 'text/plain' }), { q: 1 }, 'GET reads the query whatever the body')
+})
+
+t.test('the nesting of signals is bounded before anything walks them', async (t) => {
+  const nested = (depth: number): string => '{"a":'.repeat(depth - 1) + '{}' + '}'.repeat(depth - 1)
+  t.same(readSignals({ method: 'GET', query: { datastar: nested(64) }, body: undefined }).a !== undefined, true, '64 levels pass by default')
+  t.throws(() => readSignals({ method: 'GET', query: { datastar: nested(65) }, body: undefined }),
+    { code: 'FST_ERR_DATASTAR_SIGNALS_TOO_DEEP', statusCode: 400, message: /64/ })
+  t.throws(() => parseSignals(nested(100_000)), { code: 'FST_ERR_DATASTAR_SIGNALS_TOO_DEEP' }, '100 000 levels: refused, no stack overflow')
+  let deepArray: unknown = []
+  for (let i = 0; i < 10; i++) deepArray = [deepArray]
+  t.throws(() => readSignals({ method: 'POST', query: {}, body: { list: deepArray } }, { maxDepth: 5 }), { code: 'FST_ERR_DATASTAR_SIGNALS_TOO_DEEP', message: /5/ }, 'arrays are levels too, in parsed bodies too')
+  t.same(readSignals({ method: 'POST', query: {}, body: { a: { b: 1 } } }, { maxDepth: 2 }), { a: { b: 1 } })
 })

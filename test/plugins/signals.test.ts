@@ -173,3 +173,70 @@ t.test('schema.signals applies wherever the signals are first read', async (t) =
   t.same(seenInHook, { count: 3, step: 1 }, 'an app-level preHandler already sees validated, coerced signals')
   t.same(hooked.json(), { count: 3, step: 1 })
 })
+
+t.test('signals are JSON: a text/plain body (a cross-site form or fetch without preflight) is refused', async (t) => {
+  const app = await echoApp()
+  t.teardown(() => app.close())
+  const plain = await app.inject({ method: 'POST', url: '/echo', payload: '{"admin":true}', headers: { 'content-type': 'text/plain;charset=UTF-8' } })
+  t.equal(plain.statusCode, 415)
+  t.match(plain.json(), { code: 'FST_ERR_DATASTAR_SIGNALS_CONTENT_TYPE', error: 'Unsupported Media Type' })
+  const json = await app.inject({ method: 'POST', url: '/echo', payload: '{"admin":true}', headers: { 'content-type': 'application/json' } })
+  t.same(json.json(), { admin: true }, 'the same text as JSON is read')
+})
+
+t.test('one decode: a JSON string body is not signals, and null is a 400 as in the query', async (t) => {
+  const app = await echoApp()
+  t.teardown(() => app.close())
+  const string = await app.inject({ method: 'POST', url: '/echo', payload: JSON.stringify('{"admin":true}'), headers: { 'content-type': 'application/json' } })
+  t.equal(string.statusCode, 400)
+  t.match(string.json(), { code: 'FST_ERR_DATASTAR_SIGNALS_NOT_OBJECT', message: /string/ })
+  const bodyNull = await app.inject({ method: 'POST', url: '/echo', payload: 'null', headers: { 'content-type': 'application/json' } })
+  const queryNull = await app.inject({ url: '/echo', query: { datastar: 'null' } })
+  t.equal(bodyNull.statusCode, 400)
+  t.same(bodyNull.json(), queryNull.json(), 'the same answer either way')
+})
+
+t.test('deep signals are refused with a 400 before the validator runs, bounded by maxSignalsDepth', async (t) => {
+  // A recursive schema (a shared one, as Fastify resolves them): its validator recurses as deep as the value does.
+  const tree = (depth: number): string => '{"child":'.repeat(depth - 1) + '{}' + '}'.repeat(depth - 1)
+  const Tree = { $ref: 'tree#' }
+  const app = Fastify()
+  app.addSchema({ $id: 'tree', type: 'object', properties: { child: { $ref: 'tree#' } } })
+  await app.register(datastar)
+  app.post('/tree', { schema: { signals: Tree } }, async () => 'ok')
+  app.get('/tree', { schema: { signals: Tree } }, async () => 'ok')
+  t.teardown(() => app.close())
+  const body = await app.inject({ method: 'POST', url: '/tree', payload: tree(5000), headers: { 'content-type': 'application/json' } })
+  t.equal(body.statusCode, 400)
+  t.match(body.json(), { code: 'FST_ERR_DATASTAR_SIGNALS_TOO_DEEP' })
+  const query = await app.inject({ url: '/tree', query: { datastar: tree(100_000) } })
+  t.match(query.json(), { statusCode: 400, code: 'FST_ERR_DATASTAR_SIGNALS_TOO_DEEP' })
+  const fine = await app.inject({ method: 'POST', url: '/tree', payload: tree(60), headers: { 'content-type': 'application/json' } })
+  t.equal(fine.body, 'ok', 'a tree within the bound is validated and served')
+
+  const shallow = Fastify()
+  await shallow.register(datastar, { maxSignalsDepth: 2 })
+  shallow.post('/echo', async (request) => request.readSignals())
+  t.teardown(() => shallow.close())
+  t.equal((await shallow.inject({ method: 'POST', url: '/echo', payload: { a: { b: 1 } } })).statusCode, 200)
+  t.match((await shallow.inject({ method: 'POST', url: '/echo', payload: { a: { b: { c: 1 } } } })).json(), { statusCode: 400, code: 'FST_ERR_DATASTAR_SIGNALS_TOO_DEEP', message: /2 levels/ })
+  await t.rejects(async () => { await Fastify().register(datastar, { maxSignalsDepth: 0 }) }, { code: 'FST_ERR_DATASTAR_INVALID_PLUGIN_OPTION', message: /maxSignalsDepth/ })
+})
+
+t.test('a validator that throws on client input is a 400 with a signals code, not the app\'s 500', async (t) => {
+  const app = Fastify()
+  await app.register(datastar)
+  app.post('/x', {
+    schema: { signals: { type: 'object' } },
+    // A custom validator compiler whose validator throws on some input.
+    validatorCompiler: () => (data: unknown) => {
+      if ((data as { boom?: boolean }).boom === true) throw new Error('cannot check boom')
+      return { value: data }
+    }
+  }, async (request) => request.readSignals())
+  t.teardown(() => app.close())
+  const thrown = await app.inject({ method: 'POST', url: '/x', payload: { boom: true } })
+  t.equal(thrown.statusCode, 400)
+  t.match(thrown.json(), { code: 'FST_ERR_DATASTAR_SIGNALS_UNVALIDATED', message: /cannot check boom/ })
+  t.same((await app.inject({ method: 'POST', url: '/x', payload: { ok: 1 } })).json(), { ok: 1 })
+})
