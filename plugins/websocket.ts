@@ -203,8 +203,8 @@ function checkUpgrade (settings: ResolvedResourceOptions) {
   return async function checkWebSocketUpgrade (request: FastifyRequest): Promise<void> {
     if (!request.ws) return
     const origin = request.headers.origin
-    // request.host honours trustProxy (X-Forwarded-Host) behind a proxy that rewrites Host.
-    if (!isOriginAllowed(origin, request.host, settings.origins)) throw new FST_ERR_WS_ORIGIN_FORBIDDEN(origin)
+    // request.protocol and request.host honour trustProxy (X-Forwarded-Proto, X-Forwarded-Host) behind a proxy.
+    if (!isOriginAllowed(origin, `${request.protocol}://${request.host}`, settings.origins)) throw new FST_ERR_WS_ORIGIN_FORBIDDEN(origin)
     const offered = offeredProtocols(request.headers['sec-websocket-protocol'])
     if (offered.length === 0) return
     const protocol = selectProtocol(offered, settings.protocols)

@@ -290,6 +290,7 @@ test('Origin: same-origin by default, cross-origin refused with 403; a list or f
   t.equal(crossSite.status, 403)
   t.equal(JSON.parse(crossSite.body).code, 'FST_ERR_WS_ORIGIN_FORBIDDEN')
   t.equal((await upgradeResponse(`${base}/default`, { origin: `http://${host}` })).status, 101)
+  t.equal((await upgradeResponse(`${base}/default`, { origin: `https://${host}` })).status, 403, 'the scheme counts: an https page, a plain ws:// upgrade')
   t.equal((await upgradeResponse(`${base}/default`)).status, 101, 'no Origin: not a browser')
   t.equal((await upgradeResponse(`${base}/listed`, { origin: 'https://app.example.com' })).status, 101)
   t.equal((await upgradeResponse(`${base}/listed`, { origin: `http://${host}` })).status, 403)
@@ -605,14 +606,17 @@ test('maxPayload: a resource cannot allow more than the WebSocket server reads; 
   await other.close()
 })
 
-test('same-origin behind a proxy: trustProxy makes X-Forwarded-Host the host to compare with', async (t) => {
+test('same-origin behind a proxy: trustProxy makes X-Forwarded-Proto and X-Forwarded-Host the origin to compare with', async (t) => {
   const app = Fastify({ trustProxy: true })
   await app.register(websocket)
   app.resource('/proxied', { connected: () => {} })
   const base = await listen(app)
   t.teardown(() => app.close())
-  t.equal((await upgradeResponse(`${base}/proxied`, { origin: 'https://public.example', 'x-forwarded-host': 'public.example' })).status, 101)
-  t.equal((await upgradeResponse(`${base}/proxied`, { origin: 'https://evil.example', 'x-forwarded-host': 'public.example' })).status, 403)
+  const proxied = { 'x-forwarded-host': 'public.example', 'x-forwarded-proto': 'https' }
+  t.equal((await upgradeResponse(`${base}/proxied`, { origin: 'https://public.example', ...proxied })).status, 101)
+  t.equal((await upgradeResponse(`${base}/proxied`, { origin: 'https://evil.example', ...proxied })).status, 403)
+  t.equal((await upgradeResponse(`${base}/proxied`, { origin: 'https://public.example', 'x-forwarded-host': 'public.example' })).status, 403,
+    'a proxy that does not say the scheme was https: the https page does not match a plain connection')
 })
 
 test('the app\'s own error listeners on a resource\'s sockets are kept', async (t) => {
