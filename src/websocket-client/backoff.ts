@@ -15,8 +15,14 @@ export interface ReconnectOptions {
   factor?: number
   /** Share of a delay taken off at random (0..1), so clients dropped together do not come back together. Default 0.2. */
   jitter?: number
-  /** Consecutive attempts without an open before giving up. Default Infinity. */
+  /** Consecutive attempts without a connection that stayed up `resetAfter` ms, before giving up. Default Infinity. */
   maxRetries?: number
+  /**
+   * How long a connection must stay open before the backoff starts over, in
+   * ms: a server that accepts and then closes at once keeps the delays
+   * growing. Default 5 000; 0 starts over at every open.
+   */
+  resetAfter?: number
   /**
    * Close codes, sent by the server or seen on the wire, after which the
    * client reconnects. Default `[1001, 1006, 1011, 1012, 1013, 1014]`.
@@ -33,6 +39,7 @@ export interface Backoff {
   factor: number
   jitter: number
   maxRetries: number
+  resetAfter: number
   closeCodes: ReadonlySet<number>
 }
 
@@ -53,11 +60,12 @@ export function resolveBackoff (reconnect: false | ReconnectOptions | undefined)
   const factor = validateNumber('reconnect.factor', options.factor ?? 2, 1)
   const jitter = validateNumber('reconnect.jitter', options.jitter ?? 0.2, 0, 1)
   const maxRetries = validateCount('reconnect.maxRetries', options.maxRetries ?? Infinity)
+  const resetAfter = validateNumber('reconnect.resetAfter', options.resetAfter ?? 5000, 0)
   const codes = options.closeCodes ?? DEFAULT_CLOSE_CODES
   if (!Array.isArray(codes) || !codes.every((code) => Number.isInteger(code))) {
     throw new FST_ERR_WS_INVALID_OPTION('reconnect.closeCodes', 'expected an array of integers')
   }
-  return { initialDelay, maxDelay, factor, jitter, maxRetries, closeCodes: new Set(codes) }
+  return { initialDelay, maxDelay, factor, jitter, maxRetries, resetAfter, closeCodes: new Set(codes) }
 }
 
 /**
@@ -80,6 +88,22 @@ export function shouldReconnect (backoff: Backoff | false, opened: boolean, code
 export function backoffDelay (backoff: Pick<Backoff, 'initialDelay' | 'maxDelay' | 'factor' | 'jitter'>, attempt: number): number {
   const base = Math.min(backoff.maxDelay, backoff.initialDelay * backoff.factor ** (attempt - 1))
   return Math.round(base * (1 - backoff.jitter * Math.random()))
+}
+
+/** The longest `Retry-After` honoured: a server's larger value (or a date far ahead) waits this long. */
+export const MAX_RETRY_AFTER = 3_600_000
+
+/**
+ * The wait a `Retry-After` header asks for, in ms (RFC 9110 §10.2.3: seconds,
+ * or an HTTP date), at most MAX_RETRY_AFTER; undefined when absent or unreadable.
+ * @example retryAfterDelay('120', Date.now()) // 120000
+ */
+export function retryAfterDelay (header: string | undefined, now: number): number | undefined {
+  if (header === undefined) return undefined
+  const value = header.trim()
+  const delay = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now
+  if (Number.isNaN(delay)) return undefined
+  return Math.min(Math.max(delay, 0), MAX_RETRY_AFTER)
 }
 
 /**

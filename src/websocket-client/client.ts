@@ -17,10 +17,11 @@ import type { ClientRequest, IncomingMessage } from 'node:http'
 import WebSocket, { type ClientOptions, type RawData } from 'ws'
 import { deferred } from '../deferred.js'
 import { FST_ERR_WS_CLIENT_CLOSED, FST_ERR_WS_CLIENT_HANDSHAKE, FST_ERR_WS_CLIENT_NOT_OPEN, FST_ERR_WS_CLIENT_QUEUE_FULL, FST_ERR_WS_INVALID_OPTION } from '../errors.js'
-import { MAX_CLOSE_REASON, validateCloseCode } from '../websocket/close-codes.js'
+import { MAX_CLOSE_REASON, closeCodeOfWsError, validateCloseCode } from '../websocket/close-codes.js'
 import { encodeMessage, type EncodedMessage, type OutgoingMessage } from '../websocket/message.js'
+import { RESOURCE_DEFAULTS } from '../websocket/options.js'
 import { isProtocolName } from '../websocket/protocol.js'
-import { backoffDelay, resolveBackoff, shouldReconnect, validateCount, type Backoff, type ReconnectOptions } from './backoff.js'
+import { backoffDelay, resolveBackoff, retryAfterDelay, shouldReconnect, validateCount, type Backoff, type ReconnectOptions } from './backoff.js'
 
 /** Options of a {@link WebSocketClient}. */
 export interface WebSocketClientOptions {
@@ -34,7 +35,12 @@ export interface WebSocketClientOptions {
   reconnect?: false | ReconnectOptions
   /** Messages kept while not connected; one more throws FST_ERR_WS_CLIENT_QUEUE_FULL. Default 1000. */
   maxQueued?: number
-  /** Passed to the ws constructor; `headers` and `origin` above take precedence. `handshakeTimeout` defaults to 10 000 ms. */
+  /**
+   * Largest message accepted, in bytes; a bigger one closes the connection
+   * with 1009 (and no reconnection). Default 1 MiB, as the server's resources.
+   */
+  maxPayload?: number
+  /** Passed to the ws constructor; `headers`, `origin` and `maxPayload` above take precedence. `handshakeTimeout` defaults to 10 000 ms. */
   wsOptions?: ClientOptions
 }
 
@@ -53,7 +59,7 @@ export interface WebSocketClientCloseEvent {
 
 /** An attempt to reconnect, scheduled `delay` ms from now. */
 export interface WebSocketClientReconnectingEvent {
-  /** 1 for the first attempt after an open connection (or the first failure). */
+  /** 1 for the first attempt after a connection that stayed up `resetAfter` ms (or the first failure). */
   attempt: number
   delay: number
 }
@@ -114,8 +120,13 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
   #pings: PendingPing[] = []
   #pingCount = 0
   #attempt = 0
+  #openedAt = 0
   #timer: NodeJS.Timeout | null = null
   #rejectedStatus: number | undefined
+  // What a 429 or 503 answer's Retry-After asked to wait, in ms.
+  #retryAfter: number | undefined
+  // The close code of a frame ws refused from the server (1009 for one over maxPayload, 1002...).
+  #refusedCode: number | undefined
   #aborting = false
   #closeRequest: { code: number, reason: string } | null = null
   #finished = false
@@ -282,6 +293,8 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
   #connect (): void {
     this.#opened = false
     this.#rejectedStatus = undefined
+    this.#retryAfter = undefined
+    this.#refusedCode = undefined
     const socket = new WebSocket(this.#url, this.#protocols, this.#wsOptions)
     socket.binaryType = 'nodebuffer'
     for (const [event, handler] of this.#handlers) socket.on(event, handler)
@@ -290,7 +303,8 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
 
   readonly #onOpen = (): void => {
     this.#opened = true
-    this.#attempt = 0
+    // The backoff starts over only once this connection has stayed up (see #onClose).
+    this.#openedAt = performance.now()
     this.#protocol = this.#socket?.protocol ?? ''
     // 'open' listeners go first (to authenticate or resubscribe), then the queue.
     try {
@@ -316,11 +330,17 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
   readonly #onUnexpectedResponse = (_request: ClientRequest, response: IncomingMessage): void => {
     // Listening here takes over ws's default, so the handshake is aborted by hand.
     this.#rejectedStatus = response.statusCode
+    if (response.statusCode === 429 || response.statusCode === 503) {
+      const header = response.headers['retry-after']
+      this.#retryAfter = retryAfterDelay(Array.isArray(header) ? header[0] : header, Date.now())
+    }
     this.#socket?.terminate()
   }
 
-  readonly #onError = (error: Error): void => {
+  readonly #onError = (error: Error & { code?: string }): void => {
     if (this.#aborting) return
+    // ws refused what the server sent and closed with this code; it then sees no close frame back (1006), which would mean "retry".
+    if (typeof error.code === 'string' && error.code.startsWith('WS_ERR_')) this.#refusedCode = closeCodeOfWsError(error)
     if (this.#rejectedStatus !== undefined) {
       // The abort above replaced ws's own error: give the one ws would have given.
       error = Object.assign(new FST_ERR_WS_CLIENT_HANDSHAKE(this.#rejectedStatus), { statusCode: this.#rejectedStatus })
@@ -329,7 +349,8 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', error)
   }
 
-  readonly #onClose = (code: number, reasonBuffer: Buffer): void => {
+  readonly #onClose = (closeCode: number, reasonBuffer: Buffer): void => {
+    const code = this.#refusedCode ?? closeCode
     const socket = this.#socket as WebSocket
     for (const [event, handler] of this.#handlers) socket.off(event, handler)
     this.#socket = null
@@ -342,6 +363,7 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
       else this.#finish(request.code, request.reason)
       return
     }
+    if (this.#opened && this.#backoff !== false && performance.now() - this.#openedAt >= this.#backoff.resetAfter) this.#attempt = 0
     const delay = shouldReconnect(this.#backoff, this.#opened, code, this.#rejectedStatus) ? this.#scheduleReconnect() : undefined
     if (delay === undefined) {
       this.#finish(code, reason)
@@ -357,7 +379,8 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> {
     const backoff = this.#backoff as Backoff
     if (this.#attempt >= backoff.maxRetries) return undefined
     this.#attempt += 1
-    const delay = backoffDelay(backoff, this.#attempt)
+    // A server that said how long to wait (429, 503) is not asked sooner.
+    const delay = Math.max(backoffDelay(backoff, this.#attempt), this.#retryAfter ?? 0)
     this.#timer = setTimeout(this.#reconnect, delay)
     return delay
   }
@@ -449,7 +472,13 @@ function validateProtocols (protocols: string | string[] | undefined): string[] 
 }
 
 function resolveWsOptions (options: WebSocketClientOptions): ClientOptions {
-  const wsOptions: ClientOptions = { handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT, ...options.wsOptions }
+  const wsOptions: ClientOptions = { handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT, maxPayload: RESOURCE_DEFAULTS.maxPayload, ...options.wsOptions }
+  if (options.maxPayload !== undefined) {
+    if (!Number.isSafeInteger(options.maxPayload) || options.maxPayload <= 0) {
+      throw new FST_ERR_WS_INVALID_OPTION('maxPayload', `expected a positive integer of bytes, got ${String(options.maxPayload)}`)
+    }
+    wsOptions.maxPayload = options.maxPayload
+  }
   if (options.headers !== undefined) wsOptions.headers = { ...wsOptions.headers, ...options.headers }
   if (options.origin !== undefined) wsOptions.origin = options.origin
   return wsOptions

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
-import type { IncomingMessage } from 'node:http'
+import { createServer, type IncomingMessage } from 'node:http'
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws'
 import {
   WebSocketClient,
@@ -10,6 +10,7 @@ import {
   type WebSocketClientOptions,
   type WebSocketClientReconnectingEvent
 } from '../../src/websocket-client/index.js'
+import { MAX_RETRY_AFTER, retryAfterDelay } from '../../src/websocket-client/backoff.js'
 import { waitFor, within } from '../helpers.js'
 
 /** A real ws server on loopback, with what it saw. */
@@ -118,7 +119,7 @@ function leftovers (before: string[]): string[] {
   return [...new Set(now)].filter((kind) => count(now, kind) > count(before, kind))
 }
 
-const fast = { initialDelay: 1, maxDelay: 1, jitter: 0 }
+const fast = { initialDelay: 1, maxDelay: 1, jitter: 0, resetAfter: 0 }
 
 t.test('open, message and close: handshake options reach the server, close() resolves after the final close', async (t) => {
   const server = await startServer(t, { handleProtocols: (offered) => offered.has('chat.v1') ? 'chat.v1' : false })
@@ -281,7 +282,7 @@ t.test('pings with a payload of their own match it; roundTrip() is the promise f
 
 t.test('reconnects after the server terminates the socket or closes with 1001, 1011, 1012, 1013', async (t) => {
   const server = await startServer(t)
-  const { client, events } = connect(t, server.url, { reconnect: { initialDelay: 5, jitter: 0 } })
+  const { client, events } = connect(t, server.url, { reconnect: { initialDelay: 5, jitter: 0, resetAfter: 0 } })
   await next(client, 'open')
   ;(await server.connection(0)).terminate()
   const closed = await next(client, 'close')
@@ -295,14 +296,14 @@ t.test('reconnects after the server terminates the socket or closes with 1001, 1
     t.same(await closing, { code, reason: 'bye', reconnecting: true }, `${code} reconnects`)
     await next(client, 'open')
   }
-  t.same(events.reconnecting, Array(5).fill({ attempt: 1, delay: 5 }), 'the backoff starts over after each open')
+  t.same(events.reconnecting, Array(5).fill({ attempt: 1, delay: 5 }), 'with resetAfter: 0, the backoff starts over after each open')
   t.same(events.names.filter((name) => name !== 'reconnecting'), Array(6).fill(['open', 'close']).flat().slice(0, 11))
   t.equal(server.sockets.length, 6)
 })
 
 t.test('reconnects after a server restart on the same port, the delays growing, then starting over', async (t) => {
   const first = await startServer(t)
-  const { client, events } = connect(t, first.url, { reconnect: { initialDelay: 20, factor: 2, jitter: 0 } })
+  const { client, events } = connect(t, first.url, { reconnect: { initialDelay: 20, factor: 2, jitter: 0, resetAfter: 50 } })
   await next(client, 'open')
   await first.stop()
   await waitFor(() => events.reconnecting.length >= 3, 'three attempts against the stopped server')
@@ -316,6 +317,8 @@ t.test('reconnects after a server restart on the same port, the delays growing, 
   t.ok(events.errors.every((error) => (error as NodeJS.ErrnoException).code === 'ECONNREFUSED'), 'refused while the server was down')
 
   const count = events.reconnecting.length
+  // Up for longer than resetAfter: the backoff starts over.
+  await new Promise((resolve) => setTimeout(resolve, 80))
   ;(await second.connection(0)).close(1001)
   await waitFor(() => events.reconnecting.length > count, 'a new attempt')
   t.same(events.reconnecting[count], { attempt: 1, delay: 20 }, 'the backoff started over after the open')
@@ -503,4 +506,68 @@ t.test('options are checked', async (t) => {
   const fromUrl = new WebSocketClient(new URL(server.url), { reconnect: false })
   t.equal(fromUrl.url, server.url)
   await fromUrl.close()
+})
+
+t.test('a server that accepts and then closes at once keeps the delays growing until a connection stays up', async (t) => {
+  const server = await startServer(t)
+  let flapping = true
+  // Accept, then close as a restarting or overloaded server does (1011 from a throwing connected handler, 1001, 1006).
+  server.wss.on('connection', (socket) => { if (flapping) socket.close(1011, 'boom') })
+  const { client, events } = connect(t, server.url, { reconnect: { initialDelay: 5, factor: 2, maxDelay: 1000, jitter: 0, resetAfter: 200 } })
+  await waitFor(() => events.reconnecting.length >= 5, 'five reconnections')
+  t.same(events.reconnecting.slice(0, 5).map((event) => [event.attempt, event.delay]), [[1, 5], [2, 10], [3, 20], [4, 40], [5, 80]],
+    'each open that did not last counts as a failed attempt')
+  flapping = false
+  await next(client, 'open')
+  const count = events.reconnecting.length
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  ;(server.sockets.at(-1) as WebSocket).close(1001)
+  await waitFor(() => events.reconnecting.length > count, 'a new attempt')
+  t.same(events.reconnecting[count], { attempt: 1, delay: 5 }, 'a connection that stayed up resetAfter ms starts the backoff over')
+})
+
+t.test('Retry-After on 429 and 503 is honoured: the next attempt waits at least that long', async (t) => {
+  let answers = 0
+  const http = createServer((_request, response) => { response.end() })
+  http.on('upgrade', (_request, socket) => {
+    answers++
+    // Seconds on the first refusal, an HTTP date on the second.
+    const retryAfter = answers === 1 ? '1' : new Date(Date.now() + 2000).toUTCString()
+    socket.end(`HTTP/1.1 ${answers === 1 ? '429 Too Many Requests' : '503 Service Unavailable'}\r\nRetry-After: ${retryAfter}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`)
+  })
+  http.listen(0, '127.0.0.1')
+  await once(http, 'listening')
+  t.teardown(() => { http.close() })
+  const { port } = http.address() as AddressInfo
+  const { client, events } = connect(t, `ws://127.0.0.1:${port}/`, { reconnect: { initialDelay: 5, jitter: 0, maxRetries: 2 } })
+  await waitFor(() => events.reconnecting.length >= 2, 'two refusals')
+  const [first, second] = events.reconnecting
+  t.equal(first?.delay, 1000, '429 with Retry-After: 1 waits a second, not 5 ms')
+  t.ok((second?.delay ?? 0) > 1000 && (second?.delay ?? 0) <= 2000, `503 with a date two seconds ahead waits until then (${second?.delay} ms)`)
+  t.match(events.errors, [{ statusCode: 429 }, { statusCode: 503 }])
+  await client.close()
+})
+
+t.test('retryAfterDelay reads seconds and dates, and caps what it honours', async (t) => {
+  const now = Date.parse('2026-12-05T00:00:00Z')
+  t.equal(retryAfterDelay('120', now), 120_000)
+  t.equal(retryAfterDelay(' 0 ', now), 0)
+  t.equal(retryAfterDelay('Sat, 05 Dec 2026 00:00:30 GMT', now), 30_000)
+  t.equal(retryAfterDelay('Fri, 04 Dec 2026 00:00:00 GMT', now), 0, 'a date in the past: no wait')
+  t.equal(retryAfterDelay('999999', now), MAX_RETRY_AFTER, 'at most an hour')
+  t.equal(retryAfterDelay('soon', now), undefined)
+  t.equal(retryAfterDelay(undefined, now), undefined)
+})
+
+t.test('messages over maxPayload (1 MiB by default, as the server\'s) close the connection with 1009, without reconnecting', async (t) => {
+  const server = await startServer(t)
+  server.wss.on('connection', (socket) => { socket.send(Buffer.alloc(2 * 1024 * 1024, 120).toString()) })
+  const { client, events } = connect(t, server.url, { reconnect: fast })
+  const closed = await next(client, 'close')
+  t.match(closed, { code: 1009, reconnecting: false })
+  t.same(events.messages, [], 'the big message was not delivered')
+  const { client: roomy, events: roomyEvents } = connect(t, server.url, { reconnect: fast, maxPayload: 4 * 1024 * 1024 })
+  await next(roomy, 'message')
+  t.equal((roomyEvents.messages[0]?.data as string).length, 2 * 1024 * 1024, 'a larger maxPayload lets it through')
+  t.throws(() => new WebSocketClient(server.url, { maxPayload: 0 }), { code: 'FST_ERR_WS_INVALID_OPTION', message: /maxPayload/ })
 })
