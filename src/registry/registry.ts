@@ -58,6 +58,9 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
   // The newest event written to subscribers (the ring may hold newer, coalesced ones).
   #delivered: string | undefined
   #unsubscribe: Promise<() => Promise<void>>
+  #connected = false
+  // The wait before the next subscribe attempt, while the backplane refuses (close() cuts it short).
+  #retry: { timer: NodeJS.Timeout, wake: () => void } | null = null
   #closed = false
 
   constructor (name: string, options: RegistryOptions<S> = {}) {
@@ -70,15 +73,55 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     this.#onResync = resolved.onResync
     this.#onError = resolved.onError
     this.#longPoll = new LongPoll(this.#ring, () => this.#delivered)
-    this.#unsubscribe = this.#backplane.subscribe(name, this.#receive)
-    // A failed subscription is reported, and seen again by close().
-    this.#unsubscribe.catch((error: Error) => this.#report(error))
+    this.#unsubscribe = this.#subscribe()
+    // Rejects only when closed before it could subscribe; close() sees that again.
+    this.#unsubscribe.catch(() => {})
     this.#replay = new Replay(this.#ring, this.#backplane, name, this.#unsubscribe)
   }
 
   /** Resolves once the registry listens to its backplane (at once in memory). */
   async ready (): Promise<void> {
     await this.#unsubscribe
+  }
+
+  /**
+   * True once the registry listens to its backplane. A subscription the
+   * backplane refuses (Redis down when the node starts) is reported to
+   * `onError` and tried again, with a growing delay, until it succeeds.
+   */
+  get connected (): boolean {
+    return this.#connected
+  }
+
+  async #subscribe (): Promise<() => Promise<void>> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.#closed) throw new FST_ERR_REGISTRY_CLOSED(this.name)
+      try {
+        const stop = await this.#backplane.subscribe(this.name, this.#receive)
+        if (this.#closed) {
+          await stop()
+          throw new FST_ERR_REGISTRY_CLOSED(this.name)
+        }
+        this.#connected = true
+        return stop
+      } catch (error) {
+        if (this.#closed) throw error
+        this.#report(error as Error)
+        await this.#waitToResubscribe(resubscribeDelay(attempt))
+      }
+    }
+  }
+
+  #waitToResubscribe (delay: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer)
+        this.#retry = null
+        resolve()
+      }
+      const timer = setTimeout(wake, delay)
+      this.#retry = { timer, wake }
+    })
   }
 
   /** The id of the newest event written to subscribers (the cursor a full-state snapshot resumes from). */
@@ -220,8 +263,11 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     this.#members.clear()
     this.#keys.clear()
     this.#local.clear()
+    // A subscription still being retried stops at once.
+    this.#retry?.wake()
     const unsubscribe = await this.#unsubscribe.catch(() => undefined)
     await unsubscribe?.()
+    this.#connected = false
   }
 
   readonly #receive = (event: BackplaneEvent): void => {
@@ -371,4 +417,9 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
   #report (error: Error): void {
     if (this.#onError !== undefined) this.#onError(error)
   }
+}
+
+// 100 ms, doubling up to 10 s, less up to a fifth at random (nodes that lost Redis together do not retry together).
+function resubscribeDelay (attempt: number): number {
+  return Math.round(Math.min(10_000, 100 * 2 ** (attempt - 1)) * (1 - 0.2 * Math.random()))
 }

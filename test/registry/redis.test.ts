@@ -397,3 +397,27 @@ t.test('app.close() leaves no Redis connection and no timer', async (t) => {
   t.equal(left, 0, 'no connection left in CLIENT LIST')
   t.equal((await redis.command('KEYS', 'fastify-datastar:__wake__:*')).trim(), '*0', 'the wake stream was deleted')
 })
+
+t.test('a node started while Redis is down subscribes once Redis is back, and says so', async (t) => {
+  const redis = await startRedis(t)
+  await redis.kill()
+  // Fail each command fast, so the registry's own retries are what brings it back.
+  const late = backplane(t, redis.url, { redis: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: 1, retryStrategy: () => 50 } })
+  const errors: Error[] = []
+  const registry = new Registry<Subscriber>('late', { backplane: late, onError: (error) => { errors.push(error) } })
+  t.teardown(() => registry.close())
+  await waitFor(() => errors.length >= 2, 'subscribe refused twice while Redis is down', 10_000)
+  t.equal(registry.connected, false)
+  t.match(errors[0], { code: 'FST_ERR_REGISTRY_BACKPLANE' })
+  await redis.restart()
+  await within(registry.ready(), 15_000, 'subscribed once Redis is back')
+  t.equal(registry.connected, true)
+  const received: string[] = []
+  registry.add({ write: (bytes) => { received.push(String(bytes)) }, onClose: () => {}, isClosed: false })
+  const other = new Registry('late', { backplane: backplane(t, redis.url) })
+  t.teardown(() => other.close())
+  await other.ready()
+  await other.patchSignals({ n: 1 })
+  await waitFor(() => received.length === 1, 'an event from another node arrives')
+  t.match(received[0], /"n":1/)
+})

@@ -4,7 +4,7 @@ import { MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneLis
 import { Registry } from '../../src/registry/registry.js'
 import type { Subscriber } from '../../src/registry/subscriber.js'
 import { SSEParser } from '../../src/sse/parser.js'
-import { waitFor } from '../helpers.js'
+import { waitFor, within } from '../helpers.js'
 
 /** A subscriber that records what it is handed, like a transport would write it. */
 class Recorder implements Subscriber {
@@ -446,4 +446,50 @@ t.test('a registry\'s removals take the view-transition options too', async (t) 
   t.equal(bySelector?.data, 'selector #row\nmode remove\nuseViewTransition true\nviewTransitionSelector #table')
   t.equal(byId?.data, 'mode remove\nuseViewTransition true\nelements <div id="b"></div>')
   await registry.close()
+})
+
+/** A backplane that refuses the first `failures` subscriptions, as Redis does while it is down. */
+class RefusingBackplane extends LogBackplane {
+  refusals: number
+  attempts = 0
+  constructor (refusals: number) {
+    super()
+    this.refusals = refusals
+  }
+
+  override async subscribe (channel: string, listener: BackplaneListener): Promise<() => Promise<void>> {
+    this.attempts++
+    if (this.attempts <= this.refusals) throw new Error(`backplane down (attempt ${this.attempts})`)
+    return await super.subscribe(channel, listener)
+  }
+}
+
+t.test('a subscription the backplane refuses is retried until it holds; the registry says when it is connected', async (t) => {
+  const backplane = new RefusingBackplane(2)
+  const errors: string[] = []
+  const registry = new Registry<Recorder>('feed', { backplane, onError: (error) => { errors.push(error.message) } })
+  t.equal(registry.connected, false)
+  const subscriber = new Recorder()
+  registry.add(subscriber)
+  await within(registry.ready(), 5000, 'subscribed after the refusals')
+  t.equal(registry.connected, true)
+  t.equal(backplane.attempts, 3, 'two refusals, then the subscription')
+  t.same(errors, ['backplane down (attempt 1)', 'backplane down (attempt 2)'], 'each refusal reported')
+  await registry.patchSignals({ n: 1 })
+  await waitFor(() => subscriber.events().length === 1, 'delivered once connected')
+  await registry.close()
+  t.equal(registry.connected, false, 'not after close()')
+})
+
+t.test('close() stops a subscription being retried, at once and with no timer left', async (t) => {
+  const backplane = new RefusingBackplane(Infinity)
+  const registry = new Registry('feed', { backplane, onError: () => {} })
+  await waitFor(() => backplane.attempts >= 2, 'retrying')
+  const before = process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
+  await within(registry.close(), 1000, 'close() does not wait for the backplane')
+  const attempts = backplane.attempts
+  t.ok(process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length < before, 'the retry timer is cleared')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.equal(backplane.attempts, attempts, 'no attempt after close()')
+  await t.rejects(registry.ready(), { code: 'FST_ERR_REGISTRY_CLOSED' }, 'ready() says it never connected')
 })
