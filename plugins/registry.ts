@@ -97,7 +97,7 @@ const registryPlugin: FastifyPluginCallback<RegistryPluginOptions> = (fastify, o
     reply.raw.removeListener('close', onClose)
     if (result.status === 'aborted') return reply.hijack()
     reply.header('cache-control', 'no-cache')
-    if (result.cursor !== undefined) reply.header(CURSOR_HEADER, result.cursor)
+    reply.header(CURSOR_HEADER, result.cursor)
     if (result.status === 'events') return reply.type('text/event-stream').send(result.events)
     return reply.code(result.status === 'reset' ? 205 : 204).send()
   })

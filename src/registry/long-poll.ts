@@ -4,14 +4,14 @@
  * delivers a newer event it may see, or until its timeout.
  */
 import { DEFAULT_POLL_TIMEOUT, type PollOptions } from './options.js'
-import { joinEvents, visibleTo, type ReplayRing, type RingEvent } from './ring.js'
+import { joinEvents, START_CURSOR, visibleTo, type ReplayRing, type RingEvent } from './ring.js'
 
-/** What a long-poll wait ends with. */
+/** What a long-poll wait ends with; every answer carries the cursor to poll from next. */
 export type PollResult =
   | { status: 'events', events: Buffer, cursor: string }
-  | { status: 'timeout', cursor: string | undefined }
-  | { status: 'reset', cursor: string | undefined }
-  | { status: 'aborted', cursor: string | undefined }
+  | { status: 'timeout', cursor: string }
+  | { status: 'reset', cursor: string }
+  | { status: 'aborted', cursor: string }
 
 interface Waiter {
   key: string | undefined
@@ -24,13 +24,19 @@ interface Waiter {
 /** A registry's held long-poll requests (internal: `Registry.poll()` is the public face). */
 export class LongPoll {
   readonly #ring: ReplayRing
-  // The registry's newest written event: the cursor every answer carries.
-  readonly #cursor: () => string | undefined
+  // The registry's newest written event, if any.
+  readonly #newest: () => string | undefined
   readonly #waiters = new Set<Waiter>()
 
-  constructor (ring: ReplayRing, cursor: () => string | undefined) {
+  constructor (ring: ReplayRing, newest: () => string | undefined) {
     this.#ring = ring
-    this.#cursor = cursor
+    this.#newest = newest
+  }
+
+  // The cursor every answer carries: the newest written event, or the start when there is none
+  // yet, so that a client always has a cursor to come back with (and never spins on a stale one).
+  #cursor (): string {
+    return this.#newest() ?? START_CURSOR
   }
 
   /** How many requests are held. */
@@ -48,7 +54,7 @@ export class LongPoll {
       // yet, and would come again to a client that polls from that cursor.
       const written = missed.slice(0, missed.findIndex((event) => event.id === newest) + 1)
       const visible = visibleTo(written, options.key)
-      if (visible.length > 0) return Promise.resolve({ status: 'events', events: joinEvents(visible), cursor: newest as string })
+      if (visible.length > 0) return Promise.resolve({ status: 'events', events: joinEvents(visible), cursor: newest })
     }
     if (options.signal?.aborted === true) return Promise.resolve({ status: 'aborted', cursor: newest })
     return new Promise((resolve) => {
@@ -70,7 +76,7 @@ export class LongPoll {
   /** Answers the waiters that may see some of `events`, just delivered. */
   answer (events: RingEvent[]): void {
     if (this.#waiters.size === 0) return
-    const cursor = this.#cursor() as string
+    const cursor = this.#cursor()
     let broadcast: Buffer | undefined
     for (const waiter of [...this.#waiters]) {
       const visible = visibleTo(events, waiter.key)

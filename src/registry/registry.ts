@@ -16,7 +16,7 @@ import { Broadcaster, KeyedBroadcaster } from './broadcaster.js'
 import { LongPoll, type PollResult } from './long-poll.js'
 import { resolveRegistryOptions, type AddOptions, type PollOptions, type RegistryOptions } from './options.js'
 import { Replay } from './replay.js'
-import { joinEvents, ReplayRing, toRingEvent, type RingEvent } from './ring.js'
+import { joinEvents, ReplayRing, START_CURSOR, toRingEvent, type RingEvent } from './ring.js'
 import type { Subscriber } from './subscriber.js'
 
 interface Member {
@@ -245,7 +245,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
    * @example const result = await registry.poll(request.query.cursor, { signal })
    */
   poll (cursor: string | undefined, options: PollOptions = {}): Promise<PollResult> {
-    if (this.#closed) return Promise.resolve({ status: 'timeout', cursor: this.#delivered })
+    if (this.#closed) return Promise.resolve({ status: 'timeout', cursor: this.#delivered ?? START_CURSOR })
     return this.#longPoll.poll(cursor, options)
   }
 

@@ -11,9 +11,18 @@ export interface RingEvent {
   key: string | undefined
 }
 
+/**
+ * The cursor of a client that has seen no event of the registry (a long-poll
+ * on a registry that has delivered none yet): before every id, in memory as
+ * in Redis, so it is never mistaken for an id a client saw.
+ */
+export const START_CURSOR = '0-0'
+
 export class ReplayRing {
   readonly capacity: number
   #events: RingEvent[] = []
+  // Whether any event was ever pushed (with replay off, none is kept).
+  #pushed = false
   // Index of the oldest event in #events, which is used as a circular buffer.
   #start = 0
   // The newest event that fell out: a client that saw it missed the whole ring, no more.
@@ -29,6 +38,7 @@ export class ReplayRing {
 
   /** Adds the newest event, dropping the oldest when full. */
   push (event: RingEvent): void {
+    this.#pushed = true
     if (this.capacity === 0) return
     if (this.#events.length < this.capacity) {
       this.#events.push(event)
@@ -50,7 +60,10 @@ export class ReplayRing {
    */
   after (id: string): RingEvent[] | undefined {
     const length = this.#events.length
-    if (id === this.#evictedId) return Array.from({ length }, (_, offset) => this.#events[(this.#start + offset) % length] as RingEvent)
+    const all = (): RingEvent[] => Array.from({ length }, (_, offset) => this.#events[(this.#start + offset) % length] as RingEvent)
+    // A client that saw no event yet: all of them, unless some it missed fell out of the ring (or none is kept).
+    if (id === START_CURSOR) return !this.#pushed ? [] : this.#evictedId === undefined && this.capacity > 0 ? all() : undefined
+    if (id === this.#evictedId) return all()
     for (let offset = length - 1; offset >= 0; offset--) {
       const index = (this.#start + offset) % length
       if ((this.#events[index] as RingEvent).id !== id) continue

@@ -182,3 +182,31 @@ t.test('200 subscribe/disconnect cycles over real sockets leave no entry, stream
   t.equal(streams.size, 0)
   t.equal(heartbeatTimerCount(), timers, 'no heartbeat timer left')
 })
+
+t.test('every 204 and 205 carries a cursor, also on an empty registry, so a client loop cannot spin on a stale one', async (t) => {
+  const { app } = await feedApp()
+  t.teardown(() => app.close())
+  const base = await listen(app)
+  // After a restart: the registry has no event, the client still has its old cursor.
+  const stale = await fetch(base + '/poll?cursor=1700000000000-42')
+  t.equal(stale.status, 205)
+  const cursor = stale.headers.get('x-registry-cursor')
+  t.equal(cursor, '0-0', 'the start cursor')
+  // The client loop of docs/long-poll.md, bounded in count and time: it follows the cursor it is given.
+  let requests = 0
+  let next = cursor as string
+  const until = Date.now() + 1000
+  while (Date.now() < until && requests < 100) {
+    const response = await fetch(base + '/poll?cursor=' + encodeURIComponent(next))
+    requests++
+    await response.arrayBuffer()
+    next = response.headers.get('x-registry-cursor') ?? next
+  }
+  t.ok(requests <= 8, `the loop waits on the server instead of spinning (${requests} requests in 1 s, each held up to 200 ms)`)
+  const held = fetch(base + '/poll?cursor=0-0')
+  await waitFor(() => app.registry('feed').waiting === 1, 'held from the start cursor')
+  const first = await app.registry('feed').patchSignals({ n: 1 })
+  const answered = await held
+  t.equal(answered.status, 200)
+  t.equal(answered.headers.get('x-registry-cursor'), first, 'and the first event comes to it')
+})

@@ -2,6 +2,7 @@ import t from 'tap'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneListener, type BackplaneMessage } from '../../src/registry/backplane.js'
 import { Registry } from '../../src/registry/registry.js'
+import { START_CURSOR } from '../../src/registry/ring.js'
 import type { Subscriber } from '../../src/registry/subscriber.js'
 import { SSEParser } from '../../src/sse/parser.js'
 import { waitFor, within } from '../helpers.js'
@@ -227,7 +228,7 @@ t.test('coalescing: events published in one window reach each subscriber in one 
 
 t.test('long-poll: at once, held until the next event, timeout, reset, abort', async (t) => {
   const registry = new Registry<Recorder>('poll', { replay: 2 })
-  t.same(await registry.poll(undefined, { timeout: 10 }), { status: 'timeout', cursor: undefined })
+  t.same(await registry.poll(undefined, { timeout: 10 }), { status: 'timeout', cursor: START_CURSOR }, 'an empty registry still gives a cursor to come back with')
   const held = registry.poll(undefined, { timeout: 60_000 })
   t.equal(registry.waiting, 1)
   const one = await registry.patchSignals({ n: 1 })
@@ -492,4 +493,22 @@ t.test('close() stops a subscription being retried, at once and with no timer le
   await new Promise((resolve) => setTimeout(resolve, 300))
   t.equal(backplane.attempts, attempts, 'no attempt after close()')
   await t.rejects(registry.ready(), { code: 'FST_ERR_REGISTRY_CLOSED' }, 'ready() says it never connected')
+})
+
+t.test('long-poll from the start cursor: a client that saw nothing gets every event kept, or a reset when some fell out', async (t) => {
+  const empty = new Registry('empty', { replay: 3 })
+  t.same(await empty.poll('1700000000000-7', { timeout: 10 }), { status: 'reset', cursor: START_CURSOR }, 'a stale cursor on an empty registry (after a restart): reset, with a cursor')
+  const ids = [await empty.patchSignals({ n: 1 }), await empty.patchSignals({ n: 2 })]
+  const fromStart = await empty.poll(START_CURSOR, { timeout: 10 })
+  t.equal(fromStart.status, 'events')
+  t.equal(fromStart.cursor, ids[1])
+  t.same(new SSEParser().push(fromStart.status === 'events' ? fromStart.events.toString() : '').map((event) => event.id), ids, 'both events, in order')
+  await empty.patchSignals({ n: 3 })
+  await empty.patchSignals({ n: 4 })
+  t.match(await empty.poll(START_CURSOR, { timeout: 10 }), { status: 'reset' }, 'the first event fell out of the ring: the client must reload')
+  await empty.close()
+  const unkept = new Registry('unkept', { replay: 0 })
+  await unkept.patchSignals({ n: 1 })
+  t.match(await unkept.poll(START_CURSOR, { timeout: 10 }), { status: 'reset' }, 'with replay off, events since the start cannot be replayed')
+  await unkept.close()
 })
