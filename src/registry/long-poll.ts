@@ -1,7 +1,8 @@
 /**
  * Long-poll waiters: a request asks for the events newer than its cursor and
- * is answered at once from the replay ring, or held until the registry
- * delivers a newer event it may see, or until its timeout.
+ * is answered at once from the replay ring (or, for a cursor older than the
+ * ring, from the backplane's history), or held until the registry delivers a
+ * newer event it may see, or until its timeout.
  */
 import { DEFAULT_POLL_TIMEOUT, type PollOptions } from './options.js'
 import { joinEvents, START_CURSOR, visibleTo, type ReplayRing, type RingEvent } from './ring.js'
@@ -27,10 +28,13 @@ export class LongPoll {
   // The registry's newest written event, if any.
   readonly #newest: () => string | undefined
   readonly #waiters = new Set<Waiter>()
+  // What the backplane's history has after a cursor the ring lacks (undefined: it lacks it too).
+  readonly #history: (cursor: string, key: string | undefined) => Promise<RingEvent[] | undefined>
 
-  constructor (ring: ReplayRing, newest: () => string | undefined) {
+  constructor (ring: ReplayRing, newest: () => string | undefined, history: (cursor: string, key: string | undefined) => Promise<RingEvent[] | undefined>) {
     this.#ring = ring
     this.#newest = newest
+    this.#history = history
   }
 
   // The cursor every answer carries: the newest written event, or the start when there is none
@@ -49,14 +53,26 @@ export class LongPoll {
     const newest = this.#cursor()
     if (cursor !== undefined && cursor !== '' && cursor !== newest) {
       const missed = this.#ring.after(cursor)
-      if (missed === undefined) return Promise.resolve({ status: 'reset', cursor: newest })
+      if (missed === undefined) return this.#fromHistory(cursor, options)
       // Up to the cursor given back: coalesced events past it are not written
       // yet, and would come again to a client that polls from that cursor.
       const written = missed.slice(0, missed.findIndex((event) => event.id === newest) + 1)
       const visible = visibleTo(written, options.key)
       if (visible.length > 0) return Promise.resolve({ status: 'events', events: joinEvents(visible), cursor: newest })
     }
-    if (options.signal?.aborted === true) return Promise.resolve({ status: 'aborted', cursor: newest })
+    return this.#wait(options)
+  }
+
+  // Older than the ring: the backplane's history, then the ring, up to the newest written event; a reset when neither reaches back.
+  async #fromHistory (cursor: string, options: PollOptions): Promise<PollResult> {
+    const missed = await this.#history(cursor, options.key)
+    if (missed === undefined) return { status: 'reset', cursor: this.#cursor() }
+    if (missed.length > 0) return { status: 'events', events: joinEvents(missed), cursor: this.#cursor() }
+    return await this.#wait(options)
+  }
+
+  #wait (options: PollOptions): Promise<PollResult> {
+    if (options.signal?.aborted === true) return Promise.resolve({ status: 'aborted', cursor: this.#cursor() })
     return new Promise((resolve) => {
       const timeout = options.timeout ?? DEFAULT_POLL_TIMEOUT
       // Jitter spreads the re-polls of clients that connected together.

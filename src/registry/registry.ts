@@ -72,11 +72,11 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     this.#backplane = resolved.backplane
     this.#onResync = resolved.onResync
     this.#onError = resolved.onError
-    this.#longPoll = new LongPoll(this.#ring, () => this.#delivered)
     this.#unsubscribe = this.#subscribe()
     // Rejects only when closed before it could subscribe; close() sees that again.
     this.#unsubscribe.catch(() => {})
     this.#replay = new Replay(this.#ring, this.#backplane, name, this.#unsubscribe)
+    this.#longPoll = new LongPoll(this.#ring, () => this.#delivered, this.#pollHistory)
   }
 
   /** Resolves once the registry listens to its backplane (at once in memory). */
@@ -400,6 +400,19 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
   }
 
   // Coalesced events received but not yet written: a replay leaves them to the flush.
+  // A long-poll cursor older than the ring: what the backplane's history (and then the ring) has after it.
+  readonly #pollHistory = async (cursor: string, key: string | undefined): Promise<RingEvent[] | undefined> => {
+    if (!this.#replay.reachesHistory) return undefined
+    try {
+      const history = await this.#replay.history(cursor)
+      return history === undefined ? undefined : this.#replay.afterHistory(history, cursor, key, this.#unwritten())
+    } catch (error) {
+      // The history could not be read (the backplane is down): reported, and the client reloads, as for a cursor nobody knows.
+      this.#report(error as Error)
+      return undefined
+    }
+  }
+
   #unwritten (): Set<string> {
     return new Set(this.#pending.map((entry) => entry.event.id))
   }

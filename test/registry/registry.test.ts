@@ -512,3 +512,25 @@ t.test('long-poll from the start cursor: a client that saw nothing gets every ev
   t.match(await unkept.poll(START_CURSOR, { timeout: 10 }), { status: 'reset' }, 'with replay off, events since the start cannot be replayed')
   await unkept.close()
 })
+
+t.test('long-poll: a cursor older than the ring is answered from the backplane\'s history, as a resuming stream is', async (t) => {
+  const backplane = new HistoryBackplane()
+  const registry = new Registry('feed', { backplane, replay: 2 })
+  const ids: string[] = []
+  for (let n = 1; n <= 5; n++) ids.push(await registry.patchSignals({ n }))
+  await waitFor(() => registry.lastEventId === ids[4], 'delivered')
+  const result = await registry.poll(ids[1], { timeout: 10 })
+  t.equal(result.status, 'events')
+  t.equal(result.cursor, ids[4])
+  const events = new SSEParser().push(result.status === 'events' ? result.events.toString() : '')
+  t.same(events.map((event) => event.id), ids.slice(2), 'the history\'s events older than the ring, then the ring\'s: no gap, no repeat')
+  t.match(await registry.poll('999', { timeout: 10 }), { status: 'reset', cursor: ids[4] }, 'a cursor the history lacks too: reset')
+  await registry.close()
+
+  // Without a history (in memory), the same cursor is a reset.
+  const memory = new Registry('feed', { replay: 2 })
+  const memoryIds: string[] = []
+  for (let n = 1; n <= 5; n++) memoryIds.push(await memory.patchSignals({ n }))
+  t.match(await memory.poll(memoryIds[1], { timeout: 10 }), { status: 'reset' })
+  await memory.close()
+})
