@@ -66,10 +66,30 @@ const DEFAULT_BLOCK_MS = 5_000
 const READ_COUNT = 1000
 // The wake stream of a backplane that died without deleting it goes away by itself.
 const WAKE_TTL_MS = 60_000
+// How long a publish is remembered: longer than ioredis resends an unanswered command after a reconnection.
+const PUBLISHED_TTL_MS = 120_000
+
+/**
+ * An XADD that happens once per publish: ioredis resends a command whose
+ * answer a cut connection lost, though Redis may have applied it. The first
+ * run appends the entry and remembers its id under the publish's own key; a
+ * resend finds that key and answers the same id, appending nothing. Atomic,
+ * as every script is. KEYS: the stream, the publish's key. ARGV: MAXLEN, the
+ * key's TTL in ms, then the entry's fields.
+ */
+const PUBLISH_ONCE = `
+local published = redis.call('GET', KEYS[2])
+if published then return published end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
+redis.call('SET', KEYS[2], id, 'PX', ARGV[2])
+return id
+`
 const STREAM_ID = /^(\d+)-(\d+)$/
 const MAX_SEQUENCE = 2n ** 64n - 1n
 
 type StreamEntry = [id: string, fields: string[]]
+// The writer connection, with the command PUBLISH_ONCE defines on it.
+type PublishingRedis = Redis & { publishOnce: (stream: string, once: string, ...args: string[]) => Promise<string | null> }
 type StreamsReply = Array<[key: string, entries: StreamEntry[]]> | null
 
 interface Listening {
@@ -116,6 +136,8 @@ export class RedisBackplane implements Backplane {
 
   // Tells this node's own events from other nodes' (a publish's `origin` is local).
   readonly #node = randomUUID()
+  // Numbers this node's publishes: with the node, the key that makes each one happen once.
+  #published = 0
   readonly #writer: Redis
   readonly #reader: Redis
   readonly #onError: ((error: Error) => void) | undefined
@@ -162,6 +184,8 @@ export class RedisBackplane implements Backplane {
     this.#onError = onError
     this.#wakeKey = `${this.prefix}__wake__:${this.#node}`
     this.#writer = connect(redis, {})
+    // Sent as EVALSHA, and as EVAL again when Redis lost its script cache (a restart).
+    this.#writer.defineCommand('publishOnce', { numberOfKeys: 2, lua: PUBLISH_ONCE })
     // The read loop waits for Redis as long as it takes: its XREAD is resent
     // after a reconnection (ioredis' autoResendUnfulfilledCommands) and never
     // given up on (maxRetriesPerRequest: null).
@@ -172,7 +196,8 @@ export class RedisBackplane implements Backplane {
   }
 
   /**
-   * Appends an event to the channel's stream (`XADD key MAXLEN ~ n *`);
+   * Appends an event to the channel's stream (`XADD key MAXLEN ~ n *`, once:
+   * a command ioredis resends after a cut connection appends nothing more);
    * resolves with the id Redis gave it, or rejects with
    * `FST_ERR_REGISTRY_BACKPLANE`. While Redis is down the publish waits in
    * ioredis' offline queue and goes out on reconnection.
@@ -183,8 +208,9 @@ export class RedisBackplane implements Backplane {
     if (message.key !== undefined) fields.push('key', message.key)
     if (message.origin !== undefined) fields.push('origin', `${this.#node}:${message.origin}`)
     if (message.filtered === true) fields.push('filtered', '1')
+    const once = `${this.prefix}__published__:${this.#node}:${++this.#published}`
     const id = await this.#command('publish', () =>
-      this.#writer.xadd(this.#key(channel), 'MAXLEN', '~', String(this.maxLength), '*', ...fields))
+      (this.#writer as PublishingRedis).publishOnce(this.#key(channel), once, String(this.maxLength), String(PUBLISHED_TTL_MS), ...fields))
     if (id === null) throw new FST_ERR_REGISTRY_BACKPLANE('publish', 'XADD gave no id')
     return id
   }

@@ -13,6 +13,7 @@ import type { BackplaneEvent } from '../../src/registry/backplane.js'
 import { SSEParser, type ParsedEvent } from '../../src/sse/parser.js'
 import { listen, openStream, waitFor, within, type StreamClient } from '../helpers.js'
 import { freePort, redisSkip, startRedis } from './redis-server.js'
+import { startProxy } from './tcp-proxy.js'
 
 const skip = await redisSkip()
 if (skip !== false) t.plan(0, skip)
@@ -441,4 +442,27 @@ t.test('long-poll on a node whose ring lacks the cursor is served from the Redis
   const events = new SSEParser().push(await response.text())
   t.same(events.map((event) => event.id), ids.slice(2), 'what came after the cursor, in order, once')
   t.same(numbers(events), [3, 4, 5])
+})
+
+t.test('exactly once through Redis: a publish whose answer a cut connection lost is not stored twice', async (t) => {
+  const redis = await startRedis(t)
+  const proxy = await startProxy(t, redis.port)
+  // The publishing node reaches Redis through the proxy; the reading node directly.
+  const publisher = backplane(t, `redis://127.0.0.1:${proxy.port}`)
+  const reader = new Registry<Subscriber>('chaos', { backplane: backplane(t, redis.url) })
+  t.teardown(() => reader.close())
+  await reader.ready()
+  const received: string[] = []
+  reader.add({ write: (bytes) => { received.push(String(bytes)) }, onClose: () => {}, isClosed: false })
+  const cut = proxy.cutAfter('fastify-datastar:chaos')
+  const first = await within(publisher.publish('chaos', { payload: 'event: x\ndata: 1\n\n' }), 15_000, 'the publish, resent after the cut')
+  await cut
+  t.ok(proxy.connections >= 2, 'ioredis reconnected and resent the command')
+  const second = await publisher.publish('chaos', { payload: 'event: x\ndata: 2\n\n' })
+  await waitFor(() => received.length >= 2, 'both events on the reading node')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(await redis.command('XLEN', 'fastify-datastar:chaos'), ':2\r\n', 'two entries in the stream, not three')
+  t.same(received.map((text) => /^id: (\S+)/.exec(text)?.[1]), [first, second], 'each event once, with the id its publish resolved with')
+  const history = await publisher.since('chaos', first)
+  t.same(history?.map((event) => event.id), [second], 'and once in the history')
 })
