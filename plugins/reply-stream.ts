@@ -84,6 +84,8 @@ export class StreamTracker {
       keepAlive: settings.keepAlive,
       compression: compression === false || encoding === 'identity' ? undefined : { ...compression, encoding },
       maxBufferedBytes: settings.maxBufferedBytes,
+      hardMaxBufferedBytes: settings.hardMaxBufferedBytes,
+      stallTimeout: settings.stallTimeout,
       overflow: settings.overflow,
       lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined,
       onConnect: (connected) => {
@@ -151,7 +153,8 @@ function appendVary (vary: OutgoingHttpHeaders['vary'], field: string): string {
 function logStreamErrors (log: FastifyBaseLogger): (err: Error) => void {
   return (err) => {
     // A slow client let go is routine, not a server fault.
-    if ((err as { code?: string }).code === 'FST_ERR_SSE_OVERFLOW') log.warn({ err }, 'event stream closed: the client is too slow')
+    const code = (err as { code?: string }).code
+    if (code === 'FST_ERR_SSE_OVERFLOW' || code === 'FST_ERR_SSE_STALLED') log.warn({ err }, 'event stream closed: the client is too slow')
     else log.error({ err }, 'event stream error')
   }
 }

@@ -95,4 +95,4 @@ export type { StreamCallback, StreamSettings, StreamReplyOptions }
 export type { SSECloseReason } from '../src/sse/stream.js'
 export type { SSEMessage } from '../src/sse/format.js'
 export type { CompressionOptions, CompressionTuning, Encoding } from '../src/sse/compression.js'
-export type { OverflowPolicy } from '../src/overflow.js'
+export type { OverflowPolicy } from '../src/slow-consumer.js'

@@ -241,7 +241,7 @@ function logClientError (error: Error & { statusCode?: number, code?: string }, 
   const log = client.request.log
   const context = { err: error, resource: client.resource.name }
   if (error.statusCode !== undefined && error.statusCode < 500) log.info(context, 'websocket client error')
-  else if (error.code === 'FST_ERR_WS_OVERFLOW' || error.code === 'FST_ERR_WS_HEARTBEAT_TIMEOUT') log.warn(context, 'websocket client dropped')
+  else if (error.code === 'FST_ERR_WS_OVERFLOW' || error.code === 'FST_ERR_WS_STALLED' || error.code === 'FST_ERR_WS_HEARTBEAT_TIMEOUT') log.warn(context, 'websocket client dropped')
   else log.error(context, 'websocket handler error')
 }
 
@@ -257,6 +257,6 @@ export type { Resource, ResourceClient, ResourceHandlers, ResourceMessage, Resou
 export type { OutgoingMessage } from '../src/websocket/message.js'
 export { CloseCode } from '../src/websocket/close-codes.js'
 export type { ResourceOptions, InvalidMessagePolicy } from '../src/websocket/options.js'
-export type { OverflowPolicy } from '../src/overflow.js'
+export type { OverflowPolicy } from '../src/slow-consumer.js'
 export type { OriginPolicy } from '../src/websocket/origin.js'
 export type { Envelope } from '../src/websocket/envelope.js'

@@ -32,7 +32,12 @@ export const FST_ERR_SSE_INVALID_OPTION = createError(
 )
 export const FST_ERR_SSE_OVERFLOW = createError(
   'FST_ERR_SSE_OVERFLOW',
-  'Closed a client that fell more than %s bytes behind',
+  'Closed a client that fell more than %s bytes behind (the hard bound)',
+  500
+)
+export const FST_ERR_SSE_STALLED = createError(
+  'FST_ERR_SSE_STALLED',
+  'Closed a client that stayed more than %s bytes behind for %s ms',
   500
 )
 export const FST_ERR_SSE_ALREADY_STARTED = createError(
@@ -182,7 +187,12 @@ export const FST_ERR_WS_MESSAGE_TOO_BIG = createError(
 )
 export const FST_ERR_WS_OVERFLOW = createError(
   'FST_ERR_WS_OVERFLOW',
-  'Closed a WebSocket client that fell more than %s bytes behind',
+  'Closed a WebSocket client that fell more than %s bytes behind (the hard bound)',
+  500
+)
+export const FST_ERR_WS_STALLED = createError(
+  'FST_ERR_WS_STALLED',
+  'Closed a WebSocket client that stayed more than %s bytes behind for %s ms',
   500
 )
 export const FST_ERR_WS_HEARTBEAT_TIMEOUT = createError(
@@ -225,6 +235,7 @@ export const errorCodes = Object.freeze({
   FST_ERR_SSE_INVALID_DATA,
   FST_ERR_SSE_INVALID_OPTION,
   FST_ERR_SSE_OVERFLOW,
+  FST_ERR_SSE_STALLED,
   FST_ERR_SSE_ALREADY_STARTED,
   FST_ERR_SSE_COMPRESSION,
   FST_ERR_DATASTAR_INVALID_MODE,
@@ -251,6 +262,7 @@ export const errorCodes = Object.freeze({
   FST_ERR_WS_UNSUPPORTED_DATA,
   FST_ERR_WS_MESSAGE_TOO_BIG,
   FST_ERR_WS_OVERFLOW,
+  FST_ERR_WS_STALLED,
   FST_ERR_WS_HEARTBEAT_TIMEOUT,
   FST_ERR_WS_CLIENT_CLOSED,
   FST_ERR_WS_CLIENT_QUEUE_FULL,

@@ -13,7 +13,7 @@ export { SSEParser, type ParsedEvent } from './sse/parser.js'
 export { SSEStream, SharedEvent, sseHeaders, type SSECloseReason, type SSEHead, type SSEResponse, type SSEStreamOptions } from './sse/stream.js'
 export { isEncodingAvailable, negotiateEncoding, type CompressionOptions, type CompressionTuning, type Encoding, type StreamCompression } from './sse/compression.js'
 export type { StreamSettings } from './sse/options.js'
-export type { OverflowPolicy } from './overflow.js'
+export type { OverflowPolicy } from './slow-consumer.js'
 export type { BroadcastOptions } from './broadcast.js'
 
 // Datastar.

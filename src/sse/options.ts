@@ -4,7 +4,7 @@
  * the one before it, and compression tunings merge per algorithm.
  */
 import { FST_ERR_SSE_INVALID_OPTION } from '../errors.js'
-import { DEFAULT_MAX_BUFFERED_BYTES, OVERFLOW_POLICIES, type OverflowPolicy } from '../overflow.js'
+import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_STALL_TIMEOUT, OVERFLOW_POLICIES, slowConsumerLimits, type OverflowPolicy, type SlowConsumerLimits } from '../slow-consumer.js'
 import { DEFAULT_ENCODINGS, type CompressionOptions, type CompressionTuning, type Encoding } from './compression.js'
 
 /** Stream settings that a plugin, a route (`config.sse`) and a stream can each set. */
@@ -13,9 +13,13 @@ export interface StreamSettings {
   keepAlive?: number | false
   /** Per-event compression negotiated from Accept-Encoding; `false` turns it off. Default on. */
   compression?: boolean | CompressionOptions
-  /** Bytes that may queue for a client that reads slower than events come. Default 1 MiB. */
+  /** Soft bound: unsent bytes a client may hold for up to `stallTimeout` ms (a burst it reads). Default 1 MiB. */
   maxBufferedBytes?: number
-  /** Past that bound: `'close'` the stream (default) or `'drop-oldest'` queued events (latest-state streams). */
+  /** Hard bound: unsent bytes past which `overflow` applies at once. Default 16 × `maxBufferedBytes`. */
+  hardMaxBufferedBytes?: number
+  /** How long a client may stay above `maxBufferedBytes` before `overflow` applies, in ms. Default 10 000. */
+  stallTimeout?: number
+  /** For a slow client: `'close'` the stream (default) or `'drop-oldest'` queued events (latest-state streams). */
   overflow?: OverflowPolicy
 }
 
@@ -24,6 +28,8 @@ export interface ResolvedStreamSettings {
   keepAlive: number | false
   compression: CompressionOptions | false
   maxBufferedBytes: number
+  hardMaxBufferedBytes: number | undefined
+  stallTimeout: number
   overflow: OverflowPolicy
 }
 
@@ -35,6 +41,9 @@ export const STREAM_DEFAULTS: Readonly<ResolvedStreamSettings> = Object.freeze({
   keepAlive: DEFAULT_KEEP_ALIVE,
   compression: Object.freeze({}),
   maxBufferedBytes: DEFAULT_MAX_BUFFERED_BYTES,
+  // Derived from maxBufferedBytes unless set (slowConsumerLimits()).
+  hardMaxBufferedBytes: undefined,
+  stallTimeout: DEFAULT_STALL_TIMEOUT,
   overflow: 'close'
 })
 
@@ -49,7 +58,9 @@ export function validateStreamSettings (options: StreamSettings | undefined, whe
   if (options === undefined) return settings
   if (options.keepAlive !== undefined) settings.keepAlive = validateKeepAlive(options.keepAlive, where)
   if (options.compression !== undefined) settings.compression = validateCompression(options.compression, where)
-  if (options.maxBufferedBytes !== undefined) settings.maxBufferedBytes = validateMaxBufferedBytes(options.maxBufferedBytes, where)
+  if (options.maxBufferedBytes !== undefined) settings.maxBufferedBytes = validateBytes('maxBufferedBytes', options.maxBufferedBytes, where)
+  if (options.hardMaxBufferedBytes !== undefined) settings.hardMaxBufferedBytes = validateBytes('hardMaxBufferedBytes', options.hardMaxBufferedBytes, where)
+  if (options.stallTimeout !== undefined) settings.stallTimeout = validateStallTimeout(options.stallTimeout, where)
   if (options.overflow !== undefined) settings.overflow = validateOverflow(options.overflow, where)
   return settings
 }
@@ -65,10 +76,26 @@ export function resolveStreamSettings (levels: ReadonlyArray<StreamSettings | un
     if (level === undefined) continue
     if (level.keepAlive !== undefined) resolved.keepAlive = level.keepAlive
     if (level.maxBufferedBytes !== undefined) resolved.maxBufferedBytes = level.maxBufferedBytes
+    if (level.hardMaxBufferedBytes !== undefined) resolved.hardMaxBufferedBytes = level.hardMaxBufferedBytes
+    if (level.stallTimeout !== undefined) resolved.stallTimeout = level.stallTimeout
     if (level.overflow !== undefined) resolved.overflow = level.overflow
   }
   resolved.compression = resolveCompression(levels.map((level) => level?.compression))
   return resolved
+}
+
+/**
+ * The slow-consumer limits among a stream's settings, validated, every default applied.
+ * @example streamLimits({ maxBufferedBytes: 65536 }).stallTimeout // 10000
+ */
+export function streamLimits (settings: StreamSettings): SlowConsumerLimits {
+  const { maxBufferedBytes, hardMaxBufferedBytes, stallTimeout, overflow } = settings
+  return slowConsumerLimits({
+    maxBufferedBytes: maxBufferedBytes === undefined ? undefined : validateBytes('maxBufferedBytes', maxBufferedBytes),
+    hardMaxBufferedBytes: hardMaxBufferedBytes === undefined ? undefined : validateBytes('hardMaxBufferedBytes', hardMaxBufferedBytes),
+    stallTimeout: stallTimeout === undefined ? undefined : validateStallTimeout(stallTimeout),
+    overflow: overflow === undefined ? undefined : validateOverflow(overflow)
+  })
 }
 
 /**
@@ -84,12 +111,23 @@ export function validateKeepAlive (value: unknown, where?: string): number | fal
 }
 
 /**
- * Validates a queue bound: a positive number of bytes.
- * @example validateMaxBufferedBytes(64 * 1024)
+ * Validates a bound of unsent bytes (`maxBufferedBytes`, `hardMaxBufferedBytes`): a positive number of bytes.
+ * @example validateBytes('maxBufferedBytes', 64 * 1024)
  */
-export function validateMaxBufferedBytes (value: unknown, where?: string): number {
+export function validateBytes (name: 'maxBufferedBytes' | 'hardMaxBufferedBytes', value: unknown, where?: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new FST_ERR_SSE_INVALID_OPTION(optionName('maxBufferedBytes', where), `expected a positive integer of bytes, got ${String(value)}`)
+    throw new FST_ERR_SSE_INVALID_OPTION(optionName(name, where), `expected a positive integer of bytes, got ${String(value)}`)
+  }
+  return value
+}
+
+/**
+ * Validates a stall time: a positive number of milliseconds.
+ * @example validateStallTimeout(5_000)
+ */
+export function validateStallTimeout (value: unknown, where?: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new FST_ERR_SSE_INVALID_OPTION(optionName('stallTimeout', where), `expected a positive integer of milliseconds, got ${String(value)}`)
   }
   return value
 }

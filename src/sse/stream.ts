@@ -4,14 +4,14 @@
  * (never from the request, whose `close` fires once a POST body is read).
  */
 import type { OutgoingHttpHeaders } from 'node:http'
-import { FST_ERR_SSE_OVERFLOW } from '../errors.js'
+import { FST_ERR_SSE_OVERFLOW, FST_ERR_SSE_STALLED } from '../errors.js'
 import { corkUntilNextTick, currentTurn, directSocket, frameChunk, type ResponseSocket, type SharedEvent } from './chunk.js'
 import { FrameCompressor, type Encoding, type FrameSink, type StreamCompression } from './compression.js'
 import { encodeComment, encodeEvent, type SSEMessage } from './format.js'
 import { deferred, type Deferred } from '../deferred.js'
 import { addHeartbeat, deleteHeartbeat } from '../heartbeat.js'
-import type { OverflowPolicy } from '../overflow.js'
-import { STREAM_DEFAULTS, type StreamSettings, validateKeepAlive, validateMaxBufferedBytes, validateOverflow } from './options.js'
+import { StallClock, type SlowConsumerLimits } from '../slow-consumer.js'
+import { STREAM_DEFAULTS, streamLimits, type StreamSettings, validateKeepAlive } from './options.js'
 import { kHeartbeat, kStream } from '../symbols.js'
 
 // For fan-out loops of their own: stream.writeShared(new SharedEvent(bytes)) frames once for every stream.
@@ -44,8 +44,11 @@ export interface SSEHead {
   headers: OutgoingHttpHeaders
 }
 
-/** Who ended a stream: the client, the server, or the bound on a slow client's queue. */
-export type SSECloseReason = 'client' | 'server' | 'overflow'
+/**
+ * Who ended a stream: the client, the server, or the slow-consumer policy
+ * (`overflow`: past the hard bound; `stall`: above the soft bound for the stall time).
+ */
+export type SSECloseReason = 'client' | 'server' | 'overflow' | 'stall'
 
 /** Options of one stream: its settings (compression already negotiated) and hooks. */
 export interface SSEStreamOptions extends Omit<StreamSettings, 'compression'> {
@@ -119,8 +122,9 @@ export class SSEStream {
   #state: number = PENDING
   #queue: Array<string | Buffer> | null = null
   #queuedBytes = 0
-  readonly #maxBufferedBytes: number
-  readonly #overflow: OverflowPolicy
+  readonly #limits: SlowConsumerLimits
+  // Made on first wait: most streams never have unsent bytes to time.
+  #clock: StallClock | null = null
   #drain: Deferred<boolean> | null = null
   #closed: Deferred<void> | null = null
   #abort: AbortController | null = null
@@ -147,8 +151,7 @@ export class SSEStream {
     this.#onConnect = options.onConnect
     this.lastEventId = options.lastEventId
     this.#compression = options.compression
-    this.#maxBufferedBytes = options.maxBufferedBytes === undefined ? STREAM_DEFAULTS.maxBufferedBytes : validateMaxBufferedBytes(options.maxBufferedBytes)
-    this.#overflow = options.overflow === undefined ? STREAM_DEFAULTS.overflow : validateOverflow(options.overflow)
+    this.#limits = streamLimits(options)
     this.#onDisconnect = options.onDisconnect
     ;(res as unknown as Record<symbol, SSEStream>)[kStream] = this
     res.on('close', SSEStream.#onResponseClose)
@@ -290,25 +293,54 @@ export class SSEStream {
     return this.#waitForDrain()
   }
 
+  // Queues behind what the socket has not taken yet: past the hard bound the overflow policy applies at once,
+  // above the soft bound the stall clock runs (see slow-consumer.ts).
   #enqueue (chunk: string | Buffer): Promise<boolean> {
-    const queue = this.#queue as Array<string | Buffer>
     const size = Buffer.byteLength(chunk)
-    if (this.#queuedBytes + size > this.#maxBufferedBytes) {
-      if (this.#overflow === 'close') {
-        // A client that cannot keep up is let go, so it costs no more than its bound.
-        this.#reportError(new FST_ERR_SSE_OVERFLOW(this.#maxBufferedBytes))
-        this.#finish('overflow')
-        this.#res.destroy?.()
+    const hard = this.#limits.hardMaxBufferedBytes
+    if (this.#clockFor().check(this.bufferedAmount + size)) {
+      if (this.#limits.overflow === 'close') {
+        this.#giveUp('overflow', new FST_ERR_SSE_OVERFLOW(hard))
         return DROPPED
       }
-      // drop-oldest: whole events go, oldest first; the newest is always kept.
-      while (queue.length > 0 && this.#queuedBytes + size > this.#maxBufferedBytes) {
-        this.#queuedBytes -= Buffer.byteLength(queue.shift() as string | Buffer)
-      }
+      this.#dropOldest(hard - size, 0)
     }
-    queue.push(chunk)
+    ;(this.#queue as Array<string | Buffer>).push(chunk)
     this.#queuedBytes += size
     return (this.#drain as Deferred<boolean>).promise
+  }
+
+  #clockFor (): StallClock {
+    return (this.#clock ??= new StallClock(this.#limits, () => { this.#stalled() }))
+  }
+
+  // Above the soft bound for the whole stall time: the client is not reading.
+  #stalled (): void {
+    if (this.#state !== OPEN) return
+    if (this.#limits.overflow === 'close') {
+      this.#giveUp('stall', new FST_ERR_SSE_STALLED(this.#limits.maxBufferedBytes, this.#limits.stallTimeout))
+      return
+    }
+    this.#dropOldest(this.#limits.maxBufferedBytes, 1)
+    // What the socket holds cannot be taken back: the clock runs again while it stays above the bound.
+    this.#clockFor().check(this.bufferedAmount)
+  }
+
+  // drop-oldest: whole queued events go, oldest first, until the unsent bytes fit `bound` or only `keep` are left.
+  #dropOldest (bound: number, keep: number): void {
+    const queue = this.#queue
+    if (queue === null) return
+    const unqueued = this.bufferedAmount - this.#queuedBytes
+    while (queue.length > keep && unqueued + this.#queuedBytes > bound) {
+      this.#queuedBytes -= Buffer.byteLength(queue.shift() as string | Buffer)
+    }
+  }
+
+  // A slow client is let go, so it costs no more than its bounds.
+  #giveUp (reason: 'overflow' | 'stall', error: Error): void {
+    this.#reportError(error)
+    this.#finish(reason)
+    this.#res.destroy?.()
   }
 
   /** Keep-alive tick: skipped while events are queued, which already prove life. */
@@ -377,7 +409,10 @@ export class SSEStream {
         if (this.#state === CLOSED) return DROPPED
         // Frames cannot be reordered or dropped: written even while the socket asks to wait.
         if (this.#res.write(frame)) return WRITTEN
-        return this.#queue === null ? this.#waitForDrain() : (this.#drain as Deferred<boolean>).promise
+        if (this.#queue === null) return this.#waitForDrain()
+        // Their input was admitted within the hard bound; what they add to the socket's backlog is timed.
+        this.#clockFor().check(this.bufferedAmount)
+        return (this.#drain as Deferred<boolean>).promise
       },
       fail: (error: Error): void => {
         // A broken compressor cannot produce valid bytes any more: end this stream only.
@@ -409,6 +444,8 @@ export class SSEStream {
   #waitForDrain (): Promise<boolean> {
     this.#queue = []
     this.#drain = deferred<boolean>()
+    // What the socket was just given counts: a lone write past the soft bound starts the clock too.
+    this.#clockFor().check(this.bufferedAmount)
     this.#waitForUnblock()
     return this.#drain.promise
   }
@@ -439,6 +476,8 @@ export class SSEStream {
       return
     }
     this.#drain = null
+    // The socket drained: the client reads, so its stall clock stops (#waitForDrain starts it again if need be).
+    this.#clock?.stop()
     // Everything queued so far is handed over as one write (one frame), in order. It goes
     // through res.write(): the socket has just drained, so no direct write is pending.
     const chunk = this.#takeQueue()
@@ -483,6 +522,7 @@ export class SSEStream {
     this.#state = CLOSED
     this.#compressor?.destroy()
     this.#compressor = null
+    this.#clock?.stop()
     this.closeReason = reason
     if (wasOpen && this.#keepAlive !== false) deleteHeartbeat(this.#keepAlive, this)
     // The socket outlives the response (keep-alive): no listener of ours may stay on it.

@@ -25,7 +25,7 @@ export interface FrameSender {
   /** False while a fragmented message (`send(…, { fin: false })`) is unfinished: the next frame continues it. */
   readonly _firstFragment: boolean
   /** The TCP (or TLS) socket the frames go to. */
-  readonly _socket: { write: (chunk: Buffer) => boolean }
+  readonly _socket: { write: (chunk: Buffer, callback?: () => void) => boolean }
 }
 
 /**

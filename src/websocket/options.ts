@@ -4,7 +4,7 @@
  */
 import { FST_ERR_WS_INVALID_OPTION } from '../errors.js'
 import type { Envelope } from './envelope.js'
-import { DEFAULT_MAX_BUFFERED_BYTES, OVERFLOW_POLICIES, type OverflowPolicy } from '../overflow.js'
+import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_STALL_TIMEOUT, OVERFLOW_POLICIES, type OverflowPolicy } from '../slow-consumer.js'
 import type { OriginPolicy } from './origin.js'
 import { isProtocolName } from './protocol.js'
 
@@ -17,9 +17,13 @@ export interface ResourceOptions {
   maxPayload?: number
   /** Ping interval in ms; a peer that has not answered the previous ping is terminated. `false` for none. Default 30 000. */
   heartbeat?: number | false
-  /** Unsent bytes a client may have before `overflow` applies. Default 1 MiB. */
+  /** Soft bound: unsent bytes a client may hold for up to `stallTimeout` ms (a burst it reads). Default 1 MiB. */
   maxBufferedBytes?: number
-  /** `'close'` (default: terminate a client that does not keep up) or `'drop-oldest'` (latest-state feeds). */
+  /** Hard bound: unsent bytes past which `overflow` applies at once. Default 16 × `maxBufferedBytes`. */
+  hardMaxBufferedBytes?: number
+  /** How long a client may stay above `maxBufferedBytes` before `overflow` applies, in ms. Default 10 000. */
+  stallTimeout?: number
+  /** For a slow client: `'close'` (default: terminate it) or `'drop-oldest'` queued messages (latest-state feeds). */
   overflow?: OverflowPolicy
   /** How registry (Datastar) events are delivered: `'json'` (default) or `'sse'` text. */
   envelope?: Envelope
@@ -36,6 +40,8 @@ export interface ResolvedResourceOptions {
   maxPayload: number
   heartbeat: number | false
   maxBufferedBytes: number
+  hardMaxBufferedBytes: number | undefined
+  stallTimeout: number
   overflow: OverflowPolicy
   envelope: Envelope
   invalidMessage: InvalidMessagePolicy
@@ -48,6 +54,9 @@ export const RESOURCE_DEFAULTS: Readonly<ResolvedResourceOptions> = Object.freez
   maxPayload: 1024 * 1024,
   heartbeat: 30_000,
   maxBufferedBytes: DEFAULT_MAX_BUFFERED_BYTES,
+  // Derived from maxBufferedBytes unless set (slowConsumerLimits()).
+  hardMaxBufferedBytes: undefined,
+  stallTimeout: DEFAULT_STALL_TIMEOUT,
   overflow: 'close',
   envelope: 'json',
   invalidMessage: 'close',
@@ -64,6 +73,8 @@ export function resolveResourceOptions (options: ResourceOptions = {}, base: Res
     maxPayload: options.maxPayload === undefined ? base.maxPayload : positiveInteger('maxPayload', options.maxPayload),
     heartbeat: options.heartbeat === undefined ? base.heartbeat : options.heartbeat === false ? false : positiveInteger('heartbeat', options.heartbeat),
     maxBufferedBytes: options.maxBufferedBytes === undefined ? base.maxBufferedBytes : positiveInteger('maxBufferedBytes', options.maxBufferedBytes),
+    hardMaxBufferedBytes: options.hardMaxBufferedBytes === undefined ? base.hardMaxBufferedBytes : positiveInteger('hardMaxBufferedBytes', options.hardMaxBufferedBytes),
+    stallTimeout: options.stallTimeout === undefined ? base.stallTimeout : positiveInteger('stallTimeout', options.stallTimeout),
     overflow: options.overflow === undefined ? base.overflow : oneOf('overflow', options.overflow, OVERFLOW_POLICIES),
     envelope: options.envelope === undefined ? base.envelope : oneOf('envelope', options.envelope, ['json', 'sse']),
     invalidMessage: options.invalidMessage === undefined ? base.invalidMessage : oneOf('invalidMessage', options.invalidMessage, ['close', 'reply']),

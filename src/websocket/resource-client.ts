@@ -12,12 +12,14 @@ import {
   FST_ERR_WS_INVALID_MESSAGE,
   FST_ERR_WS_MESSAGE_TOO_BIG,
   FST_ERR_WS_OVERFLOW,
+  FST_ERR_WS_STALLED,
   FST_ERR_WS_UNSUPPORTED_DATA
 } from '../errors.js'
 import type { Subscriber } from '../registry/subscriber.js'
 import { addHeartbeat, deleteHeartbeat, type HeartbeatTarget } from '../heartbeat.js'
 import { CloseCode, closeCodeOfWsError, truncateReason, validateCloseCode } from './close-codes.js'
 import { DropOldestSender } from './drop-oldest.js'
+import { slowConsumerLimits, StallClock } from '../slow-consumer.js'
 import { envelopeMessages } from './envelope.js'
 import { frameSender, writesDirectly, type FrameSender, type SharedMessage } from './frame.js'
 import { encodeMessage, type OutgoingMessage } from './message.js'
@@ -97,6 +99,9 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   #finished: Deferred<void> | null = null
   // drop-oldest only: the sender that keeps the newest messages within the bound.
   readonly #dropOldest: DropOldestSender | null
+  // 'close' only, made on first need: runs while the client's unsent bytes are above the soft bound.
+  #clock: StallClock | null = null
+  #flushed: (() => void) | null = null
   // Without extensions: ws's sender, whose socket takes a broadcast's pre-framed bytes.
   readonly #frameSender: FrameSender | null
 
@@ -115,7 +120,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     this.request = request
     this.#data = info.data
     this.lastEventId = info.lastEventId
-    this.#dropOldest = definition.options.overflow === 'drop-oldest' ? new DropOldestSender(socket, definition.options.maxBufferedBytes) : null
+    this.#dropOldest = definition.options.overflow === 'drop-oldest' ? new DropOldestSender(socket, slowConsumerLimits(definition.options)) : null
     this.#frameSender = frameSender(socket)
   }
 
@@ -289,6 +294,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     this.#state = CLOSED
     this.#inbox = null
     this.#dropOldest?.clear()
+    this.#clock?.stop()
     const { heartbeat } = this.#definition.options
     if (heartbeat !== false) deleteHeartbeat(heartbeat, this)
     this.#closed = { code: this.#closeCode ?? code, reason }
@@ -472,24 +478,33 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
       return true
     }
     const socket = this.#socket
-    const { maxBufferedBytes } = this.#definition.options
-    const buffered = socket.bufferedAmount
-    // A single message bigger than the bound still goes out when nothing waits.
-    if (buffered === 0 || buffered + size <= maxBufferedBytes) {
-      if (!this.#writeFrame(shared)) socket.send(payload, { binary })
-      return true
+    const buffered = socket.bufferedAmount + size
+    // Above the soft bound the stall clock runs; past the hard one the client is let go, except
+    // for a single message bigger than the bounds, which still goes out when nothing waits.
+    if (buffered > this.#definition.options.maxBufferedBytes && this.#clockFor().check(buffered) && buffered !== size) {
+      this.#fail(new FST_ERR_WS_OVERFLOW((this.#clock as StallClock).limits.hardMaxBufferedBytes))
+      return false
     }
-    this.#fail(new FST_ERR_WS_OVERFLOW(maxBufferedBytes))
-    return false
+    // While the clock runs, each send's flush tells whether the client drained below the soft bound.
+    const flushed = this.#clock?.running === true ? (this.#flushed ??= () => { this.#clock?.drained(this.#socket.bufferedAmount) }) : undefined
+    if (!this.#writeFrame(shared, flushed)) socket.send(payload, { binary }, flushed)
+    return true
+  }
+
+  #clockFor (): StallClock {
+    return (this.#clock ??= new StallClock(slowConsumerLimits(this.#definition.options), () => {
+      const { maxBufferedBytes, stallTimeout } = (this.#clock as StallClock).limits
+      if (!this.isClosed) this.#fail(new FST_ERR_WS_STALLED(maxBufferedBytes, stallTimeout))
+    }))
   }
 
   // A broadcast's pre-framed bytes, straight to the socket when ws would send exactly them; false when ws must send.
-  #writeFrame (shared: SharedMessage | undefined): boolean {
+  #writeFrame (shared: SharedMessage | undefined, flushed: (() => void) | undefined): boolean {
     const sender = this.#frameSender
     if (shared === undefined || sender === null || !writesDirectly(sender)) return false
     const frame = shared.frame
     if (frame === null) return false
-    sender._socket.write(frame)
+    sender._socket.write(frame, flushed)
     return true
   }
 }

@@ -476,10 +476,10 @@ t.test('no body on a HEAD or 204 response: nothing is written, the connection st
   t.same(text((await other.response()).chunks), ['second'])
 })
 
-t.test('a stalled reader on the direct path is closed at its bound', async (t) => {
+t.test('a stalled reader on the direct path is closed at its hard bound', async (t) => {
   const errors: Error[] = []
   const bound = 64 * 1024
-  const { client, stream, res, spied } = await openOne(t, { maxBufferedBytes: bound, onError: (error) => { errors.push(error) } })
+  const { client, stream, res, spied } = await openOne(t, { maxBufferedBytes: bound, hardMaxBufferedBytes: bound, onError: (error) => { errors.push(error) } })
   client.socket.pause()
   let queued = 0
   // Bounded: far more than the bound; stop once the stream gave up.
@@ -498,7 +498,7 @@ t.test('a stalled reader on the direct path is closed at its bound', async (t) =
 
 t.test('a stalled reader on the direct path loses its oldest events with drop-oldest', async (t) => {
   const bound = 64 * 1024
-  const { client, stream, res, spied, socket } = await openOne(t, { maxBufferedBytes: bound, overflow: 'drop-oldest' })
+  const { client, stream, res, spied, socket } = await openOne(t, { maxBufferedBytes: bound, hardMaxBufferedBytes: bound, overflow: 'drop-oldest' })
   client.socket.pause()
   let i = await fillSocket(stream, socket)
   const direct = i

@@ -1,9 +1,9 @@
 import t from 'tap'
-import { DEFAULT_KEEP_ALIVE, STREAM_DEFAULTS, resolveCompression, resolveStreamSettings, validateCompression, validateStreamSettings } from '../../src/sse/options.js'
-import { DEFAULT_MAX_BUFFERED_BYTES } from '../../src/overflow.js'
+import { DEFAULT_KEEP_ALIVE, STREAM_DEFAULTS, resolveCompression, resolveStreamSettings, streamLimits, validateCompression, validateStreamSettings } from '../../src/sse/options.js'
+import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_STALL_TIMEOUT } from '../../src/slow-consumer.js'
 
 t.test('with no level set, every stream gets the defaults', async (t) => {
-  t.same(resolveStreamSettings([]), { keepAlive: DEFAULT_KEEP_ALIVE, compression: {}, maxBufferedBytes: DEFAULT_MAX_BUFFERED_BYTES, overflow: 'close' })
+  t.same(resolveStreamSettings([]), { keepAlive: DEFAULT_KEEP_ALIVE, compression: {}, maxBufferedBytes: DEFAULT_MAX_BUFFERED_BYTES, hardMaxBufferedBytes: undefined, stallTimeout: DEFAULT_STALL_TIMEOUT, overflow: 'close' })
   t.same(resolveStreamSettings([undefined, {}, undefined]), STREAM_DEFAULTS)
 })
 
@@ -26,6 +26,9 @@ t.test('validation keeps the settings alone and names where a mistake is', async
   t.same(validateStreamSettings(undefined), {})
   t.throws(() => validateStreamSettings({ keepAlive: 0 }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /keepAlive/ })
   t.throws(() => validateStreamSettings({ maxBufferedBytes: 1.5 }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /maxBufferedBytes/ })
+  t.throws(() => validateStreamSettings({ hardMaxBufferedBytes: 0 }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /hardMaxBufferedBytes/ })
+  t.throws(() => validateStreamSettings({ stallTimeout: -5 }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /stallTimeout/ })
+  t.same(validateStreamSettings({ hardMaxBufferedBytes: 8, stallTimeout: 5 }), { hardMaxBufferedBytes: 8, stallTimeout: 5 })
   t.throws(() => validateStreamSettings({ overflow: 'drop-newest' as 'close' }, 'config.sse of GET /feed'), {
     code: 'FST_ERR_SSE_INVALID_OPTION',
     statusCode: 500,
@@ -49,4 +52,11 @@ t.test('resolveCompression and validateCompression', async (t) => {
   t.throws(() => validateCompression({ zstd: { window: 24 } }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /10 to 23/ }, 'browsers refuse zstd windows over 8 MiB')
   t.throws(() => validateCompression({ br: { memLevel: 8 } }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /br has no memLevel/ })
   t.same(resolveCompression([{ br: { level: 4 } }, { br: { window: 20 } }]), { br: { level: 4, window: 20 } }, 'tunings merge per algorithm')
+})
+
+t.test('slow-consumer limits: the hard bound defaults to 16 soft bounds and is never below the soft one', async (t) => {
+  t.same(streamLimits({}), { maxBufferedBytes: DEFAULT_MAX_BUFFERED_BYTES, hardMaxBufferedBytes: 16 * DEFAULT_MAX_BUFFERED_BYTES, stallTimeout: DEFAULT_STALL_TIMEOUT, overflow: 'close' })
+  t.equal(streamLimits({ maxBufferedBytes: 1024 }).hardMaxBufferedBytes, 16 * 1024, 'derived from the soft bound')
+  t.equal(streamLimits({ maxBufferedBytes: 1024, hardMaxBufferedBytes: 10 }).hardMaxBufferedBytes, 1024, 'raised to the soft bound')
+  t.throws(() => streamLimits({ stallTimeout: 0 }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /stallTimeout/ })
 })

@@ -111,14 +111,14 @@ t.test('a close() while writes wait for drain sends them with the end', async (t
   t.same(new Set(results), new Set([true]))
 })
 
-t.test('a slow client is closed at its bound, or loses its oldest events with drop-oldest', async (t) => {
+t.test('past its hard bound a slow client is closed at once, or loses its oldest events with drop-oldest', async (t) => {
   const event = (i: number): string => `id: ${i}\ndata: ${'p'.repeat(16 * 1024)}\n\n`
   const errors: Error[] = []
   let closing: SSEStream | undefined
   const closeUrl = await serve(t, (stream) => {
     closing = stream
     stream.open()
-  }, { maxBufferedBytes: 64 * 1024, onError: (error) => { errors.push(error) } })
+  }, { maxBufferedBytes: 64 * 1024, hardMaxBufferedBytes: 64 * 1024, onError: (error) => { errors.push(error) } })
   const stalled = await openStream(closeUrl)
   stalled.response.pause()
   // Bounded: far more than the bound, stop once the stream gave up.
@@ -134,7 +134,7 @@ t.test('a slow client is closed at its bound, or loses its oldest events with dr
   const dropUrl = await serve(t, (stream) => {
     latest = stream
     stream.open()
-  }, { maxBufferedBytes: 64 * 1024, overflow: 'drop-oldest' })
+  }, { maxBufferedBytes: 64 * 1024, hardMaxBufferedBytes: 64 * 1024, overflow: 'drop-oldest' })
   const slow = await openStream(dropUrl)
   slow.response.pause()
   let i = 0

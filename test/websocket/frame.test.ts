@@ -133,7 +133,7 @@ test('a frame never overtakes a message ws is still preparing (a Blob being read
 })
 
 test('the direct path counts toward maxBufferedBytes: a stalled reader is closed for overflow', async (t) => {
-  const at = await room(t, { maxBufferedBytes: 64 * 1024 })
+  const at = await room(t, { maxBufferedBytes: 64 * 1024, hardMaxBufferedBytes: 64 * 1024 })
   const [stalled, reader] = await join(t, at, 2)
   ;(stalled!.socket as unknown as { _socket: { pause: () => void } })._socket.pause()
   const instance = at.route.get('room')!
@@ -149,7 +149,7 @@ test('the direct path counts toward maxBufferedBytes: a stalled reader is closed
   }
   t.ok(maxBuffered <= 64 * 1024 + chunk.length + 4, `never past the bound (${maxBuffered})`)
   await waitFor(() => stalledClient!.isClosed, 'stalled client closed')
-  t.equal(stalledClient!.closeError?.message, 'Closed a WebSocket client that fell more than 65536 bytes behind')
+  t.equal(stalledClient!.closeError?.message, 'Closed a WebSocket client that fell more than 65536 bytes behind (the hard bound)')
   t.equal(at.sends(), 0, 'all of it went the direct way')
   instance.broadcast('still here')
   await waitFor(() => reader!.messages.at(-1) === 'still here', 'the other client keeps receiving')

@@ -20,7 +20,7 @@ test('a resource\'s options apply over the plugin\'s', async (t) => {
 test('bad values are refused with FST_ERR_WS_INVALID_OPTION', async (t) => {
   const bad: Array<Record<string, unknown>> = [
     { maxPayload: 0 }, { maxPayload: 1.5 }, { heartbeat: true }, { maxBufferedBytes: -1 },
-    { overflow: 'grow' }, { envelope: 'xml' }, { invalidMessage: 'ignore' },
+    { hardMaxBufferedBytes: 0 }, { stallTimeout: 2.5 }, { overflow: 'grow' }, { envelope: 'xml' }, { invalidMessage: 'ignore' },
     { origins: 'any' }, { origins: ['::'] }, { protocols: 'chat' }, { protocols: ['a b'] }
   ]
   for (const options of bad) t.throws(() => resolveResourceOptions(options), { code: 'FST_ERR_WS_INVALID_OPTION' }, JSON.stringify(options))

@@ -369,7 +369,7 @@ test('heartbeat: a peer that does not answer pings is terminated, one that does 
 test('backpressure: a stalled reader is closed (or drops oldest) while the others receive everything', async (t) => {
   for (const overflow of ['close', 'drop-oldest'] as const) {
     await t.test(overflow, async (t) => {
-      const { app, logs } = await appWith({ maxBufferedBytes: 64 * 1024, heartbeat: false })
+      const { app, logs } = await appWith({ maxBufferedBytes: 64 * 1024, hardMaxBufferedBytes: 64 * 1024, heartbeat: false })
       let stalledClient: ResourceClient | undefined
       const route = app.resource('/feed', {
         overflow,
@@ -396,7 +396,7 @@ test('backpressure: a stalled reader is closed (or drops oldest) while the other
       t.ok(maxBuffered <= 64 * 1024 + chunk.length + 16, `the stalled client never held more than its bound (${maxBuffered})`)
       if (overflow === 'close') {
         await waitFor(() => stalledClient!.isClosed, 'stalled client closed')
-        t.equal(stalledClient!.closeError?.message, 'Closed a WebSocket client that fell more than 65536 bytes behind')
+        t.equal(stalledClient!.closeError?.message, 'Closed a WebSocket client that fell more than 65536 bytes behind (the hard bound)')
         t.ok(logs.lines.some((line) => line.msg === 'websocket client dropped' && line.level === 40))
       } else {
         t.equal(stalledClient!.isClosed, false, 'drop-oldest keeps the client')
@@ -410,6 +410,39 @@ test('backpressure: a stalled reader is closed (or drops oldest) while the other
       stalled.socket.terminate()
     })
   }
+})
+
+test('a client above the soft bound for the stall time is closed; one that reads bursts is not', async (t) => {
+  const { app, logs } = await appWith({ maxBufferedBytes: 64 * 1024, stallTimeout: 300, heartbeat: false })
+  let stalledClient: ResourceClient | undefined
+  const route = app.resource('/feed', {
+    connected: (client) => { if (client.request.headers['x-role'] === 'stalled') stalledClient = client }
+  })
+  const base = await listen(app)
+  t.teardown(() => app.close())
+  const stalled = await connect(wsUrl(base, '/feed'), undefined, { headers: { 'x-role': 'stalled' } })
+  ;(stalled.socket as unknown as { _socket: { pause: () => void } })._socket.pause()
+  const reader = await connect(wsUrl(base, '/feed'))
+  await waitFor(() => stalledClient !== undefined && route.get('/feed')?.clients.size === 2, 'both in')
+  const chunk = 'b'.repeat(64 * 1024)
+  let sent = 0
+  // Bursts of 8 × 64 KiB (8 soft bounds at once, half the hard bound), each read whole by the reader, while
+  // the stalled client holds less than the soft bound here (its kernel buffers take tens of MiB first);
+  // then nothing more, so only the stall clock can let it go. Bounded: 2000 rounds.
+  for (let round = 0; round < 2000 && !stalledClient!.isClosed; round++) {
+    if (stalledClient!.bufferedAmount <= 64 * 1024) {
+      for (let i = 0; i < 8; i++) route.get('/feed')?.broadcast(`${sent++} ${chunk}`)
+      await within(reader.message(sent - 1), 10_000, 'the reader reads the burst')
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+  await waitFor(() => stalledClient!.isClosed, 'the stalled client closed')
+  t.match(stalledClient!.closeError, { code: 'FST_ERR_WS_STALLED' })
+  t.equal(reader.messages.length, sent, 'the reader got every message')
+  t.equal(route.get('/feed')?.clients.size, 1)
+  t.ok(logs.lines.some((line) => line.msg === 'websocket client dropped' && (line.err as { code?: string }).code === 'FST_ERR_WS_STALLED'))
+  reader.socket.close()
 })
 
 test('app.close() closes every client with 1001 promptly and releases timers', async (t) => {
