@@ -5,7 +5,7 @@
  * newer event it may see, or until its timeout.
  */
 import { DEFAULT_POLL_TIMEOUT, type PollOptions } from './options.js'
-import { joinEvents, START_CURSOR, visibleTo, type ReplayRing, type RingEvent } from './ring.js'
+import { fitting, joinEvents, START_CURSOR, visibleTo, type ReplayRing, type RingEvent } from './ring.js'
 
 /** What a long-poll wait ends with; every answer carries the cursor to poll from next. */
 export type PollResult =
@@ -30,11 +30,14 @@ export class LongPoll {
   readonly #waiters = new Set<Waiter>()
   // What the backplane's history has after a cursor the ring lacks (undefined: it lacks it too).
   readonly #history: (cursor: string, key: string | undefined) => Promise<RingEvent[] | undefined>
+  // Largest answer of missed events: past it, the answer stops and its cursor fetches the rest.
+  readonly #maxBytes: number
 
-  constructor (ring: ReplayRing, newest: () => string | undefined, history: (cursor: string, key: string | undefined) => Promise<RingEvent[] | undefined>) {
+  constructor (ring: ReplayRing, newest: () => string | undefined, history: (cursor: string, key: string | undefined) => Promise<RingEvent[] | undefined>, maxBytes: number) {
     this.#ring = ring
     this.#newest = newest
     this.#history = history
+    this.#maxBytes = maxBytes
   }
 
   // The cursor every answer carries: the newest written event, or the start when there is none
@@ -58,7 +61,7 @@ export class LongPoll {
       // yet, and would come again to a client that polls from that cursor.
       const written = missed.slice(0, missed.findIndex((event) => event.id === newest) + 1)
       const visible = visibleTo(written, options.key)
-      if (visible.length > 0) return Promise.resolve({ status: 'events', events: joinEvents(visible), cursor: newest })
+      if (visible.length > 0) return Promise.resolve(this.#page(visible, newest))
     }
     return this.#wait(options)
   }
@@ -67,8 +70,16 @@ export class LongPoll {
   async #fromHistory (cursor: string, options: PollOptions): Promise<PollResult> {
     const missed = await this.#history(cursor, options.key)
     if (missed === undefined) return { status: 'reset', cursor: this.#cursor() }
-    if (missed.length > 0) return { status: 'events', events: joinEvents(missed), cursor: this.#cursor() }
+    if (missed.length > 0) return this.#page(missed, this.#cursor())
     return await this.#wait(options)
+  }
+
+  // Missed events up to the bound; when some are left, the cursor is the last one sent, so the next poll gets the rest.
+  #page (missed: RingEvent[], cursor: string): PollResult {
+    const count = fitting(missed, this.#maxBytes)
+    if (count === missed.length) return { status: 'events', events: joinEvents(missed), cursor }
+    const page = missed.slice(0, count)
+    return { status: 'events', events: joinEvents(page), cursor: (page[count - 1] as RingEvent).id }
   }
 
   #wait (options: PollOptions): Promise<PollResult> {

@@ -3,6 +3,7 @@
  * and their validation (at construction, so a mistake fails at startup).
  */
 import { FST_ERR_REGISTRY_INVALID_OPTION } from '../errors.js'
+import { DEFAULT_MAX_BUFFERED_BYTES } from '../slow-consumer.js'
 import { MemoryBackplane, type Backplane } from './backplane.js'
 import type { Subscriber } from './subscriber.js'
 
@@ -16,7 +17,13 @@ export interface RegistryOptions<S extends Subscriber = Subscriber> {
    * Default false: every event is written when it is published.
    */
   coalesce?: number | false
-  /** Called for a subscriber whose Last-Event-ID is older than the ring: send it the full state. */
+  /**
+   * Largest replay, in bytes: a subscriber that missed more is resynced
+   * (`onResync`) instead, and a long-poll answer stops there (its cursor
+   * fetches the rest). Default 1 MiB, the soft bound of a stream.
+   */
+  maxReplayBytes?: number
+  /** Called for a subscriber whose Last-Event-ID is older than the ring, or that missed more than `maxReplayBytes`: send it the full state. */
   onResync?: (subscriber: S, lastEventId: string) => void
   /** Shares events between nodes. Default: an in-memory backplane (this node only). */
   backplane?: Backplane
@@ -28,6 +35,7 @@ export interface RegistryOptions<S extends Subscriber = Subscriber> {
 export interface ResolvedRegistryOptions<S extends Subscriber = Subscriber> {
   replay: number
   coalesce: number | false
+  maxReplayBytes: number
   onResync: ((subscriber: S, lastEventId: string) => void) | undefined
   backplane: Backplane
   onError: ((error: Error) => void) | undefined
@@ -67,6 +75,9 @@ export function validateRegistryOptions<S extends Subscriber> (options: Registry
   if (options.coalesce !== undefined && options.coalesce !== false && (typeof options.coalesce !== 'number' || !(options.coalesce >= 0) || options.coalesce > 1000)) {
     throw new FST_ERR_REGISTRY_INVALID_OPTION('coalesce', 'expected false or a number of milliseconds from 0 to 1000')
   }
+  if (options.maxReplayBytes !== undefined && (!Number.isSafeInteger(options.maxReplayBytes) || options.maxReplayBytes <= 0)) {
+    throw new FST_ERR_REGISTRY_INVALID_OPTION('maxReplayBytes', `expected a positive integer of bytes, got ${String(options.maxReplayBytes)}`)
+  }
   if (options.onResync !== undefined && typeof options.onResync !== 'function') {
     throw new FST_ERR_REGISTRY_INVALID_OPTION('onResync', 'expected a function')
   }
@@ -83,6 +94,7 @@ export function resolveRegistryOptions<S extends Subscriber> (options: RegistryO
   return {
     replay: options.replay ?? DEFAULT_REPLAY,
     coalesce: options.coalesce ?? false,
+    maxReplayBytes: options.maxReplayBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
     onResync: options.onResync,
     backplane: options.backplane ?? new MemoryBackplane(),
     onError: options.onError

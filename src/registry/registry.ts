@@ -16,7 +16,7 @@ import { Broadcaster, KeyedBroadcaster } from './broadcaster.js'
 import { LongPoll, type PollResult } from './long-poll.js'
 import { resolveRegistryOptions, type AddOptions, type PollOptions, type RegistryOptions } from './options.js'
 import { Replay } from './replay.js'
-import { joinEvents, ReplayRing, START_CURSOR, toRingEvent, type RingEvent } from './ring.js'
+import { fitting, joinEvents, ReplayRing, START_CURSOR, toRingEvent, type RingEvent } from './ring.js'
 import type { Subscriber } from './subscriber.js'
 
 interface Member {
@@ -49,6 +49,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
   readonly #coalesce: number | false
   readonly #backplane: Backplane
   readonly #onResync: ((subscriber: S, lastEventId: string) => void) | undefined
+  readonly #maxReplayBytes: number
   readonly #onError: ((error: Error) => void) | undefined
   // Options of broadcasts published here, until their event comes back from the backplane.
   readonly #local = new Map<string, BroadcastOptions<S>>()
@@ -71,12 +72,13 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     this.#coalesce = resolved.coalesce
     this.#backplane = resolved.backplane
     this.#onResync = resolved.onResync
+    this.#maxReplayBytes = resolved.maxReplayBytes
     this.#onError = resolved.onError
     this.#unsubscribe = this.#subscribe()
     // Rejects only when closed before it could subscribe; close() sees that again.
     this.#unsubscribe.catch(() => {})
     this.#replay = new Replay(this.#ring, this.#backplane, name, this.#unsubscribe)
-    this.#longPoll = new LongPoll(this.#ring, () => this.#delivered, this.#pollHistory)
+    this.#longPoll = new LongPoll(this.#ring, () => this.#delivered, this.#pollHistory, resolved.maxReplayBytes)
   }
 
   /** Resolves once the registry listens to its backplane (at once in memory). */
@@ -368,7 +370,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     if (lastEventId === this.#delivered) return
     const missed = this.#replay.fromRing(lastEventId, member.key, this.#unwritten())
     if (missed !== undefined) {
-      if (missed.length > 0) subscriber.write(joinEvents(missed))
+      this.#replayTo(subscriber, missed, lastEventId)
       return
     }
     if (!this.#replay.reachesHistory) {
@@ -385,7 +387,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
       this.#join(subscriber, member)
       const missed = history === undefined ? undefined : this.#replay.afterHistory(history, lastEventId, member.key, this.#unwritten())
       if (missed === undefined) this.#resync(subscriber, lastEventId)
-      else if (missed.length > 0) subscriber.write(joinEvents(missed))
+      else this.#replayTo(subscriber, missed, lastEventId)
     }
     this.#replay.history(lastEventId)
       .catch((error: Error) => {
@@ -415,6 +417,13 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
 
   #unwritten (): Set<string> {
     return new Set(this.#pending.map((entry) => entry.event.id))
+  }
+
+  // What a subscriber missed, in one write; more than maxReplayBytes is never held for one client: it is resynced.
+  #replayTo (subscriber: S, missed: RingEvent[], lastEventId: string): void {
+    if (missed.length === 0) return
+    if (fitting(missed, this.#maxReplayBytes) < missed.length) this.#resync(subscriber, lastEventId)
+    else subscriber.write(joinEvents(missed))
   }
 
   #resync (subscriber: S, lastEventId: string): void {

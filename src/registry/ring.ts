@@ -92,6 +92,20 @@ export function visibleTo (events: RingEvent[], key: string | undefined): RingEv
 }
 
 /**
+ * How many of `events`, from the first, fit in `maxBytes` (at least one, so
+ * that an event larger than the bound still goes out alone).
+ * @example const page = events.slice(0, fitting(events, 1024 * 1024))
+ */
+export function fitting (events: RingEvent[], maxBytes: number): number {
+  let bytes = 0
+  for (let count = 0; count < events.length; count++) {
+    bytes += (events[count] as RingEvent).bytes.length
+    if (bytes > maxBytes) return Math.max(count, 1)
+  }
+  return events.length
+}
+
+/**
  * Events' bytes as one buffer, for one write.
  * @example subscriber.write(joinEvents(missed))
  */

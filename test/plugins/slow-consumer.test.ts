@@ -7,6 +7,7 @@ import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { randomBytes } from 'node:crypto'
 import http from 'node:http'
+import net from 'node:net'
 import type { Readable } from 'node:stream'
 import datastar, { type CompressionOptions, type DatastarReplyOptions, type DatastarStream } from '../../plugins/index.js'
 import { decoderFor, listen, logCapture, openStream, waitFor, within } from '../helpers.js'
@@ -163,4 +164,39 @@ t.test('past the hard bound a client is let go at once, before its stall time', 
   await within(stream.closed, 5_000, 'closed long before the 60 s stall time')
   t.equal(stream.closeReason, 'overflow')
   t.match(logs.lines.map((line) => (line.err as { code?: string } | undefined)?.code), ['FST_ERR_SSE_OVERFLOW'])
+})
+
+t.test('memory stays bounded with 50 clients replaying from an old id and 50 stalled ones, none of them reading', async (t) => {
+  const app = Fastify()
+  await app.register(datastar, { compression: false })
+  let resyncs = 0
+  const feed = app.registry('feed', { replay: 256, onResync: (stream) => { resyncs++; stream.patchSignals({ resynced: true }).catch(() => {}) } })
+  app.get('/feed', async (_request, reply) => {
+    feed.add(reply.datastar({ keepAlive: false, stallTimeout: 60_000 }))
+  })
+  t.teardown(() => app.close())
+  const base = new URL(await listen(app))
+  const payload = randomBytes(48 * KiB).toString('base64')
+  // The ring: 256 events of 64 KiB (16 MiB), what a client with the first id missed.
+  const first = await feed.patchSignals({ i: 0, payload })
+  for (let i = 1; i < 256; i++) await feed.patchSignals({ i, payload })
+  const before = process.memoryUsage().rss
+  const sockets: net.Socket[] = []
+  t.teardown(() => { for (const socket of sockets) socket.destroy() })
+  for (let i = 0; i < 100; i++) {
+    const socket = net.connect(Number(base.port), '127.0.0.1')
+    socket.pause()
+    const resume = i < 50 ? `Last-Event-ID: ${first}\r\n` : ''
+    socket.write(`GET /feed HTTP/1.1\r\nHost: ${base.host}\r\n${resume}\r\n`)
+    sockets.push(socket)
+  }
+  await waitFor(() => feed.size === 100, 'all subscribed', 20_000)
+  for (let i = 0; i < 100; i++) {
+    await feed.patchSignals({ i, payload })
+    if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve))
+  }
+  const grown = process.memoryUsage().rss - before
+  t.ok(grown < 256 * 1024 * KiB, `RSS grew by ${Math.round(grown / 1024 / KiB)} MiB (a whole replay each would be 800 MiB)`)
+  t.equal(resyncs, 50, 'each replaying client was resynced, not handed 16 MiB')
+  t.equal(feed.size, 100, 'nobody was closed within the stall time and the hard bound')
 })
