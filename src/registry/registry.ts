@@ -136,6 +136,20 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     return this.#members.size
   }
 
+  /**
+   * Resolves once every subscriber of this node that can tell (SSE and
+   * Datastar streams) has handed what it queued to its socket: backpressure
+   * for a publisher that wants to go at its readers' pace. `await` on a
+   * broadcast only means the backplane took the event. A stalled subscriber
+   * is let go by its stall time, so this always settles.
+   * @example for (const row of rows) { feed.patchElements(render(row)); await feed.drained() }
+   */
+  async drained (): Promise<void> {
+    const waits: Array<Promise<unknown>> = []
+    for (const subscriber of this.#members.keys()) if (subscriber.drained !== undefined) waits.push(subscriber.drained())
+    await Promise.all(waits)
+  }
+
   /** True if `subscriber` is in the registry. */
   has (subscriber: S): boolean {
     return this.#members.has(subscriber)

@@ -16,6 +16,11 @@ export interface Subscriber {
    * stream writes that straight to its socket). Same rules as `write()`.
    */
   writeShared? (event: SharedEvent): unknown
+  /**
+   * Optional: resolves once what the subscriber queued has been handed to its
+   * socket (an SSE stream's `drained()`); what `registry.drained()` waits for.
+   */
+  drained? (): Promise<unknown>
   /** Runs `handler` once the subscriber is gone, passing the subscriber. */
   onClose (handler: (subscriber: this) => void): void
   readonly isClosed: boolean

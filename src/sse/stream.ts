@@ -197,6 +197,18 @@ export class SSEStream {
   }
 
   /**
+   * Resolves once the events queued in the stream (while its socket asked to
+   * wait) have been handed to the socket: true, or false if the stream closed
+   * first. At once when nothing is queued. Backpressure for a writer that
+   * wants to go at its reader's pace without awaiting each write.
+   * @example for (const row of rows) { stream.send({ data: row }); await stream.drained() }
+   */
+  drained (): Promise<boolean> {
+    if (this.#drain !== null) return this.#drain.promise
+    return this.#state === CLOSED ? DROPPED : WRITTEN
+  }
+
+  /**
    * Writes the head (status and headers) now, so the client sees the response
    * start before any event. Idempotent; writes happen on first use otherwise.
    */

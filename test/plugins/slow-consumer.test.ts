@@ -20,6 +20,7 @@ interface IdReader {
   ended: Promise<void>
   /** Stops reading (the kernel buffers fill, then the server's). */
   stall: () => void
+  resume: () => void
   destroy: () => void
 }
 
@@ -40,7 +41,7 @@ function readIds (url: string, headers: Record<string, string> = {}): Promise<Id
       })
       response.on('error', () => {})
       const ended = new Promise<void>((resolve) => { response.on('close', resolve) })
-      resolve({ ids, ended, stall: () => { response.pause() }, destroy: () => { req.destroy() } })
+      resolve({ ids, ended, stall: () => { response.pause() }, resume: () => { response.resume() }, destroy: () => { req.destroy() } })
     })
   })
 }
@@ -199,4 +200,28 @@ t.test('memory stays bounded with 50 clients replaying from an old id and 50 sta
   t.ok(grown < 256 * 1024 * KiB, `RSS grew by ${Math.round(grown / 1024 / KiB)} MiB (a whole replay each would be 800 MiB)`)
   t.equal(resyncs, 50, 'each replaying client was resynced, not handed 16 MiB')
   t.equal(feed.size, 100, 'nobody was closed within the stall time and the hard bound')
+})
+
+t.test('backpressure on demand: registry.drained() waits while a stream queues, and settles once it drains', async (t) => {
+  const { base, feed } = await burstApp(t, { stallTimeout: 60_000 })
+  await feed.drained()
+  const slow = await readIds(base + '/feed?key=slow')
+  t.teardown(() => { slow.destroy() })
+  await waitFor(() => feed.size === 1, 'subscribed')
+  slow.stall()
+  const payload = randomBytes(48 * KiB).toString('base64')
+  let published = 0
+  // Publish until the stream queues (the kernel takes tens of MiB first); bounded: 2000 events.
+  while (published < 2000 && (await Promise.race([feed.drained().then(() => true), new Promise((resolve) => setTimeout(resolve, 100, false))]))) {
+    await feed.patchSignals({ i: published++, payload })
+  }
+  t.ok(published < 2000, `drained() stopped resolving once the stream queued (after ${published} events)`)
+  let settled = false
+  const waiting = feed.drained().then(() => { settled = true })
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(settled, false, 'still waiting while the client does not read')
+  slow.resume()
+  await within(waiting, 10_000, 'settles once the client reads')
+  await within(waitFor(() => slow.ids.length === published, 'every event', 10_000), 11_000, 'every event arrives')
+  t.same(slow.ids, Array.from({ length: published }, (_, i) => i + 1), 'in order, none dropped')
 })
