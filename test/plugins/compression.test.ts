@@ -181,7 +181,7 @@ t.test('tuning merges per algorithm and reaches the compressor', async (t) => {
 
 t.test('a client that stops reading a compressed stream is held to its bound too', async (t) => {
   const app = Fastify()
-  await app.register(datastar, { compression: { encodings: ['gzip'] }, maxBufferedBytes: 256 * 1024 })
+  await app.register(datastar, { compression: { encodings: ['gzip'] }, maxBufferedBytes: 256 * 1024, hardMaxBufferedBytes: 256 * 1024 })
   let stream: DatastarStream | undefined
   app.get('/feed', async (_request, reply) => { stream = reply.datastar({ keepAlive: false }) })
   t.teardown(() => app.close())
