@@ -23,6 +23,7 @@ import { frameSender, writesDirectly, type FrameSender, type SharedMessage } fro
 import { encodeMessage, type OutgoingMessage } from './message.js'
 import type { ResolvedResourceOptions } from './options.js'
 import type { Resource } from './resource.js'
+import { holdMessages, releaseMessages } from './ws-internals.js'
 import { deferred, type Deferred } from '../deferred.js'
 import { kClient, kClosed, kErrored, kHeartbeat, kLeave, kPonged, kReceive, kStart } from '../symbols.js'
 
@@ -62,7 +63,8 @@ const CLOSED = 2
 // Closed, and `disconnected` has settled.
 const FINISHED = 3
 
-// ws reads the socket again only once a paused client has handled what it holds.
+// Past this many held messages the rest of the input stays unparsed bytes (ws-internals.ts)
+// until the client has handled one of them.
 const INBOX_HIGH_WATER = 64
 
 type Socket = WebSocket & { [kClient]?: ResourceClient<any, any, any> }
@@ -204,9 +206,9 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     if (this.isClosed) return
     this.#closeCode = code
     const socket = this.#socket
-    // A socket paused while messages were held must be read again: the peer's close frame is in it.
-    if (socket.isPaused) socket.resume()
     socket.close(code, truncateReason(reason))
+    // Input kept unparsed while messages were held must be read (and ignored, closing): the peer's close frame is in it.
+    releaseMessages(socket)
   }
 
   /**
@@ -231,8 +233,8 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
 
   /** Heartbeat tick: terminate a peer that did not answer the previous ping, else ping it. */
   [kHeartbeat] (): void {
-    // A socket paused while messages are held cannot read the pong: it is busy, not silent.
-    if (this.#socket.isPaused) return
+    // While messages are held the pong is not parsed yet: the client is busy, not silent.
+    if (this.#holding) return
     if (!this.#alive) {
       this.#fail(new FST_ERR_WS_HEARTBEAT_TIMEOUT(this.#definition.options.heartbeat))
       return
@@ -275,8 +277,8 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     if (this.#state === CONNECTING || this.#busy) {
       const inbox = this.#inbox ??= []
       inbox.push({ data, binary })
-      // Hold the peer back (TCP backpressure) rather than buffer without bound.
-      if (inbox.length === INBOX_HIGH_WATER) this.#socket.pause()
+      // Hold the peer back (its input kept as bytes, then TCP backpressure) rather than buffer without bound.
+      if (inbox.length === INBOX_HIGH_WATER) holdMessages(this.#socket, this.#definition.options.maxPayload)
       return
     }
     this.#handle(data, binary)
@@ -345,11 +347,18 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     }
     const inbox = this.#inbox
     if (inbox === null) return
+    const wasHolding = this.#holding
     while (!this.#busy && !this.isClosed && inbox.length > 0) {
       const next = inbox.shift()!
-      if (inbox.length === INBOX_HIGH_WATER - 1) this.#socket.resume()
       this.#handle(next.data, next.binary)
     }
+    // After the loop: the input parsed now is handled (or held) after everything held before it.
+    if (wasHolding && !this.#holding && !this.isClosed) releaseMessages(this.#socket)
+  }
+
+  // True while the inbox is full and the input waits unparsed.
+  get #holding (): boolean {
+    return this.#inbox !== null && this.#inbox.length >= INBOX_HIGH_WATER
   }
 
   #handle (data: Buffer, binary: boolean): void {

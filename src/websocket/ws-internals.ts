@@ -1,0 +1,59 @@
+/**
+ * Where a resource client reaches into ws's Receiver, read from ws 8.23.0
+ * (lib/receiver.js, lib/websocket.js). test/websocket/ws-internals.test.ts
+ * checks each piece, so a ws that changes shape fails there, loudly.
+ * - Holding messages: the Receiver parses every frame of a chunk it was
+ *   given, and `WebSocket.pause()` only stops further reads, so a paused
+ *   client would still get every message of a 64 KiB read (thousands of tiny
+ *   ones). Its parse loop is stopped instead: the bytes stay bytes.
+ */
+import type { Writable } from 'node:stream'
+import type { WebSocket } from 'ws'
+
+interface Receiver extends Writable {
+  // Bytes read and not parsed yet.
+  _bufferedBytes: number
+  // The parse loop goes on to the next frame of the chunk while true.
+  _loop: boolean
+  // Parses what is buffered; called by `_write()` with the write's callback.
+  startLoop: (callback: (error?: Error) => void) => void
+}
+
+type InternalSocket = WebSocket & { _receiver: Receiver | null }
+
+const NO_BYTES = Buffer.alloc(0)
+
+function receiverOf (socket: WebSocket): Receiver | null {
+  return (socket as InternalSocket)._receiver
+}
+
+/**
+ * Stops parsing `socket`'s input after the message being emitted: what
+ * follows is kept as bytes until `releaseMessages()`. The network is still
+ * read (so a peer that drops the connection is seen at once) until more than
+ * `maxUnparsedBytes` wait, then the socket is paused.
+ * @example holdMessages(socket, 1024 * 1024)
+ */
+export function holdMessages (socket: WebSocket, maxUnparsedBytes: number): void {
+  const receiver = receiverOf(socket)
+  if (receiver === null) return
+  receiver._loop = false
+  receiver.startLoop = function keepUnparsed (this: Receiver, callback) {
+    if (this._bufferedBytes > maxUnparsedBytes) socket.pause()
+    callback()
+  }
+}
+
+/**
+ * Parses again what `holdMessages()` kept (synchronously: its messages are
+ * emitted before this returns) and reads the network again.
+ * @example releaseMessages(socket)
+ */
+export function releaseMessages (socket: WebSocket): void {
+  const receiver = receiverOf(socket)
+  if (receiver === null || !Object.hasOwn(receiver, 'startLoop')) return
+  Reflect.deleteProperty(receiver, 'startLoop')
+  socket.resume()
+  // An empty write runs ws's own parse loop over the kept bytes, errors handled as ws handles them.
+  if (receiver._bufferedBytes > 0 && receiver.writable) receiver.write(NO_BYTES)
+}
