@@ -5,11 +5,13 @@
  * `Subscriber` interface so a client can join any registry. Its route
  * (resource-route.ts) starts it and takes it out of its room when it closes.
  */
+import type { Duplex } from 'node:stream'
 import type { RawData, WebSocket } from 'ws'
 import sjson from 'secure-json-parse'
 import {
   FST_ERR_WS_HEARTBEAT_TIMEOUT,
   FST_ERR_WS_INVALID_MESSAGE,
+  FST_ERR_WS_MESSAGE_TIMEOUT,
   FST_ERR_WS_MESSAGE_TOO_BIG,
   FST_ERR_WS_OVERFLOW,
   FST_ERR_WS_UNSUPPORTED_DATA
@@ -23,9 +25,9 @@ import { frameSender, writesDirectly, type FrameSender, type SharedMessage } fro
 import { encodeMessage, type OutgoingMessage } from './message.js'
 import type { ResolvedResourceOptions } from './options.js'
 import type { Resource } from './resource.js'
-import { holdMessages, releaseMessages } from './ws-internals.js'
+import { holdMessages, messageInProgress, networkSocket, releaseMessages } from './ws-internals.js'
 import { deferred, type Deferred } from '../deferred.js'
-import { kClient, kClosed, kErrored, kHeartbeat, kLeave, kPonged, kReceive, kStart } from '../symbols.js'
+import { kClient, kClosed, kErrored, kHeartbeat, kLeave, kPonged, kRead, kReceive, kStart } from '../symbols.js'
 
 /**
  * Validates a parsed JSON message: the value to hand to `message` (validators
@@ -68,6 +70,7 @@ const FINISHED = 3
 const INBOX_HIGH_WATER = 64
 
 type Socket = WebSocket & { [kClient]?: ResourceClient<any, any, any> }
+type NetworkSocket = Duplex & { [kClient]?: ResourceClient<any, any, any> }
 
 /**
  * A connected WebSocket client of a resource.
@@ -95,6 +98,8 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   #closeCode: number | undefined
   #closeHandlers: Array<(client: this) => void> | null = null
   #closed: { code: number, reason: string } | undefined
+  // Set only while part of a message has been read: `messageTimeout` runs from then.
+  #messageTimer: NodeJS.Timeout | null = null
   // Made on first need: only app.close() asks.
   #finished: Deferred<void> | null = null
   // drop-oldest only: the sender that keeps the newest messages within the bound.
@@ -251,6 +256,12 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     const socket = this.#socket
     socket[kClient] = this
     socket.on('message', onSocketMessage)
+    // After ws's own 'data' listener: sees what ws has just parsed.
+    const network = networkSocket(socket) as NetworkSocket | null
+    if (network !== null) {
+      network[kClient] = this
+      network.on('data', onNetworkData)
+    }
     socket.on('close', onSocketClose)
     socket.on('error', onSocketError)
     const { heartbeat } = this.#definition.options
@@ -284,12 +295,32 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     this.#handle(data, binary)
   }
 
+  /** Input was read: a message left incomplete is timed, one completed stops being timed. */
+  [kRead] (): void {
+    if (this.#holding || this.isClosed || !messageInProgress(this.#socket)) {
+      this.#stopMessageTimer()
+      return
+    }
+    const timeout = this.#definition.options.messageTimeout
+    this.#messageTimer ??= setTimeout(() => {
+      this.#messageTimer = null
+      this.#refuse(CloseCode.POLICY_VIOLATION, new FST_ERR_WS_MESSAGE_TIMEOUT(timeout))
+    }, timeout).unref()
+  }
+
+  #stopMessageTimer (): void {
+    if (this.#messageTimer === null) return
+    clearTimeout(this.#messageTimer)
+    this.#messageTimer = null
+  }
+
   /** The socket closed: release everything and tell the application once. */
   [kClosed] (code: number, reason: string): void {
     if (this.#state >= CLOSED) return
     const wasConnecting = this.#state === CONNECTING
     this.#state = CLOSED
     this.#inbox = null
+    this.#stopMessageTimer()
     this.#dropOldest?.clear()
     const { heartbeat } = this.#definition.options
     if (heartbeat !== false) deleteHeartbeat(heartbeat, this)
@@ -353,7 +384,11 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
       this.#handle(next.data, next.binary)
     }
     // After the loop: the input parsed now is handled (or held) after everything held before it.
-    if (wasHolding && !this.#holding && !this.isClosed) releaseMessages(this.#socket)
+    if (wasHolding && !this.#holding && !this.isClosed) {
+      releaseMessages(this.#socket)
+      // What was released may end in part of a message, and no read may come to time it.
+      this[kRead]()
+    }
   }
 
   // True while the inbox is full and the input waits unparsed.
@@ -506,6 +541,10 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
 // Shared socket listeners (no closure per client): the socket knows its client.
 function onSocketMessage (this: Socket, data: RawData, isBinary: boolean): void {
   this[kClient]?.[kReceive](data as Buffer, isBinary)
+}
+
+function onNetworkData (this: NetworkSocket): void {
+  this[kClient]?.[kRead]()
 }
 
 function onSocketClose (this: Socket, code: number, reason: Buffer): void {

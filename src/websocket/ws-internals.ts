@@ -6,20 +6,29 @@
  *   given, and `WebSocket.pause()` only stops further reads, so a paused
  *   client would still get every message of a 64 KiB read (thousands of tiny
  *   ones). Its parse loop is stopped instead: the bytes stay bytes.
+ * - A message in progress: the Receiver knows when it holds part of a frame
+ *   or the first fragments of a message; nothing public says so.
  */
-import type { Writable } from 'node:stream'
+import type { Duplex, Writable } from 'node:stream'
 import type { WebSocket } from 'ws'
 
 interface Receiver extends Writable {
   // Bytes read and not parsed yet.
   _bufferedBytes: number
+  // The opcode of a fragmented message being received, 0 between messages.
+  _fragmented: number
+  // Where the parser is within a frame: BETWEEN_FRAMES, or reading a header or a payload.
+  _state: number
   // The parse loop goes on to the next frame of the chunk while true.
   _loop: boolean
   // Parses what is buffered; called by `_write()` with the write's callback.
   startLoop: (callback: (error?: Error) => void) => void
 }
 
-type InternalSocket = WebSocket & { _receiver: Receiver | null }
+type InternalSocket = WebSocket & { _receiver: Receiver | null, _socket: Duplex | null }
+
+// GET_INFO in lib/receiver.js: waiting for the first bytes of a frame.
+const BETWEEN_FRAMES = 0
 
 const NO_BYTES = Buffer.alloc(0)
 
@@ -56,4 +65,22 @@ export function releaseMessages (socket: WebSocket): void {
   socket.resume()
   // An empty write runs ws's own parse loop over the kept bytes, errors handled as ws handles them.
   if (receiver._bufferedBytes > 0 && receiver.writable) receiver.write(NO_BYTES)
+}
+
+/**
+ * True while part of a message has been read: a frame cut short, or the
+ * first fragments of a message.
+ * @example if (messageInProgress(socket)) startTimer()
+ */
+export function messageInProgress (socket: WebSocket): boolean {
+  const receiver = receiverOf(socket)
+  return receiver !== null && (receiver._fragmented !== 0 || receiver._state !== BETWEEN_FRAMES || receiver._bufferedBytes > 0)
+}
+
+/**
+ * The network socket under a ws socket (null once ws let it go).
+ * @example networkSocket(socket)?.on('data', onData)
+ */
+export function networkSocket (socket: WebSocket): Duplex | null {
+  return (socket as InternalSocket)._socket
 }

@@ -7,7 +7,8 @@ import { test, type Test } from 'tap'
 import { once } from 'node:events'
 import { createRequire } from 'node:module'
 import WebSocket, { WebSocketServer } from 'ws'
-import { holdMessages, releaseMessages } from '../../src/websocket/ws-internals.js'
+import { Socket } from 'node:net'
+import { holdMessages, messageInProgress, networkSocket, releaseMessages } from '../../src/websocket/ws-internals.js'
 import { waitFor } from '../helpers.js'
 
 const require = createRequire(import.meta.url)
@@ -32,10 +33,13 @@ test('the ws version and the Receiver fields and methods ws-internals.ts uses', 
   const { server } = await serverSocket(t)
   const receiver = (server as unknown as { _receiver: Record<string, unknown> })._receiver
   t.type(receiver._bufferedBytes, 'number', '_bufferedBytes')
+  t.equal(receiver._fragmented, 0, '_fragmented, 0 between messages')
+  t.equal(receiver._state, 0, '_state, 0 (GET_INFO) between frames')
   t.type(receiver._loop, 'boolean', '_loop')
   t.type(receiver.startLoop, 'function', 'startLoop')
   t.notOk(Object.hasOwn(receiver, 'startLoop'), 'startLoop is on the prototype (a hold shadows it)')
   t.equal(receiver.writable, true, 'a Writable')
+  t.ok(networkSocket(server) instanceof Socket, '_socket, the network socket')
 })
 
 test('held input stays bytes until released, then arrives whole and in order', async (t) => {
@@ -54,4 +58,25 @@ test('held input stays bytes until released, then arrives whole and in order', a
   t.same(received, ['a', 'b', 'c'], 'parsed at release, in order')
   releaseMessages(server)
   t.same(received, ['a', 'b', 'c'], 'a second release does nothing')
+})
+
+test('a message in progress: the first fragments of a message, or part of a frame', async (t) => {
+  const { server, client } = await serverSocket(t)
+  const network = (client as unknown as { _socket: Socket })._socket
+  // Each step waits for the server to have parsed what came before it: a ping's pong.
+  const settled = async (): Promise<void> => {
+    client.ping()
+    await once(client, 'pong')
+  }
+  t.equal(messageInProgress(server), false, 'nothing read')
+  client.send('a', { fin: false })
+  await settled()
+  t.equal(messageInProgress(server), true, 'a first fragment')
+  client.send('b', { fin: true })
+  await settled()
+  t.equal(messageInProgress(server), false, 'the last fragment')
+  // FIN + binary, MASK + 10 bytes announced, zero mask, then 2 of them: the ping after it is payload to ws.
+  network.write(Buffer.from([0x82, 0x80 | 10, 0, 0, 0, 0, 1, 2]))
+  await waitFor(() => messageInProgress(server), 'part of a frame')
+  t.pass('part of a frame')
 })
