@@ -125,3 +125,17 @@ test('held input that ends in part of a message is timed once released', async (
   t.equal((await within(client.closed, 5000, 'the close')).code, CloseCode.POLICY_VIOLATION)
   t.equal(handled, 100, 'the complete messages were handled first')
 })
+
+test('app.close() with a message in progress: the client is closed and no timer outlives it', async (t) => {
+  let server: ResourceClient | undefined
+  const { app, logs, url } = await appWith({ connected: (client) => { server = client }, message: () => {} })
+  const client = await connect(url)
+  client.socket.send('the start', { fin: false })
+  client.socket.ping()
+  await once(client.socket, 'pong')
+  await app.close()
+  t.equal(server!.isClosed, true)
+  t.equal((await client.closed).code, CloseCode.GOING_AWAY)
+  await new Promise((resolve) => setTimeout(resolve, TIMEOUT * 4))
+  t.equal(timeoutsLogged(logs), 0, 'no timeout fired after app.close()')
+})
