@@ -257,11 +257,9 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     socket[kClient] = this
     socket.on('message', onSocketMessage)
     // After ws's own 'data' listener: sees what ws has just parsed.
-    const network = networkSocket(socket) as NetworkSocket | null
-    if (network !== null) {
-      network[kClient] = this
-      network.on('data', onNetworkData)
-    }
+    const network: NetworkSocket = networkSocket(socket)
+    network[kClient] = this
+    network.on('data', onNetworkData)
     socket.on('close', onSocketClose)
     socket.on('error', onSocketError)
     const { heartbeat } = this.#definition.options

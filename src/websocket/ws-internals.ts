@@ -25,14 +25,15 @@ interface Receiver extends Writable {
   startLoop: (callback: (error?: Error) => void) => void
 }
 
-type InternalSocket = WebSocket & { _receiver: Receiver | null, _socket: Duplex | null }
+// Both set by ws's setSocket() before a server emits 'connection', never unset.
+type InternalSocket = WebSocket & { _receiver: Receiver, _socket: Duplex }
 
 // GET_INFO in lib/receiver.js: waiting for the first bytes of a frame.
 const BETWEEN_FRAMES = 0
 
 const NO_BYTES = Buffer.alloc(0)
 
-function receiverOf (socket: WebSocket): Receiver | null {
+function receiverOf (socket: WebSocket): Receiver {
   return (socket as InternalSocket)._receiver
 }
 
@@ -45,7 +46,6 @@ function receiverOf (socket: WebSocket): Receiver | null {
  */
 export function holdMessages (socket: WebSocket, maxUnparsedBytes: number): void {
   const receiver = receiverOf(socket)
-  if (receiver === null) return
   receiver._loop = false
   receiver.startLoop = function keepUnparsed (this: Receiver, callback) {
     if (this._bufferedBytes > maxUnparsedBytes) socket.pause()
@@ -60,7 +60,7 @@ export function holdMessages (socket: WebSocket, maxUnparsedBytes: number): void
  */
 export function releaseMessages (socket: WebSocket): void {
   const receiver = receiverOf(socket)
-  if (receiver === null || !Object.hasOwn(receiver, 'startLoop')) return
+  if (!Object.hasOwn(receiver, 'startLoop')) return
   Reflect.deleteProperty(receiver, 'startLoop')
   socket.resume()
   // An empty write runs ws's own parse loop over the kept bytes, errors handled as ws handles them.
@@ -74,13 +74,13 @@ export function releaseMessages (socket: WebSocket): void {
  */
 export function messageInProgress (socket: WebSocket): boolean {
   const receiver = receiverOf(socket)
-  return receiver !== null && (receiver._fragmented !== 0 || receiver._state !== BETWEEN_FRAMES || receiver._bufferedBytes > 0)
+  return receiver._fragmented !== 0 || receiver._state !== BETWEEN_FRAMES || receiver._bufferedBytes > 0
 }
 
 /**
- * The network socket under a ws socket (null once ws let it go).
- * @example networkSocket(socket)?.on('data', onData)
+ * The network socket under a ws socket.
+ * @example networkSocket(socket).on('data', onData)
  */
-export function networkSocket (socket: WebSocket): Duplex | null {
+export function networkSocket (socket: WebSocket): Duplex {
   return (socket as InternalSocket)._socket
 }
