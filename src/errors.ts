@@ -185,6 +185,11 @@ export const FST_ERR_WS_MESSAGE_TOO_BIG = createError(
   'WebSocket message of %s bytes is over the limit of %s bytes',
   400
 )
+export const FST_ERR_WS_MESSAGE_TIMEOUT = createError(
+  'FST_ERR_WS_MESSAGE_TIMEOUT',
+  'WebSocket message not complete within %s ms of its first bytes',
+  408
+)
 export const FST_ERR_WS_OVERFLOW = createError(
   'FST_ERR_WS_OVERFLOW',
   'Closed a WebSocket client that fell more than %s bytes behind (the hard bound)',
@@ -261,6 +266,7 @@ export const errorCodes = Object.freeze({
   FST_ERR_WS_INVALID_MESSAGE,
   FST_ERR_WS_UNSUPPORTED_DATA,
   FST_ERR_WS_MESSAGE_TOO_BIG,
+  FST_ERR_WS_MESSAGE_TIMEOUT,
   FST_ERR_WS_OVERFLOW,
   FST_ERR_WS_STALLED,
   FST_ERR_WS_HEARTBEAT_TIMEOUT,

@@ -17,6 +17,8 @@ export const kReceive = Symbol('fastify-datastar.websocket.receive')
 export const kClosed = Symbol('fastify-datastar.websocket.closed')
 /** ws reported an error on the socket. */
 export const kErrored = Symbol('fastify-datastar.websocket.errored')
+/** The network socket under a client's ws socket was read. */
+export const kRead = Symbol('fastify-datastar.websocket.read')
 /** A pong arrived. */
 export const kPonged = Symbol('fastify-datastar.websocket.ponged')
 /** A resource instance takes in a client. */

@@ -15,6 +15,8 @@ export type InvalidMessagePolicy = 'close' | 'reply'
 export interface ResourceOptions {
   /** Largest message accepted, in bytes; bigger ones close with 1009. Default 1 MiB. */
   maxPayload?: number
+  /** Ms a message may take from its first bytes to its last (every fragment); a slower one closes with 1008. Default 30 000. */
+  messageTimeout?: number
   /** Ping interval in ms; a peer that has not answered the previous ping is terminated. `false` for none. Default 30 000. */
   heartbeat?: number | false
   /** Soft bound: unsent bytes a client may hold for up to `stallTimeout` ms (a burst it reads). Default 1 MiB. */
@@ -38,6 +40,7 @@ export interface ResourceOptions {
 /** Resource settings with every default applied. */
 export interface ResolvedResourceOptions {
   maxPayload: number
+  messageTimeout: number
   heartbeat: number | false
   maxBufferedBytes: number
   hardMaxBufferedBytes: number | undefined
@@ -52,6 +55,7 @@ export interface ResolvedResourceOptions {
 /** The defaults of every resource. */
 export const RESOURCE_DEFAULTS: Readonly<ResolvedResourceOptions> = Object.freeze({
   maxPayload: 1024 * 1024,
+  messageTimeout: 30_000,
   heartbeat: 30_000,
   maxBufferedBytes: DEFAULT_MAX_BUFFERED_BYTES,
   // Derived from maxBufferedBytes unless set (slowConsumerLimits()).
@@ -71,6 +75,7 @@ export const RESOURCE_DEFAULTS: Readonly<ResolvedResourceOptions> = Object.freez
 export function resolveResourceOptions (options: ResourceOptions = {}, base: ResolvedResourceOptions = RESOURCE_DEFAULTS): ResolvedResourceOptions {
   return {
     maxPayload: options.maxPayload === undefined ? base.maxPayload : positiveInteger('maxPayload', options.maxPayload),
+    messageTimeout: options.messageTimeout === undefined ? base.messageTimeout : positiveInteger('messageTimeout', options.messageTimeout),
     heartbeat: options.heartbeat === undefined ? base.heartbeat : options.heartbeat === false ? false : positiveInteger('heartbeat', options.heartbeat),
     maxBufferedBytes: options.maxBufferedBytes === undefined ? base.maxBufferedBytes : positiveInteger('maxBufferedBytes', options.maxBufferedBytes),
     hardMaxBufferedBytes: options.hardMaxBufferedBytes === undefined ? base.hardMaxBufferedBytes : positiveInteger('hardMaxBufferedBytes', options.hardMaxBufferedBytes),

@@ -5,11 +5,13 @@
  * `Subscriber` interface so a client can join any registry. Its route
  * (resource-route.ts) starts it and takes it out of its room when it closes.
  */
+import type { Duplex } from 'node:stream'
 import type { RawData, WebSocket } from 'ws'
 import sjson from 'secure-json-parse'
 import {
   FST_ERR_WS_HEARTBEAT_TIMEOUT,
   FST_ERR_WS_INVALID_MESSAGE,
+  FST_ERR_WS_MESSAGE_TIMEOUT,
   FST_ERR_WS_MESSAGE_TOO_BIG,
   FST_ERR_WS_OVERFLOW,
   FST_ERR_WS_STALLED,
@@ -25,8 +27,9 @@ import { frameSender, writesDirectly, type FrameSender, type SharedMessage } fro
 import { encodeMessage, type OutgoingMessage } from './message.js'
 import type { ResolvedResourceOptions } from './options.js'
 import type { Resource } from './resource.js'
+import { holdMessages, messageInProgress, networkSocket, releaseMessages } from './ws-internals.js'
 import { deferred, type Deferred } from '../deferred.js'
-import { kClient, kClosed, kErrored, kHeartbeat, kLeave, kPonged, kReceive, kStart } from '../symbols.js'
+import { kClient, kClosed, kErrored, kHeartbeat, kLeave, kPonged, kRead, kReceive, kStart } from '../symbols.js'
 
 /**
  * Validates a parsed JSON message: the value to hand to `message` (validators
@@ -64,10 +67,12 @@ const CLOSED = 2
 // Closed, and `disconnected` has settled.
 const FINISHED = 3
 
-// ws reads the socket again only once a paused client has handled what it holds.
+// Past this many held messages the rest of the input stays unparsed bytes (ws-internals.ts)
+// until the client has handled one of them.
 const INBOX_HIGH_WATER = 64
 
 type Socket = WebSocket & { [kClient]?: ResourceClient<any, any, any> }
+type NetworkSocket = Duplex & { [kClient]?: ResourceClient<any, any, any> }
 
 /**
  * A connected WebSocket client of a resource.
@@ -95,6 +100,8 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   #closeCode: number | undefined
   #closeHandlers: Array<(client: this) => void> | null = null
   #closed: { code: number, reason: string } | undefined
+  // Set only while part of a message has been read: `messageTimeout` runs from then.
+  #messageTimer: NodeJS.Timeout | null = null
   // Made on first need: only app.close() asks.
   #finished: Deferred<void> | null = null
   // drop-oldest only: the sender that keeps the newest messages within the bound.
@@ -209,9 +216,9 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     if (this.isClosed) return
     this.#closeCode = code
     const socket = this.#socket
-    // A socket paused while messages were held must be read again: the peer's close frame is in it.
-    if (socket.isPaused) socket.resume()
     socket.close(code, truncateReason(reason))
+    // Input kept unparsed while messages were held must be read (and ignored, closing): the peer's close frame is in it.
+    releaseMessages(socket)
   }
 
   /**
@@ -236,8 +243,8 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
 
   /** Heartbeat tick: terminate a peer that did not answer the previous ping, else ping it. */
   [kHeartbeat] (): void {
-    // A socket paused while messages are held cannot read the pong: it is busy, not silent.
-    if (this.#socket.isPaused) return
+    // While messages are held the pong is not parsed yet: the client is busy, not silent.
+    if (this.#holding) return
     if (!this.#alive) {
       this.#fail(new FST_ERR_WS_HEARTBEAT_TIMEOUT(this.#definition.options.heartbeat))
       return
@@ -254,6 +261,10 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     const socket = this.#socket
     socket[kClient] = this
     socket.on('message', onSocketMessage)
+    // After ws's own 'data' listener: sees what ws has just parsed.
+    const network: NetworkSocket = networkSocket(socket)
+    network[kClient] = this
+    network.on('data', onNetworkData)
     socket.on('close', onSocketClose)
     socket.on('error', onSocketError)
     const { heartbeat } = this.#definition.options
@@ -280,11 +291,30 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     if (this.#state === CONNECTING || this.#busy) {
       const inbox = this.#inbox ??= []
       inbox.push({ data, binary })
-      // Hold the peer back (TCP backpressure) rather than buffer without bound.
-      if (inbox.length === INBOX_HIGH_WATER) this.#socket.pause()
+      // Hold the peer back (its input kept as bytes, then TCP backpressure) rather than buffer without bound.
+      if (inbox.length === INBOX_HIGH_WATER) holdMessages(this.#socket, this.#definition.options.maxPayload)
       return
     }
     this.#handle(data, binary)
+  }
+
+  /** Input was read: a message left incomplete is timed, one completed stops being timed. */
+  [kRead] (): void {
+    if (this.#holding || this.isClosed || !messageInProgress(this.#socket)) {
+      this.#stopMessageTimer()
+      return
+    }
+    const timeout = this.#definition.options.messageTimeout
+    this.#messageTimer ??= setTimeout(() => {
+      this.#messageTimer = null
+      this.#refuse(CloseCode.POLICY_VIOLATION, new FST_ERR_WS_MESSAGE_TIMEOUT(timeout))
+    }, timeout).unref()
+  }
+
+  #stopMessageTimer (): void {
+    if (this.#messageTimer === null) return
+    clearTimeout(this.#messageTimer)
+    this.#messageTimer = null
   }
 
   /** The socket closed: release everything and tell the application once. */
@@ -293,6 +323,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     const wasConnecting = this.#state === CONNECTING
     this.#state = CLOSED
     this.#inbox = null
+    this.#stopMessageTimer()
     this.#dropOldest?.clear()
     this.#clock?.stop()
     const { heartbeat } = this.#definition.options
@@ -351,11 +382,22 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     }
     const inbox = this.#inbox
     if (inbox === null) return
+    const wasHolding = this.#holding
     while (!this.#busy && !this.isClosed && inbox.length > 0) {
       const next = inbox.shift()!
-      if (inbox.length === INBOX_HIGH_WATER - 1) this.#socket.resume()
       this.#handle(next.data, next.binary)
     }
+    // After the loop: the input parsed now is handled (or held) after everything held before it.
+    if (wasHolding && !this.#holding && !this.isClosed) {
+      releaseMessages(this.#socket)
+      // What was released may end in part of a message, and no read may come to time it.
+      this[kRead]()
+    }
+  }
+
+  // True while the inbox is full and the input waits unparsed.
+  get #holding (): boolean {
+    return this.#inbox !== null && this.#inbox.length >= INBOX_HIGH_WATER
   }
 
   #handle (data: Buffer, binary: boolean): void {
@@ -512,6 +554,10 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
 // Shared socket listeners (no closure per client): the socket knows its client.
 function onSocketMessage (this: Socket, data: RawData, isBinary: boolean): void {
   this[kClient]?.[kReceive](data as Buffer, isBinary)
+}
+
+function onNetworkData (this: NetworkSocket): void {
+  this[kClient]?.[kRead]()
 }
 
 function onSocketClose (this: Socket, code: number, reason: Buffer): void {

@@ -5,6 +5,7 @@ test('defaults: 1 MiB messages and buffers, 30 s heartbeat, close on overflow, J
   t.same(resolveResourceOptions(), RESOURCE_DEFAULTS)
   t.equal(RESOURCE_DEFAULTS.maxPayload, 1024 * 1024)
   t.equal(RESOURCE_DEFAULTS.heartbeat, 30_000)
+  t.equal(RESOURCE_DEFAULTS.messageTimeout, 30_000)
   t.equal(RESOURCE_DEFAULTS.origins, 'same-origin')
 })
 
@@ -19,7 +20,7 @@ test('a resource\'s options apply over the plugin\'s', async (t) => {
 
 test('bad values are refused with FST_ERR_WS_INVALID_OPTION', async (t) => {
   const bad: Array<Record<string, unknown>> = [
-    { maxPayload: 0 }, { maxPayload: 1.5 }, { heartbeat: true }, { maxBufferedBytes: -1 },
+    { maxPayload: 0 }, { maxPayload: 1.5 }, { messageTimeout: 0 }, { messageTimeout: false }, { heartbeat: true }, { maxBufferedBytes: -1 },
     { hardMaxBufferedBytes: 0 }, { stallTimeout: 2.5 }, { overflow: 'grow' }, { envelope: 'xml' }, { invalidMessage: 'ignore' },
     { origins: 'any' }, { origins: ['::'] }, { protocols: 'chat' }, { protocols: ['a b'] }
   ]

@@ -557,7 +557,7 @@ test('a validator that throws closes that client with 1011 and is logged; the pr
   t.throws(() => app.resource('/async', { schema: { $async: true, type: 'object' } as never }), { code: 'FST_ERR_WS_INVALID_OPTION' }, 'asynchronous schemas are refused when declared')
 })
 
-test('while messages are held the socket is paused; a server close still completes, and the heartbeat spares it', async (t) => {
+test('while messages are held the input waits; a server close still completes, and the heartbeat spares it', async (t) => {
   const { app } = await appWith({ heartbeat: 20 })
   const { opened: held, open: release } = gate()
   const { opened: heldForever, open: releaseForever } = gate()
@@ -577,7 +577,7 @@ test('while messages are held the socket is paused; a server close still complet
   for (let i = 0; i < 100; i++) client.socket.send(String(i))
   // Several heartbeat intervals pass while the client's messages wait behind `connected`.
   await new Promise((resolve) => setTimeout(resolve, 200))
-  t.equal(server?.isClosed, false, 'not terminated as silent while paused')
+  t.equal(server?.isClosed, false, 'not terminated as silent while held')
   release()
   await waitFor(() => handled.length === 100, 'every held message handled')
   t.same(handled, Array.from({ length: 100 }, (_, i) => String(i)), 'in order')
@@ -587,7 +587,7 @@ test('while messages are held the socket is paused; a server close still complet
   for (let i = 0; i < 100; i++) other.socket.send(String(i))
   await new Promise((resolve) => setTimeout(resolve, 50))
   server!.close(4000, 'bye')
-  t.same(await within(other.closed, 5000, 'the closing handshake of a paused client'), { code: 4000, reason: 'bye' })
+  t.same(await within(other.closed, 5000, 'the closing handshake of a held client'), { code: 4000, reason: 'bye' })
 })
 
 test('disconnected waits for a message handler still running', async (t) => {
