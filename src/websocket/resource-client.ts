@@ -27,6 +27,7 @@ import type { ResolvedResourceOptions } from './options.js'
 import type { Resource } from './resource.js'
 import { deferred, type Deferred } from '../deferred.js'
 import { kClient, kClosed, kErrored, kHeartbeat, kLeave, kPonged, kReceive, kStart } from '../symbols.js'
+import { websocketClose, websocketOpen } from '../diagnostics.js'
 
 /**
  * Validates a parsed JSON message: the value to hand to `message` (validators
@@ -262,6 +263,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
       socket.on('pong', onSocketPong)
       addHeartbeat(heartbeat, this)
     }
+    if (websocketOpen.hasSubscribers) websocketOpen.publish({ client: this })
     const connected = this.#definition.connected
     if (connected === undefined) {
       this.#state = OPEN
@@ -302,6 +304,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     const handlers = this.#closeHandlers
     this.#closeHandlers = null
     if (handlers !== null) for (const handler of handlers) this.#runHook(handler)
+    if (websocketClose.hasSubscribers) websocketClose.publish({ client: this, code: this.#closed.code, reason, error: this.closeError })
     // `connected` or a message handler still running: `disconnected` comes when it settles (see #drain()).
     if (!wasConnecting && !this.#busy) this.#disconnected()
   }
