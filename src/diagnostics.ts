@@ -51,6 +51,7 @@ function typedChannel<Name extends keyof DiagnosticMessages> (name: Name): Typed
   return channel(name) as unknown as TypedChannel<Name>
 }
 
+// One object per channel, made once: call sites test `hasSubscribers` on it, which costs no lookup by name.
 export const sseOpen = typedChannel('fastify-datastar:sse:open')
 export const sseClose = typedChannel('fastify-datastar:sse:close')
 export const registryBroadcast = typedChannel('fastify-datastar:registry:broadcast')
