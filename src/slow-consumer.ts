@@ -13,6 +13,18 @@ export type OverflowPolicy = 'close' | 'drop-oldest'
 /** Why a client was found slow: past the hard bound, or above the soft bound for the stall time. */
 export type SlowReason = 'overflow' | 'stall'
 
+// How a member closed by the policy says so: an SSE stream's closeReason, a WebSocket client's closeError code.
+const SLOW_CONSUMER_CLOSES = new Set<unknown>(['overflow', 'stall', 'FST_ERR_WS_OVERFLOW', 'FST_ERR_WS_STALLED'])
+
+/**
+ * True for a closed SSE stream or WebSocket client that the policy let go (overflow or stall).
+ * @example if (closedAsSlowConsumer(subscriber)) slowConsumerCloses++
+ */
+export function closedAsSlowConsumer (member: object): boolean {
+  const { closeReason, closeError } = member as { closeReason?: unknown, closeError?: { code?: unknown } }
+  return SLOW_CONSUMER_CLOSES.has(closeReason ?? closeError?.code)
+}
+
 /** The policies, for validation messages. */
 export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = Object.freeze(['close', 'drop-oldest'])
 

@@ -10,7 +10,9 @@
 import { AsyncResource } from 'node:async_hooks'
 import { FST_ERR_REGISTRY_CLOSED } from '../errors.js'
 import { SharedEvent } from '../sse/chunk.js'
-import { isExcepted, type BroadcastOptions } from '../broadcast.js'
+import { isExcepted, type BroadcastOptions, type BroadcastStats } from '../broadcast.js'
+import { registryBackplane, registryBroadcast, registryReplay, registryResync } from '../diagnostics.js'
+import { closedAsSlowConsumer } from '../slow-consumer.js'
 import type { Backplane, BackplaneEvent, BackplaneMessage } from './backplane.js'
 import { Broadcaster, KeyedBroadcaster } from './broadcaster.js'
 import { LongPoll, type PollResult } from './long-poll.js'
@@ -24,6 +26,18 @@ interface Member {
   // The async context captured when the subscriber joined, where its callbacks
   // run (an AsyncResource is ~80 bytes where AsyncLocalStorage.snapshot() costs ~2.7 KB per subscriber).
   context: AsyncResource
+}
+
+/**
+ * Counters of a registry (`registry.stats()`): its broadcasts' (see
+ * BroadcastStats), and how its resuming subscribers were served.
+ * @example const { replays, resyncs } = registry.stats()
+ */
+export interface RegistryStats extends BroadcastStats {
+  /** Subscribers that resumed from a Last-Event-ID and were written the events they missed (none, if they had missed none). */
+  replays: number
+  /** Subscribers that resumed from a Last-Event-ID the registry no longer knows (`onResync`). */
+  resyncs: number
 }
 
 interface PendingEvent<S extends Subscriber> {
@@ -63,6 +77,12 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
   // The wait before the next subscribe attempt, while the backplane refuses (close() cuts it short).
   #retry: { timer: NodeJS.Timeout, wake: () => void } | null = null
   #closed = false
+  // Counters of stats(): integer increments only, on the paths they count.
+  #events = 0
+  #bytes = 0
+  #slowConsumerCloses = 0
+  #replays = 0
+  #resyncs = 0
 
   constructor (name: string, options: RegistryOptions<S> = {}) {
     super()
@@ -104,14 +124,20 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
           await stop()
           throw new FST_ERR_REGISTRY_CLOSED(this.name)
         }
-        this.#connected = true
+        this.#setConnected(true, undefined)
         return stop
       } catch (error) {
         if (this.#closed) throw error
         this.#report(error as Error)
+        this.#setConnected(false, error as Error)
         await this.#waitToResubscribe(resubscribeDelay(attempt))
       }
     }
+  }
+
+  #setConnected (connected: boolean, error: Error | undefined): void {
+    this.#connected = connected
+    if (registryBackplane.hasSubscribers) registryBackplane.publish({ registry: this, connected, error })
   }
 
   #waitToResubscribe (delay: number): Promise<void> {
@@ -129,6 +155,21 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
   /** The id of the newest event written to subscribers (the cursor a full-state snapshot resumes from). */
   get lastEventId (): string | undefined {
     return this.#delivered
+  }
+
+  /**
+   * The registry's counters since it was created: a plain object, read when asked.
+   * @example metrics.set({ registry: feed.name }, feed.stats().members)
+   */
+  stats (): RegistryStats {
+    return {
+      members: this.#members.size,
+      events: this.#events,
+      bytes: this.#bytes,
+      slowConsumerCloses: this.#slowConsumerCloses,
+      replays: this.#replays,
+      resyncs: this.#resyncs
+    }
   }
 
   /** How many subscribers are in the registry. */
@@ -185,7 +226,9 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
   }
 
   // One handler for every member: subscribers pass themselves when they close.
-  readonly #leave = (subscriber: S): void => { this.delete(subscriber) }
+  readonly #leave = (subscriber: S): void => {
+    if (this.delete(subscriber) && closedAsSlowConsumer(subscriber)) this.#slowConsumerCloses++
+  }
 
   /** Removes a subscriber; true if it was there. */
   delete (subscriber: S): boolean {
@@ -283,7 +326,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     this.#retry?.wake()
     const unsubscribe = await this.#unsubscribe.catch(() => undefined)
     await unsubscribe?.()
-    this.#connected = false
+    if (this.#connected) this.#setConnected(false, undefined)
   }
 
   readonly #receive = (event: BackplaneEvent): void => {
@@ -300,7 +343,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     const filtered = event.filtered === true
     const ringEvent = filtered ? { id: event.id, key: event.key, bytes: Buffer.from(event.payload) } : toRingEvent(event)
     if (this.#coalesce === false) {
-      this.#deliver(ringEvent, options)
+      this.#deliver(ringEvent, options, 1)
       if (!filtered) this.#recorded([ringEvent])
       return
     }
@@ -324,7 +367,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     let run: RingEvent[] = []
     const writeRun = (): void => {
       if (run.length === 0) return
-      this.#deliver({ id: '', key: undefined, bytes: joinEvents(run) }, undefined)
+      this.#deliver({ id: '', key: undefined, bytes: joinEvents(run) }, undefined, run.length)
       run = []
     }
     for (const { event, options } of pending) {
@@ -333,7 +376,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
         continue
       }
       writeRun()
-      this.#deliver(event, options)
+      this.#deliver(event, options, 1)
     }
     writeRun()
     const replayable = pending.filter((entry) => entry.options?.filter === undefined).map((entry) => entry.event)
@@ -350,24 +393,31 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     this.#longPoll.answer(events)
   }
 
-  #deliver (event: RingEvent, options: BroadcastOptions<S> | undefined): void {
+  // `events`: how many events `event.bytes` holds (a coalesced run holds several).
+  #deliver (event: RingEvent, options: BroadcastOptions<S> | undefined, events: number): void {
     const targets = event.key === undefined ? this.#members.keys() : (this.#keys.get(event.key) ?? []).values()
     const except = options?.except
     const filter = options?.filter
     // The same bytes for everyone; their HTTP/1.1 chunk is framed once, by the first stream that wants it.
     const shared = new SharedEvent(event.bytes)
+    let written = 0
     for (const subscriber of targets) {
       if (except !== undefined && isExcepted(subscriber, except)) continue
       if (filter !== undefined && !this.#safeFilter(filter, subscriber)) continue
       try {
         if (subscriber.writeShared !== undefined) subscriber.writeShared(shared)
         else subscriber.write(event.bytes)
+        written++
       } catch (error) {
         // One broken subscriber never stops the others.
         this.#report(error as Error)
         this.delete(subscriber)
       }
     }
+    const bytes = event.bytes.length
+    this.#events += events
+    this.#bytes += bytes * written
+    if (registryBroadcast.hasSubscribers) registryBroadcast.publish({ registry: this, events, subscribers: written, bytes })
   }
 
   #safeFilter (filter: (subscriber: S) => boolean, subscriber: S): boolean {
@@ -433,14 +483,22 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     return new Set(this.#pending.map((entry) => entry.event.id))
   }
 
-  // What a subscriber missed, in one write; more than maxReplayBytes is never held for one client: it is resynced.
+  // What a resuming subscriber missed, in one write; more than maxReplayBytes is never held for one client: it is resynced.
   #replayTo (subscriber: S, missed: RingEvent[], lastEventId: string): void {
     if (missed.length === 0) return
-    if (fitting(missed, this.#maxReplayBytes) < missed.length) this.#resync(subscriber, lastEventId)
-    else subscriber.write(joinEvents(missed))
+    if (fitting(missed, this.#maxReplayBytes) < missed.length) {
+      this.#resync(subscriber, lastEventId)
+      return
+    }
+    const bytes = joinEvents(missed)
+    subscriber.write(bytes)
+    this.#replays++
+    if (registryReplay.hasSubscribers) registryReplay.publish({ registry: this, subscriber, lastEventId, events: missed.length, bytes: bytes.length })
   }
 
   #resync (subscriber: S, lastEventId: string): void {
+    this.#resyncs++
+    if (registryResync.hasSubscribers) registryResync.publish({ registry: this, subscriber, lastEventId })
     if (this.#onResync === undefined) return
     const member = this.#members.get(subscriber)
     try {

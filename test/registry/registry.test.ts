@@ -5,7 +5,7 @@ import { Registry } from '../../src/registry/registry.js'
 import { START_CURSOR } from '../../src/registry/ring.js'
 import type { Subscriber } from '../../src/registry/subscriber.js'
 import { SSEParser } from '../../src/sse/parser.js'
-import { waitFor, within } from '../helpers.js'
+import { recordChannel, waitFor, within } from '../helpers.js'
 
 /** A subscriber that records what it is handed, like a transport would write it. */
 class Recorder implements Subscriber {
@@ -533,4 +533,59 @@ t.test('long-poll: a cursor older than the ring is answered from the backplane\'
   for (let n = 1; n <= 5; n++) memoryIds.push(await memory.patchSignals({ n }))
   t.match(await memory.poll(memoryIds[1], { timeout: 10 }), { status: 'reset' })
   await memory.close()
+})
+
+t.test('registry:broadcast says how many events, subscribers and bytes each write had; stats() adds them up', async (t) => {
+  const broadcasts = recordChannel(t, 'fastify-datastar:registry:broadcast')
+  const registry = new Registry<Recorder>('stats', { coalesce: 0 })
+  const [a, b] = [new Recorder(), new Recorder()]
+  registry.add(a).add(b)
+  t.same(registry.stats(), { members: 2, events: 0, bytes: 0, slowConsumerCloses: 0, replays: 0, resyncs: 0 })
+  // Three events in one turn: one coalesced write of all three.
+  await Promise.all([registry.patchSignals({ n: 1 }), registry.patchSignals({ n: 2 }), registry.patchSignals({ n: 3 })])
+  await waitFor(() => broadcasts.length === 1, 'the coalesced write')
+  const written = Buffer.byteLength(a.chunks.join(''))
+  t.same(broadcasts, [{ registry, events: 3, subscribers: 2, bytes: written }])
+  await registry.patchSignals({ n: 4 }, { except: b })
+  await waitFor(() => broadcasts.length === 2, 'the write past the excepted subscriber')
+  const fourth = Buffer.byteLength(a.chunks.at(-1) as string | Buffer)
+  t.match(broadcasts[1], { events: 1, subscribers: 1, bytes: fourth })
+  t.same(registry.stats(), { members: 2, events: 4, bytes: 2 * written + fourth, slowConsumerCloses: 0, replays: 0, resyncs: 0 }, 'bytes handed to subscribers: each write times its subscribers')
+  a.close()
+  t.equal(registry.stats().members, 1)
+  t.equal(registry.stats().slowConsumerCloses, 0, 'a subscriber that closed by itself is not a slow consumer')
+  await registry.close()
+})
+
+t.test('registry:replay and registry:resync: from the ring, from the backplane\'s history, and past both; stats() counts them', async (t) => {
+  const replays = recordChannel(t, 'fastify-datastar:registry:replay')
+  const resyncs = recordChannel(t, 'fastify-datastar:registry:resync')
+  const backplane = new HistoryBackplane()
+  const registry = new Registry<Recorder>('resume', { backplane, replay: 2 })
+  const ids: string[] = []
+  for (let n = 1; n <= 4; n++) ids.push(await registry.patchSignals({ n }))
+  await waitFor(() => registry.lastEventId === ids[3], 'delivered')
+  const fromRing = new Recorder(ids[2])
+  registry.add(fromRing)
+  t.same(replays, [{ registry, subscriber: fromRing, lastEventId: ids[2], events: 1, bytes: Buffer.byteLength(fromRing.chunks.join('')) }], 'from the ring: the one event missed')
+  const fromHistory = new Recorder(ids[0])
+  registry.add(fromHistory)
+  await waitFor(() => replays.length === 2, 'the history read')
+  t.match(replays[1], { subscriber: fromHistory, lastEventId: ids[0], events: 3, bytes: Buffer.byteLength(fromHistory.chunks.join('')) }, 'older than the ring: from the history')
+  const lost = new Recorder('0')
+  registry.add(lost)
+  await waitFor(() => resyncs.length === 1, 'the resync')
+  t.same(resyncs, [{ registry, subscriber: lost, lastEventId: '0' }], 'older than the history too, with or without onResync')
+  t.match(registry.stats(), { members: 3, replays: 2, resyncs: 1 })
+  await registry.close()
+})
+
+t.test('registry:backplane reports each refused subscription, the one that holds, and the end at close()', async (t) => {
+  const states = recordChannel(t, 'fastify-datastar:registry:backplane')
+  const registry = new Registry('feed', { backplane: new RefusingBackplane(1), onError: () => {} })
+  await within(registry.ready(), 5000, 'subscribed after the refusal')
+  t.match(states, [{ registry, connected: false, error: { message: 'backplane down (attempt 1)' } }, { registry, connected: true, error: undefined }])
+  await registry.close()
+  t.equal(states.length, 3)
+  t.same(states[2], { registry, connected: false, error: undefined })
 })
