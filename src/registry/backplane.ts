@@ -42,7 +42,8 @@ export interface Backplane {
    * events of `channel` after `id`, in order (for a resume older than the
    * local replay ring), and only those this node's listeners already received
    * (later ones reach them live: a registry gets each event once); `undefined`
-   * when `id` is older than that history too. Without it, a registry calls
+   * when that history does not hold `id` (older than it, or an id it never
+   * gave, which the registry must not wait for). Without it, a registry calls
    * `onResync` at once for such a resume.
    */
   since? (channel: string, id: string): Promise<BackplaneEvent[] | undefined>

@@ -250,8 +250,9 @@ export class RedisBackplane implements Backplane {
 
   /**
    * The events of `channel` after `id` still in its stream (`XRANGE`), in
-   * order; `undefined` when `id` is older than the stream's first entry (it
-   * may have been trimmed) or the stream is empty. While this backplane
+   * order; `undefined` when the stream does not hold `id`: older than its
+   * first entry (trimmed), or never given by it (the stream restarted empty,
+   * a made-up id). While this backplane
    * listens to the channel, only events its listeners already received are
    * returned: later ones are on their way to them, so a registry gets each
    * event once.
@@ -260,14 +261,13 @@ export class RedisBackplane implements Backplane {
   async since (channel: string, id: string): Promise<BackplaneEvent[] | undefined> {
     if (!STREAM_ID.test(id)) return undefined
     const key = this.#key(channel)
-    const [first, after] = await this.#command('since', async () => {
-      const replies = await this.#writer.multi().xrange(key, '-', '+', 'COUNT', 1).xrange(key, successor(id), '+').exec()
+    const [at, after] = await this.#command('since', async () => {
+      const replies = await this.#writer.multi().xrange(key, id, id).xrange(key, successor(id), '+').exec()
       const error = replies?.find(([failed]) => failed !== null)?.[0]
       if (replies === null || error !== undefined) throw error ?? new Error('the transaction was aborted')
       return replies.map(([, entries]) => entries as StreamEntry[])
     }) as [StreamEntry[], StreamEntry[]]
-    const oldest = first[0]
-    if (oldest === undefined || this.compare(id, oldest[0]) < 0) return undefined
+    if (at.length === 0) return undefined
     const received = this.#channels.get(key)?.cursor
     const events: BackplaneEvent[] = []
     for (const [entryId, fields] of after) {

@@ -43,6 +43,10 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
   readonly name: string
   readonly #members = new Map<S, Member>()
   readonly #keys = new Map<string, Set<S>>()
+  // Subscribers that resumed at an id this node has not written yet (it lags
+  // behind the node they left, or is still coalescing): the live events up to
+  // that id, which they have, are not written to them again.
+  readonly #floors = new Map<S, string>()
   readonly #ring: ReplayRing
   readonly #replay: Replay
   readonly #longPoll: LongPoll
@@ -176,6 +180,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     const member = this.#members.get(subscriber)
     if (member === undefined) return false
     this.#members.delete(subscriber)
+    this.#floors.delete(subscriber)
     if (member.key !== undefined) {
       const keyed = this.#keys.get(member.key)
       keyed?.delete(subscriber)
@@ -262,6 +267,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     this.#longPoll.close()
     this.#members.clear()
     this.#keys.clear()
+    this.#floors.clear()
     this.#local.clear()
     // A subscription still being retried stops at once.
     this.#retry?.wake()
@@ -308,7 +314,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     let run: RingEvent[] = []
     const writeRun = (): void => {
       if (run.length === 0) return
-      this.#deliver({ id: '', key: undefined, bytes: joinEvents(run) }, undefined)
+      this.#deliver({ id: '', key: undefined, bytes: joinEvents(run) }, undefined, run)
       run = []
     }
     for (const { event, options } of pending) {
@@ -334,18 +340,28 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     this.#longPoll.answer(events)
   }
 
-  #deliver (event: RingEvent, options: BroadcastOptions<S> | undefined): void {
+  /** Writes `event` (a coalesced `run` of events joined as one) to the subscribers it is for. */
+  #deliver (event: RingEvent, options: BroadcastOptions<S> | undefined, run: RingEvent[] = [event]): void {
     const targets = event.key === undefined ? this.#members.keys() : (this.#keys.get(event.key) ?? []).values()
     const except = options?.except
     const filter = options?.filter
+    const floors = this.#floors.size === 0 ? undefined : this.#floors
     // The same bytes for everyone; their HTTP/1.1 chunk is framed once, by the first stream that wants it.
     const shared = new SharedEvent(event.bytes)
     for (const subscriber of targets) {
       if (except !== undefined && isExcepted(subscriber, except)) continue
       if (filter !== undefined && !this.#safeFilter(filter, subscriber)) continue
+      const floor = floors?.get(subscriber)
+      let bytes = event.bytes
+      if (floor !== undefined) {
+        const above = run.filter((each) => this.#backplane.compare(each.id, floor) > 0)
+        if (above.length === 0) continue
+        floors?.delete(subscriber)
+        bytes = joinEvents(above)
+      }
       try {
-        if (subscriber.writeShared !== undefined) subscriber.writeShared(shared)
-        else subscriber.write(event.bytes)
+        if (subscriber.writeShared !== undefined && bytes === event.bytes) subscriber.writeShared(shared)
+        else subscriber.write(bytes)
       } catch (error) {
         // One broken subscriber never stops the others.
         this.#report(error as Error)
@@ -368,7 +384,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     if (lastEventId === this.#delivered) return
     const missed = this.#replay.fromRing(lastEventId, member.key, this.#unwritten())
     if (missed !== undefined) {
-      if (missed.length > 0) subscriber.write(joinEvents(missed))
+      this.#replayTo(subscriber, missed, lastEventId)
       return
     }
     if (!this.#replay.reachesHistory) {
@@ -385,7 +401,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
       this.#join(subscriber, member)
       const missed = history === undefined ? undefined : this.#replay.afterHistory(history, lastEventId, member.key, this.#unwritten())
       if (missed === undefined) this.#resync(subscriber, lastEventId)
-      else if (missed.length > 0) subscriber.write(joinEvents(missed))
+      else this.#replayTo(subscriber, missed, lastEventId)
     }
     this.#replay.history(lastEventId)
       .catch((error: Error) => {
@@ -397,6 +413,15 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
         this.#report(error)
         this.delete(subscriber)
       })
+  }
+
+  /**
+   * Writes what a resuming subscriber missed. When it missed nothing, this
+   * node may not have written its id yet: the live events up to it are kept from it.
+   */
+  #replayTo (subscriber: S, missed: RingEvent[], lastEventId: string): void {
+    if (missed.length > 0) subscriber.write(joinEvents(missed))
+    else this.#floors.set(subscriber, lastEventId)
   }
 
   // Coalesced events received but not yet written: a replay leaves them to the flush.

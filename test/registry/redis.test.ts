@@ -148,6 +148,8 @@ t.test('since(): the events after an id, exclusive; undefined when unknown', asy
   t.same((await bus.since('history', ids[0] as string))?.length, 4, 'from the first entry')
   t.equal(await bus.since('history', 'not-an-id'), undefined, 'not a stream id')
   t.equal(await bus.since('history', '1-0'), undefined, 'older than the first entry')
+  t.equal(await bus.since('history', `${BigInt((ids[4] as string).split('-')[0] as string) + 1000n}-0`), undefined,
+    'an id the stream never gave (a made-up one, or one of a stream that restarted empty)')
   t.equal(await bus.since('empty', ids[0] as string), undefined, 'an empty stream knows no id')
 })
 
