@@ -35,8 +35,13 @@ export type BackplaneListener = (event: BackplaneEvent) => void
 export interface Backplane {
   /** Publishes to `channel`; resolves with the id the event got. */
   publish (channel: string, message: BackplaneMessage): Promise<string>
-  /** Listens to `channel` from now on; resolves with a function that stops listening. */
-  subscribe (channel: string, listener: BackplaneListener): Promise<() => Promise<void>>
+  /**
+   * Listens to `channel` from now on; resolves with a function that stops
+   * listening. A backplane that can lose events (a Redis restarted without
+   * persistence) calls `onLost` when events may be missing between those it
+   * delivered and the next ones: the registry then resyncs its subscribers.
+   */
+  subscribe (channel: string, listener: BackplaneListener, onLost?: () => void): Promise<() => Promise<void>>
   /**
    * Optional, offered by a backplane that keeps a history (a Redis stream):
    * events of `channel` after `id`, in order (for a resume older than the

@@ -103,9 +103,9 @@ export class LongPoll {
     }
   }
 
-  /** Answers every waiter with a timeout (the registry is closing). */
-  close (): void {
-    for (const waiter of [...this.#waiters]) this.#end(waiter, { status: 'timeout', cursor: this.#cursor() })
+  /** Answers every waiter: a timeout when the registry is closing, a reset when events may have been lost. */
+  endAll (status: 'timeout' | 'reset'): void {
+    for (const waiter of [...this.#waiters]) this.#end(waiter, { status, cursor: this.#cursor() })
   }
 
   #end (waiter: Waiter, result: PollResult): void {

@@ -101,7 +101,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     for (let attempt = 1; ; attempt++) {
       if (this.#closed) throw new FST_ERR_REGISTRY_CLOSED(this.name)
       try {
-        const stop = await this.#backplane.subscribe(this.name, this.#receive)
+        const stop = await this.#backplane.subscribe(this.name, this.#receive, this.#lost)
         if (this.#closed) {
           await stop()
           throw new FST_ERR_REGISTRY_CLOSED(this.name)
@@ -264,7 +264,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     if (this.#closed) return
     this.#closed = true
     this.#flush()
-    this.#longPoll.close()
+    this.#longPoll.endAll('timeout')
     this.#members.clear()
     this.#keys.clear()
     this.#floors.clear()
@@ -299,6 +299,23 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     if (this.#flushTimer === null) {
       this.#flushTimer = this.#coalesce === 0 ? setImmediate(this.#flush) : setTimeout(this.#flush, this.#coalesce)
     }
+  }
+
+  /**
+   * The backplane lost events this node may not have received (Redis
+   * restarted without them): no replay may pass over the gap, so the registry
+   * starts over, as if new (an empty ring, no `lastEventId` until the next
+   * event), and every subscriber and long-poll waiter is told to resync.
+   */
+  readonly #lost = (): void => {
+    if (this.#closed) return
+    this.#flush()
+    const last = this.#delivered ?? START_CURSOR
+    this.#ring.clear()
+    this.#floors.clear()
+    this.#delivered = undefined
+    this.#longPoll.endAll('reset')
+    for (const subscriber of [...this.#members.keys()]) this.#resync(subscriber, last)
   }
 
   /** Writes the coalesced events: consecutive plain broadcasts as one chunk, the rest one by one. */
