@@ -80,7 +80,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     // Rejects only when closed before it could subscribe; close() sees that again.
     this.#unsubscribe.catch(() => {})
     this.#replay = new Replay(this.#ring, this.#backplane, name, this.#unsubscribe)
-    this.#longPoll = new LongPoll(this.#ring, () => this.#delivered, this.#pollHistory)
+    this.#longPoll = new LongPoll(this.#ring, () => this.#delivered, this.#pollHistory, (a, b) => this.#backplane.compare(a, b))
   }
 
   /** Resolves once the registry listens to its backplane (at once in memory). */

@@ -570,8 +570,9 @@ class LaggingBackplane implements Backplane {
     return this.#log.slice(0, this.#heard).filter((event) => this.compare(event.id, id) > 0)
   }
 
+  // The start cursor, 0-0, is 0.
   compare (a: string, b: string): number {
-    return Number(a) - Number(b)
+    return parseInt(a) - parseInt(b)
   }
 
   async close (): Promise<void> {}
@@ -617,5 +618,44 @@ t.test('a client never receives an id at or below one it has: on a node behind t
   await new Promise((resolve) => setImmediate(resolve))
   t.same(onC.events().map((event) => event.id), ['8'], 'the window\'s events up to its id are not written to it')
   t.same(resyncs, [], 'no resync either')
+  await Promise.all([nodeA.close(), nodeB.close(), nodeC.close()])
+})
+
+t.test('long-poll on a node behind the client\'s cursor, or still coalescing it: nothing up to the cursor, which never goes back', async (t) => {
+  const log: BackplaneEvent[] = []
+  const backplaneA = new LaggingBackplane(log)
+  const backplaneB = new LaggingBackplane(log)
+  const nodeA = new Registry('feed', { backplane: backplaneA })
+  const nodeB = new Registry('feed', { backplane: backplaneB })
+  await Promise.all([nodeA.ready(), nodeB.ready()])
+  for (let n = 1; n <= 3; n++) await nodeA.patchSignals({ n })
+  backplaneA.catchUp()
+  backplaneB.catchUp()
+  for (let n = 4; n <= 5; n++) await nodeA.patchSignals({ n })
+  backplaneA.catchUp()
+  // The client polled A up to 5; B has written 3.
+  t.same(await nodeB.poll('5', { timeout: 10 }), { status: 'timeout', cursor: '5' }, 'a timeout gives the client\'s cursor back, not B\'s older one')
+  const held = nodeB.poll('5', { timeout: 60_000 })
+  await waitFor(() => nodeB.waiting === 1, 'B looked the cursor up in the history, and holds the request')
+  await nodeA.patchSignals({ n: 6 })
+  backplaneB.catchUp()
+  const answer = await held
+  t.equal(answer.cursor, '6')
+  t.same(new SSEParser().push(answer.status === 'events' ? answer.events.toString() : '').map((event) => event.id), ['6'], 'only what comes after the cursor')
+
+  const coalescing = new LaggingBackplane(log)
+  const nodeC = new Registry('feed', { backplane: coalescing, coalesce: 0 })
+  await nodeC.ready()
+  await nodeA.patchSignals({ n: 7 })
+  coalescing.catchUp()
+  // 7 is in C's ring, not written yet.
+  const waiting = nodeC.poll('7', { timeout: 60_000 })
+  t.equal(nodeC.waiting, 1, 'held')
+  await new Promise((resolve) => setImmediate(resolve))
+  await nodeA.patchSignals({ n: 8 })
+  coalescing.catchUp()
+  const later = await waiting
+  t.same(new SSEParser().push(later.status === 'events' ? later.events.toString() : '').map((event) => event.id), ['8'], 'the window\'s events up to the cursor are not answered')
+  t.equal(later.cursor, '8')
   await Promise.all([nodeA.close(), nodeB.close(), nodeC.close()])
 })
