@@ -96,11 +96,8 @@ export interface RedisServerOptions {
 export async function startRedis (t: Test, options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await freePort()
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', options.persistence === true ? 'yes' : 'no']
-  if (options.persistence === true) {
-    const dir = await mkdtemp(join(tmpdir(), 'fastify-datastar-redis-'))
-    t.teardown(() => rm(dir, { recursive: true, force: true }))
-    args.push('--dir', dir)
-  }
+  const dir = options.persistence === true ? await mkdtemp(join(tmpdir(), 'fastify-datastar-redis-')) : undefined
+  if (dir !== undefined) args.push('--dir', dir)
   let child: ChildProcess | undefined
   const start = async (): Promise<void> => {
     const started = spawn(REDIS_SERVER, args, { stdio: 'ignore' })
@@ -115,7 +112,10 @@ export async function startRedis (t: Test, options: RedisServerOptions = {}): Pr
     running.kill('SIGKILL')
     await exited
   }
-  t.teardown(kill)
+  t.teardown(async () => {
+    await kill()
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  })
   await start()
   return {
     port,
