@@ -58,6 +58,10 @@ export async function startNode (t: Test, name: string, port: number, options: N
   return { name, base, feed }
 }
 
+// Each publisher's publishes once the faults are over, and at the most.
+const TAIL = 30
+const MAX_PUBLISHES = 1000
+
 /** What the publishers were told: the accepted publishes and the rejected ones, by number. */
 export class Ledger {
   readonly accepted = new Set<number>()
@@ -77,11 +81,15 @@ export class Ledger {
     }
   }
 
-  /** Publishes `count` times, round robin over `nodes`, `pauseMs` apart, one at a time per publisher. */
-  async run (nodes: ChaosNode[], count: number, pauseMs: number): Promise<void> {
-    for (let i = 0; i < count; i++) {
+  /**
+   * Publishes round robin over `nodes`, 5 ms apart, one at a time, while
+   * `busy()` and `TAIL` times more, `MAX_PUBLISHES` at the most.
+   */
+  async run (nodes: ChaosNode[], busy: () => boolean): Promise<void> {
+    let tail = TAIL
+    for (let i = 0; i < MAX_PUBLISHES && (busy() || tail-- > 0); i++) {
       await this.publish(nodes[i % nodes.length] as ChaosNode)
-      await sleep(pauseMs)
+      await sleep(5)
     }
   }
 }
@@ -232,18 +240,21 @@ export interface Cast {
 }
 
 /**
- * Connects every client, then runs the publishers, the clients' hops and
- * `faults` together; then every client catches up on a node.
+ * Connects every client, then runs two publishers, the clients' hops and
+ * `faults` together, until a little after the faults; then every client
+ * catches up on a node.
  */
-export async function play (t: Test, cast: Cast, faults: () => Promise<void>, publishes: { perPublisher: number, pauseMs: number }): Promise<void> {
+export async function play (t: Test, cast: Cast, faults: () => Promise<void>): Promise<void> {
   const { ledger, nodes, clients } = cast
   await Promise.all(clients.map((client, i) => client.visit(nodes[i % nodes.length] as ChaosNode)))
   const streams = clients.filter((client) => client.transport === 'sse').length
   await waitFor(() => nodes.reduce((sum, node) => sum + node.feed.size, 0) === streams, 'every stream joined')
+  let faulting = true
   let publishing = true
-  const publishers = Promise.all([ledger.run(nodes, publishes.perPublisher, publishes.pauseMs), ledger.run([...nodes].reverse(), publishes.perPublisher, publishes.pauseMs)])
-    .finally(() => { publishing = false })
-  await Promise.all([publishers, faults(), ...clients.map((client) => client.run(nodes, () => !publishing, 200))])
+  const injected = faults().finally(() => { faulting = false })
+  const busy = (): boolean => faulting
+  const publishers = Promise.all([ledger.run(nodes, busy), ledger.run([...nodes].reverse(), busy)]).finally(() => { publishing = false })
+  await Promise.all([publishers, injected, ...clients.map((client) => client.run(nodes, () => !publishing, 400))])
   await Promise.all(clients.map((client, i) => client.catchUp(nodes[i % nodes.length] as ChaosNode, ledger, 10_000)))
   report(t, ledger, clients)
 }
