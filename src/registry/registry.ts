@@ -57,6 +57,10 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
   readonly name: string
   readonly #members = new Map<S, Member>()
   readonly #keys = new Map<string, Set<S>>()
+  // Subscribers that resumed at an id this node has not written yet (it lags
+  // behind the node they left, or is still coalescing): the live events up to
+  // that id, which they have, are not written to them again.
+  readonly #floors = new Map<S, string>()
   readonly #ring: ReplayRing
   readonly #replay: Replay
   readonly #longPoll: LongPoll
@@ -98,7 +102,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     // Rejects only when closed before it could subscribe; close() sees that again.
     this.#unsubscribe.catch(() => {})
     this.#replay = new Replay(this.#ring, this.#backplane, name, this.#unsubscribe)
-    this.#longPoll = new LongPoll(this.#ring, () => this.#delivered, this.#pollHistory, resolved.maxReplayBytes)
+    this.#longPoll = new LongPoll(this.#ring, () => this.#delivered, this.#pollHistory, (a, b) => this.#backplane.compare(a, b), resolved.maxReplayBytes)
   }
 
   /** Resolves once the registry listens to its backplane (at once in memory). */
@@ -119,7 +123,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     for (let attempt = 1; ; attempt++) {
       if (this.#closed) throw new FST_ERR_REGISTRY_CLOSED(this.name)
       try {
-        const stop = await this.#backplane.subscribe(this.name, this.#receive)
+        const stop = await this.#backplane.subscribe(this.name, this.#receive, this.#lost)
         if (this.#closed) {
           await stop()
           throw new FST_ERR_REGISTRY_CLOSED(this.name)
@@ -235,6 +239,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     const member = this.#members.get(subscriber)
     if (member === undefined) return false
     this.#members.delete(subscriber)
+    this.#floors.delete(subscriber)
     if (member.key !== undefined) {
       const keyed = this.#keys.get(member.key)
       keyed?.delete(subscriber)
@@ -318,9 +323,10 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     if (this.#closed) return
     this.#closed = true
     this.#flush()
-    this.#longPoll.close()
+    this.#longPoll.endAll('timeout')
     this.#members.clear()
     this.#keys.clear()
+    this.#floors.clear()
     this.#local.clear()
     // A subscription still being retried stops at once.
     this.#retry?.wake()
@@ -343,7 +349,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     const filtered = event.filtered === true
     const ringEvent = filtered ? { id: event.id, key: event.key, bytes: Buffer.from(event.payload) } : toRingEvent(event)
     if (this.#coalesce === false) {
-      this.#deliver(ringEvent, options, 1)
+      this.#deliver(ringEvent, options)
       if (!filtered) this.#recorded([ringEvent])
       return
     }
@@ -352,6 +358,23 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     if (this.#flushTimer === null) {
       this.#flushTimer = this.#coalesce === 0 ? setImmediate(this.#flush) : setTimeout(this.#flush, this.#coalesce)
     }
+  }
+
+  /**
+   * The backplane lost events this node may not have received (Redis
+   * restarted without them): no replay may pass over the gap, so the registry
+   * starts over, as if new (an empty ring, no `lastEventId` until the next
+   * event), and every subscriber and long-poll waiter is told to resync.
+   */
+  readonly #lost = (): void => {
+    if (this.#closed) return
+    this.#flush()
+    const last = this.#delivered ?? START_CURSOR
+    this.#ring.clear()
+    this.#floors.clear()
+    this.#delivered = undefined
+    this.#longPoll.endAll('reset')
+    for (const subscriber of [...this.#members.keys()]) this.#resync(subscriber, last)
   }
 
   /** Writes the coalesced events: consecutive plain broadcasts as one chunk, the rest one by one. */
@@ -367,7 +390,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     let run: RingEvent[] = []
     const writeRun = (): void => {
       if (run.length === 0) return
-      this.#deliver({ id: '', key: undefined, bytes: joinEvents(run) }, undefined, run.length)
+      this.#deliver({ id: '', key: undefined, bytes: joinEvents(run) }, undefined, run)
       run = []
     }
     for (const { event, options } of pending) {
@@ -376,7 +399,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
         continue
       }
       writeRun()
-      this.#deliver(event, options, 1)
+      this.#deliver(event, options)
     }
     writeRun()
     const replayable = pending.filter((entry) => entry.options?.filter === undefined).map((entry) => entry.event)
@@ -393,20 +416,29 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     this.#longPoll.answer(events)
   }
 
-  // `events`: how many events `event.bytes` holds (a coalesced run holds several).
-  #deliver (event: RingEvent, options: BroadcastOptions<S> | undefined, events: number): void {
+  /** Writes `event` (a coalesced `run` of events joined as one) to the subscribers it is for. */
+  #deliver (event: RingEvent, options: BroadcastOptions<S> | undefined, run: RingEvent[] = [event]): void {
     const targets = event.key === undefined ? this.#members.keys() : (this.#keys.get(event.key) ?? []).values()
     const except = options?.except
     const filter = options?.filter
+    const floors = this.#floors.size === 0 ? undefined : this.#floors
     // The same bytes for everyone; their HTTP/1.1 chunk is framed once, by the first stream that wants it.
     const shared = new SharedEvent(event.bytes)
     let written = 0
     for (const subscriber of targets) {
       if (except !== undefined && isExcepted(subscriber, except)) continue
       if (filter !== undefined && !this.#safeFilter(filter, subscriber)) continue
+      const floor = floors?.get(subscriber)
+      let bytes = event.bytes
+      if (floor !== undefined) {
+        const above = run.filter((each) => this.#backplane.compare(each.id, floor) > 0)
+        if (above.length === 0) continue
+        floors?.delete(subscriber)
+        bytes = joinEvents(above)
+      }
       try {
-        if (subscriber.writeShared !== undefined) subscriber.writeShared(shared)
-        else subscriber.write(event.bytes)
+        if (subscriber.writeShared !== undefined && bytes === event.bytes) subscriber.writeShared(shared)
+        else subscriber.write(bytes)
         written++
       } catch (error) {
         // One broken subscriber never stops the others.
@@ -414,10 +446,10 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
         this.delete(subscriber)
       }
     }
-    const bytes = event.bytes.length
-    this.#events += events
-    this.#bytes += bytes * written
-    if (registryBroadcast.hasSubscribers) registryBroadcast.publish({ registry: this, events, subscribers: written, bytes })
+    const size = event.bytes.length
+    this.#events += run.length
+    this.#bytes += size * written
+    if (registryBroadcast.hasSubscribers) registryBroadcast.publish({ registry: this, events: run.length, subscribers: written, bytes: size })
   }
 
   #safeFilter (filter: (subscriber: S) => boolean, subscriber: S): boolean {
@@ -483,9 +515,17 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     return new Set(this.#pending.map((entry) => entry.event.id))
   }
 
-  // What a resuming subscriber missed, in one write; more than maxReplayBytes is never held for one client: it is resynced.
+  /**
+   * Writes what a resuming subscriber missed, in one write; more than
+   * maxReplayBytes is never held for one client: it is resynced. When it
+   * missed nothing, this node may not have written its id yet: the live
+   * events up to it are kept from it.
+   */
   #replayTo (subscriber: S, missed: RingEvent[], lastEventId: string): void {
-    if (missed.length === 0) return
+    if (missed.length === 0) {
+      this.#floors.set(subscriber, lastEventId)
+      return
+    }
     if (fitting(missed, this.#maxReplayBytes) < missed.length) {
       this.#resync(subscriber, lastEventId)
       return

@@ -589,3 +589,128 @@ t.test('registry:backplane reports each refused subscription, the one that holds
   t.equal(states.length, 3)
   t.same(states[2], { registry, connected: false, error: undefined })
 })
+
+/**
+ * Nodes on one shared log, each hearing it only when the test lets it (a node
+ * behind Redis): since() answers, as Redis does, with what that node heard
+ * after an id the log has, and `undefined` for an id the log lacks.
+ */
+class LaggingBackplane implements Backplane {
+  readonly #log: BackplaneEvent[]
+  #heard = 0
+  #listener: BackplaneListener | undefined
+
+  constructor (log: BackplaneEvent[]) {
+    this.#log = log
+  }
+
+  async publish (_channel: string, message: BackplaneMessage): Promise<string> {
+    const event: BackplaneEvent = { ...message, id: String(this.#log.length + 1) }
+    this.#log.push(event)
+    return event.id
+  }
+
+  async subscribe (_channel: string, listener: BackplaneListener): Promise<() => Promise<void>> {
+    this.#listener = listener
+    return async () => { this.#listener = undefined }
+  }
+
+  /** Delivers what the log has that this node has not heard yet. */
+  catchUp (): void {
+    while (this.#heard < this.#log.length) this.#listener?.(this.#log[this.#heard++] as BackplaneEvent)
+  }
+
+  async since (_channel: string, id: string): Promise<BackplaneEvent[] | undefined> {
+    if (!this.#log.some((event) => event.id === id)) return undefined
+    return this.#log.slice(0, this.#heard).filter((event) => this.compare(event.id, id) > 0)
+  }
+
+  // The start cursor, 0-0, is 0.
+  compare (a: string, b: string): number {
+    return parseInt(a) - parseInt(b)
+  }
+
+  async close (): Promise<void> {}
+}
+
+t.test('a client never receives an id at or below one it has: on a node behind the one it left, or still coalescing', async (t) => {
+  const log: BackplaneEvent[] = []
+  const resyncs: string[] = []
+  const onResync = (_subscriber: Recorder, lastEventId: string): void => { resyncs.push(lastEventId) }
+  const backplaneA = new LaggingBackplane(log)
+  const backplaneB = new LaggingBackplane(log)
+  const nodeA = new Registry<Recorder>('feed', { backplane: backplaneA, replay: 4, onResync })
+  const nodeB = new Registry<Recorder>('feed', { backplane: backplaneB, replay: 4, onResync })
+  await Promise.all([nodeA.ready(), nodeB.ready()])
+  const onA = new Recorder()
+  nodeA.add(onA)
+  for (let n = 1; n <= 3; n++) await nodeA.patchSignals({ n })
+  backplaneA.catchUp()
+  backplaneB.catchUp()
+  for (let n = 4; n <= 5; n++) await nodeA.patchSignals({ n })
+  backplaneA.catchUp()
+  t.same(onA.events().map((event) => event.id), ['1', '2', '3', '4', '5'], 'A is up to date')
+  // The client moves to B, which has heard 3 events of the 5 it saw.
+  const onB = new Recorder('5')
+  nodeB.add(onB)
+  await waitFor(() => nodeB.has(onB), 'B looked its id up in the history')
+  await nodeA.patchSignals({ n: 6 })
+  backplaneB.catchUp()
+  t.same(onB.events().map((event) => event.id), ['6'], 'B catches up: only what comes after the client\'s id')
+  t.same(resyncs, [], 'its id is known: no resync')
+
+  // A node that heard the client's id but has not written it yet (its coalescing window is open).
+  const coalescing = new LaggingBackplane(log)
+  const nodeC = new Registry<Recorder>('feed', { backplane: coalescing, replay: 4, coalesce: 0, onResync })
+  await nodeC.ready()
+  await nodeA.patchSignals({ n: 7 })
+  coalescing.catchUp()
+  const onC = new Recorder('7')
+  nodeC.add(onC)
+  await new Promise((resolve) => setImmediate(resolve))
+  await nodeA.patchSignals({ n: 8 })
+  coalescing.catchUp()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(onC.events().map((event) => event.id), ['8'], 'the window\'s events up to its id are not written to it')
+  t.same(resyncs, [], 'no resync either')
+  await Promise.all([nodeA.close(), nodeB.close(), nodeC.close()])
+})
+
+t.test('long-poll on a node behind the client\'s cursor, or still coalescing it: nothing up to the cursor, which never goes back', async (t) => {
+  const log: BackplaneEvent[] = []
+  const backplaneA = new LaggingBackplane(log)
+  const backplaneB = new LaggingBackplane(log)
+  const nodeA = new Registry('feed', { backplane: backplaneA })
+  const nodeB = new Registry('feed', { backplane: backplaneB })
+  await Promise.all([nodeA.ready(), nodeB.ready()])
+  for (let n = 1; n <= 3; n++) await nodeA.patchSignals({ n })
+  backplaneA.catchUp()
+  backplaneB.catchUp()
+  for (let n = 4; n <= 5; n++) await nodeA.patchSignals({ n })
+  backplaneA.catchUp()
+  // The client polled A up to 5; B has written 3.
+  t.same(await nodeB.poll('5', { timeout: 10 }), { status: 'timeout', cursor: '5' }, 'a timeout gives the client\'s cursor back, not B\'s older one')
+  const held = nodeB.poll('5', { timeout: 60_000 })
+  await waitFor(() => nodeB.waiting === 1, 'B looked the cursor up in the history, and holds the request')
+  await nodeA.patchSignals({ n: 6 })
+  backplaneB.catchUp()
+  const answer = await held
+  t.equal(answer.cursor, '6')
+  t.same(new SSEParser().push(answer.status === 'events' ? answer.events.toString() : '').map((event) => event.id), ['6'], 'only what comes after the cursor')
+
+  const coalescing = new LaggingBackplane(log)
+  const nodeC = new Registry('feed', { backplane: coalescing, coalesce: 0 })
+  await nodeC.ready()
+  await nodeA.patchSignals({ n: 7 })
+  coalescing.catchUp()
+  // 7 is in C's ring, not written yet.
+  const waiting = nodeC.poll('7', { timeout: 60_000 })
+  t.equal(nodeC.waiting, 1, 'held')
+  await new Promise((resolve) => setImmediate(resolve))
+  await nodeA.patchSignals({ n: 8 })
+  coalescing.catchUp()
+  const later = await waiting
+  t.same(new SSEParser().push(later.status === 'events' ? later.events.toString() : '').map((event) => event.id), ['8'], 'the window\'s events up to the cursor are not answered')
+  t.equal(later.cursor, '8')
+  await Promise.all([nodeA.close(), nodeB.close(), nodeC.close()])
+})
