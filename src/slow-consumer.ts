@@ -73,6 +73,8 @@ export class StallClock {
   readonly limits: SlowConsumerLimits
   readonly #onStall: () => void
   #timer: NodeJS.Timeout | null = null
+  // Set when the timer ran out: the verdict waits for the I/O of that turn (see #expire).
+  #confirming: NodeJS.Immediate | null = null
 
   constructor (limits: SlowConsumerLimits, onStall: () => void) {
     this.limits = limits
@@ -81,7 +83,7 @@ export class StallClock {
 
   /** True while the client is above the soft bound and the clock runs. */
   get running (): boolean {
-    return this.#timer !== null
+    return this.#timer !== null || this.#confirming !== null
   }
 
   /**
@@ -90,7 +92,7 @@ export class StallClock {
    */
   check (buffered: number): boolean {
     if (buffered > this.limits.hardMaxBufferedBytes) return true
-    if (buffered > this.limits.maxBufferedBytes && this.#timer === null) {
+    if (buffered > this.limits.maxBufferedBytes && !this.running) {
       this.#timer = setTimeout(this.#expire, this.limits.stallTimeout)
       // A stalled client alone never keeps the process alive.
       this.#timer.unref()
@@ -105,13 +107,22 @@ export class StallClock {
 
   /** Stops the clock (the client is gone, or drained). */
   stop (): void {
-    if (this.#timer === null) return
-    clearTimeout(this.#timer)
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    if (this.#confirming !== null) clearImmediate(this.#confirming)
     this.#timer = null
+    this.#confirming = null
   }
 
+  // After a turn that blocked the event loop past the stall time, timers run before the I/O
+  // that may have drained the client: the verdict comes after that I/O (setImmediate), and a
+  // drain in it stops the clock.
   readonly #expire = (): void => {
     this.#timer = null
+    this.#confirming = setImmediate(this.#confirm)
+  }
+
+  readonly #confirm = (): void => {
+    this.#confirming = null
     this.#onStall()
   }
 }
