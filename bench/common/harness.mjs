@@ -91,7 +91,8 @@ export async function setup (scriptUrl, { variants: { VARIANTS, DIAGNOSTICS, var
     fds,
     fdsHard: hard,
     // The command line of this run, as a reader would type it from the repository's root.
-    command: ['node', path.relative(root, fileURLToPath(scriptUrl)), ...process.argv.slice(2)].join(' '),
+    // An argument a shell would split or drop (empty, spaces, quotes) is single-quoted.
+    command: ['node', path.relative(root, fileURLToPath(scriptUrl)), ...process.argv.slice(2)].map((arg) => /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`).join(' '),
     async finish (data) {
       await write(data, outputNames(args.out, svgName).jsonFile)
       for (const line of verdicts(data)) console.log(line)
