@@ -7,6 +7,7 @@
  * it: broadcaster.ts (the Datastar methods), replay.ts (Last-Event-ID
  * resumes), long-poll.ts (held requests), options.ts (options and defaults).
  */
+import { deferred, type Deferred } from '../deferred.js'
 import { AsyncResource } from 'node:async_hooks'
 import { FST_ERR_REGISTRY_CLOSED } from '../errors.js'
 import { SharedEvent } from '../sse/chunk.js'
@@ -74,6 +75,8 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
   #origins = 0
   #pending: Array<PendingEvent<S>> = []
   #flushTimer: NodeJS.Timeout | NodeJS.Immediate | null = null
+  // Settles when the coalesced events waiting now have been written (what a publisher's await waits for).
+  #written: Deferred<void> | null = null
   // The newest event written to subscribers (the ring may hold newer, coalesced ones).
   #delivered: string | undefined
   #unsubscribe: Promise<() => Promise<void>>
@@ -190,6 +193,8 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
    * @example for (const row of rows) { feed.patchElements(render(row)); await feed.drained() }
    */
   async drained (): Promise<void> {
+    // Coalesced events are written first: they are part of what the subscribers must take.
+    if (this.#written !== null) await this.#written.promise
     const waits: Array<Promise<unknown>> = []
     for (const subscriber of this.#members.keys()) if (subscriber.drained !== undefined) waits.push(subscriber.drained())
     await Promise.all(waits)
@@ -286,8 +291,9 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     }
     const message: BackplaneMessage = { payload, key, origin }
     if (options?.filter !== undefined) message.filtered = true
-    // The in-memory backplane delivers inside publish(): the event is written before this returns.
-    return this.#backplane.publish(this.name, message).catch((error: Error) => {
+    // The in-memory backplane delivers inside publish(): once its turn's write (coalesce) is out, the
+    // event has been handed to every subscriber of this node when the promise resolves.
+    return this.#backplane.publish(this.name, message).then(this.#afterWrite, (error: Error) => {
       if (origin !== undefined) this.#local.delete(origin)
       throw error
     })
@@ -356,6 +362,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     if (!filtered) this.#ring.push(ringEvent)
     this.#pending.push({ event: ringEvent, options })
     if (this.#flushTimer === null) {
+      this.#written = deferred()
       this.#flushTimer = this.#coalesce === 0 ? setImmediate(this.#flush) : setTimeout(this.#flush, this.#coalesce)
     }
   }
@@ -384,9 +391,15 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
       clearImmediate(this.#flushTimer as NodeJS.Immediate)
       this.#flushTimer = null
     }
+    const written = this.#written
+    this.#written = null
     const pending = this.#pending
-    if (pending.length === 0) return
     this.#pending = []
+    if (pending.length > 0) this.#writePending(pending)
+    written?.resolve()
+  }
+
+  #writePending (pending: Array<PendingEvent<S>>): void {
     let run: RingEvent[] = []
     const writeRun = (): void => {
       if (run.length === 0) return
@@ -407,6 +420,12 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
       this.#delivered = (replayable[replayable.length - 1] as RingEvent).id
       this.#longPoll.answer(replayable)
     }
+  }
+
+  // After a publish: with coalesced events waiting, once they are written (at the end of the turn, or the window).
+  readonly #afterWrite = (id: string): string | Promise<string> => {
+    const written = this.#written
+    return written === null ? id : written.promise.then(() => id)
   }
 
   /** A delivered, replayable event: into the ring, the newest cursor, and to long-poll waiters. */

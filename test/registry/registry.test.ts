@@ -208,19 +208,17 @@ t.test('coalescing: events published in one window reach each subscriber in one 
   const a = new Recorder()
   const b = new Recorder()
   registry.add(a).add(b, { key: 'b' })
-  const ids = await Promise.all([registry.patchSignals({ n: 1 }), registry.patchSignals({ n: 2 }), registry.patchSignals({ n: 3 })])
-  t.same(ids.map(counter), ['1', '2', '3'])
+  const published = Promise.all([registry.patchSignals({ n: 1 }), registry.patchSignals({ n: 2 }), registry.patchSignals({ n: 3 })])
   t.equal(a.chunks.length, 0, 'nothing yet: the window is open')
-  await new Promise((resolve) => setImmediate(resolve))
-  t.equal(a.chunks.length, 1, 'one write for the burst')
+  const ids = await published
+  t.same(ids.map(counter), ['1', '2', '3'])
+  t.equal(a.chunks.length, 1, 'one write for the burst, out when the publishes resolve')
   t.equal(a.chunks[0], b.chunks[0], 'and the same bytes for everyone')
   t.same(a.events().map((event) => event.id), ['1', '2', '3'])
-  await registry.patchSignals({ n: 4 })
-  await registry.to('b').patchSignals({ n: 5 })
-  await registry.patchSignals({ n: 6 })
+  const window = Promise.all([registry.patchSignals({ n: 4 }), registry.to('b').patchSignals({ n: 5 }), registry.patchSignals({ n: 6 })])
   const late = new Recorder(idAt(ids[0] as string, 2))
   registry.add(late)
-  await new Promise((resolve) => setImmediate(resolve))
+  await window
   t.same(a.events().map((event) => event.id), ['1', '2', '3', '4', '6'], 'unicast events stay out, order is kept')
   t.same(b.events().map((event) => event.id), ['1', '2', '3', '4', '5', '6'])
   t.same(late.events().map((event) => event.id), ['3', '4', '6'], 'a replay during a window: no gap, no repeat')
@@ -266,9 +264,9 @@ t.test('long-poll during a coalescing window: the events up to the cursor given,
   const registry = new Registry<Recorder>('poll-window', { coalesce: 0 })
   const one = await registry.patchSignals({ n: 1 })
   const two = await registry.patchSignals({ n: 2 })
-  await new Promise((resolve) => setImmediate(resolve))
-  const three = await registry.patchSignals({ n: 3 })
+  const inWindow = registry.patchSignals({ n: 3 })
   const first = await registry.poll(one)
+  const three = await inWindow
   t.match(first, { status: 'events', cursor: two })
   t.same(first.status === 'events' && new SSEParser().push(first.events.toString()).map((event) => event.id), [two], 'not the event still in the window')
   const second = await registry.poll(first.cursor)
@@ -314,14 +312,14 @@ t.test('a filtered broadcast stays on its node, out of replay, and carries no id
 t.test('lastEventId is the newest written event', async (t) => {
   const registry = new Registry<Recorder>('cursor', { coalesce: 0 })
   t.equal(registry.lastEventId, undefined)
-  const id = await registry.patchSignals({ n: 1 })
+  const published = registry.patchSignals({ n: 1 })
   t.equal(registry.lastEventId, undefined, 'not before the coalesced write')
-  await new Promise((resolve) => setImmediate(resolve))
-  t.equal(registry.lastEventId, id)
+  const id = await published
+  t.equal(registry.lastEventId, id, 'the publish resolves once it is written')
 })
 
-t.test('in memory, an event is written before its broadcast method returns', async (t) => {
-  const registry = new Registry<Recorder>('sync')
+t.test('in memory with coalesce: false, an event is written before its broadcast method returns', async (t) => {
+  const registry = new Registry<Recorder>('sync', { coalesce: false })
   const subscriber = new Recorder()
   registry.add(subscriber)
   const sent = registry.patchSignals({ n: 1 })
@@ -639,8 +637,8 @@ t.test('a client never receives an id at or below one it has: on a node behind t
   const onResync = (_subscriber: Recorder, lastEventId: string): void => { resyncs.push(lastEventId) }
   const backplaneA = new LaggingBackplane(log)
   const backplaneB = new LaggingBackplane(log)
-  const nodeA = new Registry<Recorder>('feed', { backplane: backplaneA, replay: 4, onResync })
-  const nodeB = new Registry<Recorder>('feed', { backplane: backplaneB, replay: 4, onResync })
+  const nodeA = new Registry<Recorder>('feed', { backplane: backplaneA, replay: 4, coalesce: false, onResync })
+  const nodeB = new Registry<Recorder>('feed', { backplane: backplaneB, replay: 4, coalesce: false, onResync })
   await Promise.all([nodeA.ready(), nodeB.ready()])
   const onA = new Recorder()
   nodeA.add(onA)
