@@ -12,6 +12,8 @@ expectError(app.register(registryPlugin, { onError: () => {} }))
 
 const feed = app.registry('feed')
 expectType<Registry<DatastarStream>>(feed)
+expectType<Promise<void>>(feed.drained())
+expectType<Registry<DatastarStream>>(app.registry('paged', { maxReplayBytes: 1 << 20, coalesce: false }))
 expectType<Registry<DatastarStream>>(app.registry('feed', { replay: 10, onResync: (sse, lastEventId) => { expectType<DatastarStream>(sse); expectType<string>(lastEventId) } }))
 expectType<Promise<string>>(feed.patchElements('<p id="x"></p>', { mode: 'inner', except: undefined }))
 expectType<Promise<string>>(feed.patchSignals({ a: 1 }, { filter: (sse) => sse.encoding === 'identity' }))

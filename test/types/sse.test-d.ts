@@ -73,8 +73,9 @@ app.get('/events', async (request, reply) => {
   expectType<Promise<void>>(stream.closed)
   expectType<AbortSignal>(stream.signal)
   expectType<string | undefined>(stream.lastEventId)
-  expectType<'client' | 'server' | 'overflow' | undefined>(stream.closeReason)
+  expectType<'client' | 'server' | 'overflow' | 'stall' | undefined>(stream.closeReason)
   expectType<boolean>(stream.isOpen)
+  expectType<Promise<boolean>>(stream.drained())
   expectType<boolean>(stream.isClosed)
   expectType<number>(stream.bufferedAmount)
   expectType<void>(stream.open())
@@ -150,7 +151,7 @@ expectAssignable<FastifyContextConfig>({ sse: { compression: { coalesce: 0 }, ke
 expectNotAssignable<FastifyContextConfig>({ sse: { compression: 'yes' } })
 
 // Slow clients: a bound and a policy, per plugin, route and stream.
-app.register(sse, { maxBufferedBytes: 64 * 1024, overflow: 'drop-oldest' })
+app.register(sse, { maxBufferedBytes: 64 * 1024, hardMaxBufferedBytes: 1024 * 1024, stallTimeout: 5000, overflow: 'drop-oldest' })
 expectError(app.register(sse, { overflow: 'block' }))
 expectAssignable<FastifyContextConfig>({ sse: { maxBufferedBytes: 1024, overflow: 'close' } })
 app.get('/bounded', async (_request, reply) => {

@@ -7,7 +7,7 @@ import type { Subscriber } from 'fastify-datastar/registry'
 import type * as core from 'fastify-datastar/core'
 
 const app = Fastify()
-app.register(websocket, { heartbeat: 10_000, origins: ['https://app.example.com'], overflow: 'drop-oldest', closeTimeout: 500 })
+app.register(websocket, { heartbeat: 10_000, origins: ['https://app.example.com'], overflow: 'drop-oldest', closeTimeout: 500, hardMaxBufferedBytes: 1 << 24, stallTimeout: 5000, messageTimeout: 10_000 })
 app.register(websocket, { origins: (origin) => origin.endsWith('.example.com'), websocket: { options: { maxPayload: 4096 } } })
 expectError(app.register(websocket, { overflow: 'grow' }))
 expectError(app.register(websocket, { envelope: 'xml' }))
