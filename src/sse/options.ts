@@ -90,13 +90,24 @@ export function resolveStreamSettings (levels: ReadonlyArray<StreamSettings | un
  */
 export function streamLimits (settings: StreamSettings): SlowConsumerLimits {
   const { maxBufferedBytes, hardMaxBufferedBytes, stallTimeout, overflow } = settings
-  return slowConsumerLimits({
-    maxBufferedBytes: maxBufferedBytes === undefined ? undefined : validateBytes('maxBufferedBytes', maxBufferedBytes),
-    hardMaxBufferedBytes: hardMaxBufferedBytes === undefined ? undefined : validateBytes('hardMaxBufferedBytes', hardMaxBufferedBytes),
-    stallTimeout: stallTimeout === undefined ? undefined : validateStallTimeout(stallTimeout),
-    overflow: overflow === undefined ? undefined : validateOverflow(overflow)
-  })
+  // Streams with the same settings share one frozen limits object: an idle stream costs no more than before.
+  const key = `${String(maxBufferedBytes)} ${String(hardMaxBufferedBytes)} ${String(stallTimeout)} ${String(overflow)}`
+  let limits = SHARED_LIMITS.get(key)
+  if (limits === undefined) {
+    limits = Object.freeze(slowConsumerLimits({
+      maxBufferedBytes: maxBufferedBytes === undefined ? undefined : validateBytes('maxBufferedBytes', maxBufferedBytes),
+      hardMaxBufferedBytes: hardMaxBufferedBytes === undefined ? undefined : validateBytes('hardMaxBufferedBytes', hardMaxBufferedBytes),
+      stallTimeout: stallTimeout === undefined ? undefined : validateStallTimeout(stallTimeout),
+      overflow: overflow === undefined ? undefined : validateOverflow(overflow)
+    }))
+    // Bounded: an app that varies its settings per request only loses the sharing.
+    if (SHARED_LIMITS.size >= 64) SHARED_LIMITS.clear()
+    SHARED_LIMITS.set(key, limits)
+  }
+  return limits
 }
+
+const SHARED_LIMITS = new Map<string, SlowConsumerLimits>()
 
 /**
  * Validates a keep-alive setting: a positive number of milliseconds or `false`.

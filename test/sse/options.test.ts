@@ -60,3 +60,10 @@ t.test('slow-consumer limits: the hard bound defaults to 16 soft bounds and is n
   t.equal(streamLimits({ maxBufferedBytes: 1024, hardMaxBufferedBytes: 10 }).hardMaxBufferedBytes, 1024, 'raised to the soft bound')
   t.throws(() => streamLimits({ stallTimeout: 0 }), { code: 'FST_ERR_SSE_INVALID_OPTION', message: /stallTimeout/ })
 })
+
+t.test('streams with the same settings share one frozen limits object', async (t) => {
+  const first = streamLimits({ maxBufferedBytes: 4096, stallTimeout: 100 })
+  t.equal(streamLimits({ maxBufferedBytes: 4096, stallTimeout: 100 }), first)
+  t.not(streamLimits({ maxBufferedBytes: 4096 }), first)
+  t.ok(Object.isFrozen(first))
+})
