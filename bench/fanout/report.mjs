@@ -79,13 +79,14 @@ function spread (rows, key) {
 }
 
 /**
- * Issue #11: coalesce 0 (one write per subscriber per event-loop turn) against
- * the default coalesce: false, each round against the other's same round, with
+ * Issue #11: coalesce 0 (one write per subscriber per event-loop turn, the
+ * default since) against coalesce: false, each round against the other's same round, with
  * the spread over rounds (min – max) next to each median.
  */
 function coalesce0Section (data) {
   const { fanoutRounds } = data
-  const ids = ['fastify-datastar', 'fastify-datastar-coalesce0']
+  // [false, 0]: the default is coalesce 0.
+  const ids = ['fastify-datastar-uncoalesced', 'fastify-datastar']
   if (!ids.every((id) => data.variants.includes(id))) return []
   const out = ['## coalesce 0 against coalesce: false (issue #11)', '',
     'Medians over rounds, with the spread over rounds (min – max). "Same round" divides each round\'s coalesce 0 result by the `false` result of the same round (same machine load), then takes the median and the range of those ratios: a range that holds 1.00 means the rounds do not tell the two apart.', '']
@@ -128,7 +129,7 @@ function report (data, svgName) {
     `- **Fan-out**: per variant and N, a fresh server and client; N connections; one warm-up burst; then one measured burst of ${EVENTS} events of ~200 B (${data.publish === 'same-turn' ? 'publish pattern **same-turn** (`--publish same-turn`): every publish in one synchronous loop, nothing awaited between them, as one handler publishing several events at once' : 'publish pattern **macrotask** (the default): one publish per macrotask, `setImmediate` between them, as if each came from its own request'}; each event stamped with its send time). **Deliveries/s** = N × ${EVENTS} / (time from the first publish to the last event received by the last client). **p50/p99** over all N × ${EVENTS} deliveries, from each event's send time (stamped when its publish call begins). Because each publish waits for the previous one to return, a server whose publish is slow also stamps its later events late (coordinated omission), so the latency **from the burst start** (all ${EVENTS} events wanted at once) is given too: it counts the wait behind earlier events. **Server CPU** = server process user+system time during the measured burst / deliveries. The variants take turns within each round (a new, seeded order each round); medians over rounds.`,
     idle === null ? '- **Idle memory**: not measured in this run (`--idle 0`).' : `- **Idle memory**: per variant, a fresh server; 200 connections opened and closed (warm-up); GC; baseline; ${fmt(IDLE)} idle connections opened and registered; GC; growth of RSS and V8 heapUsed / ${fmt(IDLE)}. Keep-alive comments are off in every variant. Median of ${idleRounds} rounds.`,
     '- Diagnostics (in italics; not peers, not held to the targets): in fan-out, **raw socket writes** (node:http writes the head, then each event goes to `res.socket.write()` as one pre-framed HTTP/1.1 chunk built once per event: what `res.write()`\'s own work costs); in idle memory, **Fastify, hijacked reply** (`reply.hijack()`, head and writes on the raw response, kept in a Set: Fastify\'s own per-request cost) and **fastify-datastar streams in a Set** (`reply.datastar()` without the registry: the stream\'s cost). They split the gap between raw and fastify-datastar.',
-    '- Variants: **raw** keeps a `Set` of responses and writes one pre-encoded `Buffer` per event to each; **datastar-sdk** calls `ServerSentEventGenerator#patchSignals(json, { eventId })` per connection; **@fastify/sse** calls `reply.sse.send({ id, event, data })` per connection (heartbeat off, identity serializer); **better-sse** calls `channel.broadcast(data, event, { eventId })` (keep-alive and retry off, identity serializer); **fastify-datastar** `registry.patchSignals(json)` (defaults: replay ring of 256 events); **coalesce 0** the same with the registry option `coalesce: 0` (the events of one event-loop turn gathered, flushed by `setImmediate`: one write per subscriber per turn); **coalesce** (2 ms) with `coalesce: 2`.',
+    '- Variants: **raw** keeps a `Set` of responses and writes one pre-encoded `Buffer` per event to each; **datastar-sdk** calls `ServerSentEventGenerator#patchSignals(json, { eventId })` per connection; **@fastify/sse** calls `reply.sse.send({ id, event, data })` per connection (heartbeat off, identity serializer); **better-sse** calls `channel.broadcast(data, event, { eventId })` (keep-alive and retry off, identity serializer); **fastify-datastar** `registry.patchSignals(json)` (defaults: replay ring of 256 events, `coalesce: 0`: the events of one event-loop turn gathered, flushed by `setImmediate`, one write per subscriber per turn); **coalesce: false** the same with each event written when published; **coalesce** (2 ms) with `coalesce: 2`.',
     '')
   out.push(`Run from ${startedAt} to ${finishedAt}.${cut ? ' **The time limit cut the run short: fewer rounds than asked (see the round counts).**' : ''}`, '')
 

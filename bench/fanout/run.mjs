@@ -165,7 +165,7 @@ const profiles = []
 const heap = []
 if (!args['skip-profile']) {
   await withScratch('fanout', async (scratch) => {
-    for (const variant of SELECTED.filter((v) => v.id === 'raw' || v.id === 'fastify-datastar' || v.id === 'fastify-datastar-coalesce0' || v.id === 'fastify-datastar-coalesce')) {
+    for (const variant of SELECTED.filter((v) => v.id === 'raw' || v.id === 'fastify-datastar' || v.id === 'fastify-datastar-uncoalesced' || v.id === 'fastify-datastar-coalesce')) {
       try {
         const file = await profileBursts(variant, PROFILE_N, PROFILE_BURSTS, path.join(scratch, `${variant.id}.cpuprofile`))
         profiles.push({ variant, summary: await summarizeProfile(file) })

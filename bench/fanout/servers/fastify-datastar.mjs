@@ -11,14 +11,16 @@ import Fastify from 'fastify'
 import fastifyDatastar from 'fastify-datastar'
 import { EVENT, serve } from './common.mjs'
 
-const coalesce = process.env.FANOUT_COALESCE === undefined ? false : Number(process.env.FANOUT_COALESCE)
+// Unset: the registry's default (coalesce 0); 'false' or a number of ms: that setting.
+const setting = process.env.FANOUT_COALESCE
+const coalesce = setting === undefined ? undefined : setting === 'false' ? false : Number(setting)
 const noRegistry = process.env.FANOUT_NO_REGISTRY === '1'
 
 await serve(async () => {
   const app = Fastify({ logger: false })
   await app.register(fastifyDatastar, { compression: false, keepAlive: false })
   // The defaults otherwise (a replay ring of 256 events, which the peers do not keep).
-  const registry = app.registry('bench', coalesce === false ? undefined : { coalesce })
+  const registry = app.registry('bench', coalesce === undefined ? undefined : { coalesce })
   const streams = new Set()
   app.get('/sse', async (request, reply) => {
     const stream = reply.datastar({ compression: false, keepAlive: false })
