@@ -1,6 +1,6 @@
 import t from 'tap'
-import { Peer, RpcError, type PeerHost } from '../../src/rpc/peer.js'
-import { parseFrame, RpcErrorCode, type Frame } from '../../src/rpc/protocol.js'
+import { Peer, RpcError, type PeerHost } from '../../src/rpc/browser/peer.js'
+import { parseFrame, RpcErrorCode, type Frame } from '../../src/rpc/browser/protocol.js'
 
 type Run = PeerHost['run']
 

@@ -1,60 +1,61 @@
+// @ts-check
 /**
  * One side of an RPC session, the same in the browser and on the server:
  * calls out and their deadlines, calls in and their cancellation, and the
  * numbered frames that make both survive a reconnect exactly once. The
- * socket comes and goes (`attach`/`detach`); the peer outlives it. This
- * module runs in the browser too: it imports only the protocol.
+ * socket comes and goes (`attach`/`detach`); the peer outlives it. This file
+ * runs in the browser as it is: it imports only the protocol.
  */
-import { RpcErrorCode, type CallFrame, type Frame, type NumberedFrame, type ResultFrame, type WireError } from './protocol.js'
+import { RpcErrorCode } from './protocol.js'
+
+/** @typedef {import('./protocol.js').Frame} Frame */
+/** @typedef {import('./protocol.js').NumberedFrame} NumberedFrame */
+/** @typedef {import('./protocol.js').CallFrame} CallFrame */
+/** @typedef {import('./protocol.js').ResultFrame} ResultFrame */
+/** @typedef {import('./protocol.js').WireError} WireError */
+
+/**
+ * Options of one outgoing call: give up after `timeout` ms, or when `signal`
+ * aborts (either way the callee is told, and sees its own signal abort).
+ * @typedef {{ timeout?: number, signal?: AbortSignal }} CallOptions
+ */
+/**
+ * What a peer needs from the side that owns it: `run` runs an incoming call
+ * (resolving with its result, or rejecting: an `RpcError` travels with its
+ * code, anything else as a remote error with its message); the calls allowed
+ * in flight each way; the bytes of frames kept for a resend; the default
+ * timeout of outgoing calls, in ms.
+ * @typedef {{
+ *   run: (fn: string, args: unknown[], signal: AbortSignal) => Promise<unknown>,
+ *   maxInFlight: number,
+ *   maxOutboxBytes: number,
+ *   timeout: number
+ * }} PeerHost
+ */
+/**
+ * @typedef {{
+ *   resolve: (value: unknown) => void,
+ *   reject: (error: RpcError) => void,
+ *   timer: ReturnType<typeof setTimeout> | undefined,
+ *   signal: AbortSignal | undefined,
+ *   onAbort: (() => void) | undefined
+ * }} Pending
+ */
+/** @typedef {{ controller: AbortController, deadline: ReturnType<typeof setTimeout> | undefined }} Running */
+/** @typedef {{ frame: NumberedFrame, text: string }} Kept */
 
 /** An RPC failure: a code from `RpcErrorCode` (or the remote function's own) and a message. */
 export class RpcError extends Error {
-  readonly code: string
-  constructor (code: string, message: string) {
+  /**
+   * @param {string} code
+   * @param {string} message
+   */
+  constructor (code, message) {
     super(message)
     this.name = 'RpcError'
+    /** @readonly */
     this.code = code
   }
-}
-
-/** Options of one outgoing call. */
-export interface CallOptions {
-  /** Give up after this many ms (the callee is told, and sees its signal abort). */
-  timeout?: number
-  /** Abort the call (the callee is told too). */
-  signal?: AbortSignal
-}
-
-/** What a peer needs from the side that owns it. */
-export interface PeerHost {
-  /**
-   * Runs an incoming call: resolves with its result or rejects (an `RpcError`
-   * travels with its code, anything else as a remote error with its message).
-   */
-  run: (fn: string, args: unknown[], signal: AbortSignal) => Promise<unknown>
-  /** Limits: calls in flight each way, bytes of frames kept for a resend. */
-  maxInFlight: number
-  maxOutboxBytes: number
-  /** Default timeout of outgoing calls, in ms. */
-  timeout: number
-}
-
-interface Pending {
-  resolve: (value: unknown) => void
-  reject: (error: RpcError) => void
-  timer: ReturnType<typeof setTimeout> | undefined
-  signal: AbortSignal | undefined
-  onAbort: (() => void) | undefined
-}
-
-interface Running {
-  controller: AbortController
-  deadline: ReturnType<typeof setTimeout> | undefined
-}
-
-interface Kept {
-  frame: NumberedFrame
-  text: string
 }
 
 /**
@@ -65,65 +66,74 @@ interface Kept {
  * const sum = await peer.call('add', [1, 2])
  */
 export class Peer {
-  readonly #host: PeerHost
-  #send: ((text: string) => void) | null = null
+  /** @type {PeerHost} */
+  #host
+  /** @type {((text: string) => void) | null} */
+  #send = null
   // Frames sent (or to send), kept until the other side acknowledges them.
-  readonly #outbox: Kept[] = []
+  /** @type {Kept[]} */
+  #outbox = []
   #outboxBytes = 0
   #sent = 0
   // The highest frame number received in order, and whether an ack of it is due.
   #received = 0
   #ackScheduled = false
   #nextCallId = 1
-  readonly #pending = new Map<number, Pending>()
+  /** @type {Map<number, Pending>} */
+  #pending = new Map()
   // Incoming calls running, by id: their abort controllers (a cancel reaches the function) and deadlines.
-  readonly #running = new Map<number, Running>()
-  #ended: RpcError | null = null
+  /** @type {Map<number, Running>} */
+  #running = new Map()
+  /** @type {RpcError | null} */
+  #ended = null
 
-  constructor (host: PeerHost) {
+  /** @param {PeerHost} host */
+  constructor (host) {
     this.#host = host
   }
 
   /** The highest frame number received in order (what `hello`/`welcome` acknowledge). */
-  get received (): number {
+  get received () {
     return this.#received
   }
 
   /** Calls waiting for a result. */
-  get pending (): number {
+  get pending () {
     return this.#pending.size
   }
 
   /** Calls from the other side still running here. */
-  get running (): number {
+  get running () {
     return this.#running.size
-  }
-
-  /** True while a socket is attached. */
-  get attached (): boolean {
-    return this.#send !== null
   }
 
   /**
    * A socket is open: `peerReceived` is the last frame number the other side
    * has; what came after it is sent again, in order.
+   * @param {(text: string) => void} send
+   * @param {number} peerReceived
    */
-  attach (send: (text: string) => void, peerReceived: number): void {
+  attach (send, peerReceived) {
     this.#send = send
     this.#acknowledged(peerReceived)
     for (const kept of this.#outbox) send(kept.text)
   }
 
   /** The socket is gone: frames are kept for the next one. */
-  detach (): void {
+  detach () {
     this.#send = null
   }
 
   /**
-   * Calls `fn` on the other side with `args` (JSON values); resolves with its
-   * result, or rejects with an `RpcError`.
+   * Calls `fn` on the other side with `args` (JSON values, or their JSON text
+   * when encoded once for many peers); resolves with its result, or rejects
+   * with an `RpcError`.
+   * @param {string} fn
+   * @param {unknown[] | string} args
+   * @param {CallOptions} [options]
+   * @returns {Promise<unknown>}
    */
-  call (fn: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
+  call (fn, args, options = {}) {
     if (this.#ended !== null) return Promise.reject(this.#ended)
     if (options.signal?.aborted === true) return Promise.reject(new RpcError(RpcErrorCode.CANCELLED, `call to ${fn} was cancelled`))
     if (this.#pending.size >= this.#host.maxInFlight) {
@@ -135,19 +145,24 @@ export class Peer {
     const timeout = options.timeout ?? this.#host.timeout
     const id = this.#nextCallId++
     return new Promise((resolve, reject) => {
-      const pending: Pending = { resolve, reject, timer: undefined, signal: options.signal, onAbort: undefined }
+      /** @type {Pending} */
+      const pending = { resolve, reject, timer: undefined, signal: options.signal, onAbort: undefined }
       this.#pending.set(id, pending)
       pending.timer = setTimeout(() => { this.#giveUp(id, RpcErrorCode.TIMEOUT, `call to ${fn} timed out after ${timeout} ms`) }, timeout)
       if (options.signal !== undefined) {
         pending.onAbort = () => { this.#giveUp(id, RpcErrorCode.CANCELLED, `call to ${fn} was cancelled`) }
         options.signal.addEventListener('abort', pending.onAbort, { once: true })
       }
-      this.#push({ t: 'call', s: 0, id, fn, args, deadline: timeout })
+      this.#push({ t: 'call', s: 0, id, fn, deadline: timeout, args: [] }, typeof args === 'string' ? args : JSON.stringify(args))
     })
   }
 
-  /** A text frame from the socket; false when it is not one this side accepts (close the socket). */
-  receive (frame: Frame): boolean {
+  /**
+   * A frame from the socket; false when it is not one this side accepts (close the socket).
+   * @param {Frame} frame
+   * @returns {boolean}
+   */
+  receive (frame) {
     switch (frame.t) {
       case 'ack':
         this.#acknowledged(frame.ack)
@@ -171,8 +186,9 @@ export class Peer {
   /**
    * Ends the peer: every pending call rejects with `error`, every running
    * incoming call sees its signal abort; later calls reject at once.
+   * @param {RpcError} error
    */
-  end (error: RpcError): void {
+  end (error) {
     if (this.#ended !== null) return
     this.#ended = error
     for (const id of [...this.#pending.keys()]) this.#giveUp(id, error.code, error.message, false)
@@ -182,7 +198,8 @@ export class Peer {
     this.#send = null
   }
 
-  #runCall (frame: CallFrame): void {
+  /** @param {CallFrame} frame */
+  #runCall (frame) {
     if (this.#running.size >= this.#host.maxInFlight) {
       this.#push({ t: 'result', s: 0, id: frame.id, error: { code: RpcErrorCode.OVERLOADED, message: `${this.#host.maxInFlight} calls are already running` } })
       return
@@ -192,17 +209,19 @@ export class Peer {
     const deadline = frame.deadline === undefined
       ? undefined
       : setTimeout(() => { this.#stopRunning(frame.id, new RpcError(RpcErrorCode.TIMEOUT, 'the caller\'s deadline passed')) }, frame.deadline)
-    const running: Running = { controller, deadline }
+    /** @type {Running} */
+    const running = { controller, deadline }
     this.#running.set(frame.id, running)
-    let result: Promise<unknown>
+    /** @type {Promise<unknown>} */
+    let result
     try {
       result = this.#host.run(frame.fn, frame.args, controller.signal)
     } catch (error) {
       result = Promise.reject(error)
     }
     result.then(
-      (value) => ({ t: 'result', s: 0, id: frame.id, value: value === undefined ? null : value }) as ResultFrame,
-      (error: unknown) => ({ t: 'result', s: 0, id: frame.id, error: wireError(error) }) as ResultFrame
+      /** @returns {ResultFrame} */ (value) => ({ t: 'result', s: 0, id: frame.id, value: value === undefined ? null : value }),
+      /** @returns {ResultFrame} */ (error) => ({ t: 'result', s: 0, id: frame.id, error: wireError(error) })
     ).then((answer) => {
       // A call cancelled or ended meanwhile: nobody waits for its answer.
       if (this.#running.get(frame.id) !== running) return
@@ -212,8 +231,12 @@ export class Peer {
     })
   }
 
-  // The caller gave up (cancel, deadline): the function sees its signal abort, and its answer is dropped.
-  #stopRunning (id: number, reason: RpcError): void {
+  /**
+   * The caller gave up (cancel, deadline): the function sees its signal abort, and its answer is dropped.
+   * @param {number} id
+   * @param {RpcError} reason
+   */
+  #stopRunning (id, reason) {
     const running = this.#running.get(id)
     if (running === undefined) return
     this.#running.delete(id)
@@ -221,7 +244,8 @@ export class Peer {
     running.controller.abort(reason)
   }
 
-  #settle (frame: ResultFrame): void {
+  /** @param {ResultFrame} frame */
+  #settle (frame) {
     const pending = this.#pending.get(frame.id)
     if (pending === undefined) return
     this.#forget(frame.id, pending)
@@ -229,43 +253,59 @@ export class Peer {
     else pending.resolve(frame.value)
   }
 
-  #giveUp (id: number, code: string, message: string, tell = true): void {
+  /**
+   * @param {number} id
+   * @param {string} code
+   * @param {string} message
+   * @param {boolean} [tell] tell the other side, which stops the function if it still runs
+   */
+  #giveUp (id, code, message, tell = true) {
     const pending = this.#pending.get(id)
     if (pending === undefined) return
     this.#forget(id, pending)
-    // The other side stops the function too, when it still runs.
     if (tell) this.#push({ t: 'cancel', s: 0, id, reason: code })
     pending.reject(new RpcError(code, message))
   }
 
-  #forget (id: number, pending: Pending): void {
+  /**
+   * @param {number} id
+   * @param {Pending} pending
+   */
+  #forget (id, pending) {
     this.#pending.delete(id)
     if (pending.timer !== undefined) clearTimeout(pending.timer)
     if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort)
   }
 
-  // Numbers a frame, keeps it until acknowledged, and sends it if a socket is attached.
-  #push (frame: NumberedFrame): void {
+  /**
+   * Numbers a frame, keeps it until acknowledged, and sends it if a socket is
+   * attached. A call's arguments come as JSON text, spliced in (args last, so
+   * the text is the frame's JSON).
+   * @param {NumberedFrame} frame
+   * @param {string} [encodedArgs]
+   */
+  #push (frame, encodedArgs) {
     if (this.#ended !== null) return
     frame.s = ++this.#sent
-    const text = JSON.stringify(frame)
+    const text = encodedArgs === undefined ? JSON.stringify(frame) : JSON.stringify(frame).slice(0, -'[]}'.length) + encodedArgs + '}'
     this.#outbox.push({ frame, text })
     this.#outboxBytes += text.length
     this.#send?.(text)
   }
 
-  #acknowledged (upTo: number): void {
+  /** @param {number} upTo */
+  #acknowledged (upTo) {
     const outbox = this.#outbox
     let count = 0
-    while (count < outbox.length && (outbox[count] as Kept).frame.s <= upTo) {
-      this.#outboxBytes -= (outbox[count] as Kept).text.length
+    while (count < outbox.length && /** @type {Kept} */ (outbox[count]).frame.s <= upTo) {
+      this.#outboxBytes -= /** @type {Kept} */ (outbox[count]).text.length
       count++
     }
     if (count > 0) outbox.splice(0, count)
   }
 
   // One ack per turn, for every frame received in it.
-  #scheduleAck (): void {
+  #scheduleAck () {
     if (this.#ackScheduled) return
     this.#ackScheduled = true
     setTimeout(() => {
@@ -275,8 +315,13 @@ export class Peer {
   }
 }
 
-// What an error becomes on the wire: an RpcError keeps its code; anything else is a remote error with its message.
-function wireError (error: unknown): WireError {
+/**
+ * What an error becomes on the wire: an RpcError keeps its code; anything
+ * else is a remote error with its message.
+ * @param {unknown} error
+ * @returns {WireError}
+ */
+function wireError (error) {
   if (error instanceof RpcError) return { code: error.code, message: error.message }
   const message = error instanceof Error ? error.message : String(error)
   return { code: RpcErrorCode.REMOTE, message }
