@@ -73,13 +73,13 @@ function serverVariable (program: Program): string | undefined {
 }
 
 /**
- * Checks a browser function and returns the source text to write into the
- * browser module: an arrow function, a function expression (async, generator)
- * or a method, which may use only what it defines and the browser's globals.
- * Throws FST_ERR_RPC_BROWSER_FUNCTION otherwise.
+ * The checked source of a browser function, or FST_ERR_RPC_BROWSER_FUNCTION.
+ * Arrows, function expressions and methods (async, generator) are accepted if
+ * they use only what they define and the browser's globals.
  * @example browserFunctionSource('add', (a, b) => a + b) // '(a, b) => a + b'
  */
 export function browserFunctionSource (name: string, fn: Function): string {
+  // A quoted "__proto__" key would set the table's prototype; the others would shadow what any object has.
   if (!IDENTIFIER.test(name) || name in Object.prototype || name === 'prototype') {
     throw new FST_ERR_RPC_BROWSER_FUNCTION(name, 'needs a name that is an ASCII identifier and not a name of Object.prototype or "prototype"')
   }
@@ -96,9 +96,9 @@ export function browserFunctionSource (name: string, fn: Function): string {
 }
 
 /**
- * The browser module: `functions`, a frozen null-prototype table of the given
- * sources (from browserFunctionSource) by name, sorted so the same functions
- * give the same text, and the text's hash for its immutable URL.
+ * The browser module's text and hash, for its immutable URL.
+ * It exports `functions`, a frozen null-prototype table of the sources (from
+ * browserFunctionSource) by name, sorted so the same functions give the same text.
  * @example renderBrowserModule(new Map([['add', '(a, b) => a + b']])).hash // serve it at `/rpc/functions.${hash}.js`
  */
 export function renderBrowserModule (functions: ReadonlyMap<string, string>): { source: string, hash: string } {
