@@ -36,6 +36,3 @@ export interface ServerFunction<Session = unknown> {
 export function functionTable<F> (): Record<string, F> {
   return Object.create(null) as Record<string, F>
 }
-
-/** Names a browser function or a server function may have: a JavaScript identifier. */
-export const FUNCTION_NAME = /^[A-Za-z_$][\w$]*$/
