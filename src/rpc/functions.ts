@@ -7,8 +7,8 @@
 /** What a schema check answers: the value to use, or what is wrong. */
 export type Check = { valid: true, value: unknown } | { valid: false, message: string }
 
-/** Checks a value against a schema (the plugin's: the route's validator compiler). */
-export type Checker = (schema: unknown, value: unknown, context: string) => Check
+/** Checks a value against a schema, for a session's request (the plugin's: that route's validator compiler). */
+export type Checker<Request = unknown> = (schema: unknown, value: unknown, context: string, request: Request) => Check
 
 /** A function that runs in the browser, as the server calls it. `Params` and `Result` are its types. */
 export interface BrowserFunction<Params extends unknown[] = unknown[], Result = unknown> {

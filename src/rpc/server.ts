@@ -23,7 +23,7 @@ export interface RpcServerSettings<Data, Request> {
   onResume?: (session: RpcSession<Data, Request>) => unknown
   onExpire?: (session: RpcSession<Data, Request>) => unknown
   /** Checks a value against a schema: the browser's results, server functions' params. */
-  check: Checker
+  check: Checker<Request>
   /** Receives handler errors (with the session), hook errors and refused frames. */
   onError: (error: Error, session: RpcSession<Data, Request> | undefined) => void
   /** The hash of the browser-function module the server serves now. */
@@ -190,7 +190,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
       run: async (session, name, args, signal) => {
         const fn = this.serverFunctions[name]
         if (fn === undefined) throw new RpcError(RpcErrorCode.NOT_FOUND, `no server function ${JSON.stringify(name)}`)
-        const params = check(fn.params, args, `params of ${name}`)
+        const params = check(fn.params, args, `params of ${name}`, session.request)
         if (!params.valid) throw new RpcError(RpcErrorCode.INVALID_PARAMS, params.message)
         try {
           return await fn.handler(session, params.value as unknown[], signal)
@@ -201,7 +201,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
           throw new RpcError(RpcErrorCode.REMOTE, `server function ${name} failed`)
         }
       },
-      checkResult: (fn, value) => check(fn.result, value, `result of ${fn.name}`)
+      checkResult: (session, fn, value) => check(fn.result, value, `result of ${fn.name}`, session.request)
     }
   }
 

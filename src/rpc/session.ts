@@ -19,7 +19,7 @@ export interface SessionHost<S> extends Omit<PeerHost, 'run'> {
   /** Runs a server function the page called. */
   run: (session: S, fn: string, args: unknown[], signal: AbortSignal) => Promise<unknown>
   /** Checks a browser's result against its function's `result` schema. */
-  checkResult: (fn: BrowserFunction, value: unknown) => Check
+  checkResult: (session: S, fn: BrowserFunction, value: unknown) => Check
 }
 
 // 32 random bytes: the resume token, kept only as its SHA-256.
@@ -89,7 +89,7 @@ export class RpcSession<Data = Record<string, unknown>, Request = unknown> {
   /** `call()` with the arguments already JSON (encoded once for many sessions). */
   async callEncoded<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, encodedArgs: string, options?: CallOptions): Promise<Result> {
     const value = await this.#peer.call(fn.name, encodedArgs, options)
-    const check = this.#host.checkResult(fn as BrowserFunction, value)
+    const check = this.#host.checkResult(this, fn as BrowserFunction, value)
     if (!check.valid) throw new RpcError(RpcErrorCode.INVALID_RESULT, `the browser's result of ${fn.name} is invalid: ${check.message}`)
     return check.value as Result
   }
