@@ -19,3 +19,18 @@ export interface BroadcastOptions<Target = unknown> {
 export function isExcepted<Target> (target: Target, except: Target | readonly Target[]): boolean {
   return except === target || (Array.isArray(except) && except.includes(target))
 }
+
+/**
+ * Counters of a registry or a WebSocket resource instance since it was created (its `stats()`).
+ * @example const { members, events, bytes, slowConsumerCloses } = registry.stats()
+ */
+export interface BroadcastStats {
+  /** Subscribers (clients) in it now. */
+  members: number
+  /** Events (messages) broadcast to its members, each counted once however many members it reached. */
+  events: number
+  /** Bytes those broadcasts handed to members: an event of n bytes written to k members counts k × n. */
+  bytes: number
+  /** Members the slow-consumer policy closed (overflow or stall). */
+  slowConsumerCloses: number
+}

@@ -14,7 +14,7 @@ export { SSEStream, SharedEvent, sseHeaders, type SSECloseReason, type SSEHead, 
 export { isEncodingAvailable, negotiateEncoding, type CompressionOptions, type CompressionTuning, type Encoding, type StreamCompression } from './sse/compression.js'
 export type { StreamSettings } from './sse/options.js'
 export type { OverflowPolicy } from './slow-consumer.js'
-export type { BroadcastOptions } from './broadcast.js'
+export type { BroadcastOptions, BroadcastStats } from './broadcast.js'
 
 // Datastar.
 export {
@@ -50,7 +50,7 @@ export { parseSignals, readSignals, type ParseSignalsOptions, type PoisoningActi
 export { DATASTAR_VERSION, datastarUrl, type DatastarUrlOptions } from './datastar/url.js'
 
 // Broadcast registries.
-export { Registry } from './registry/registry.js'
+export { Registry, type RegistryStats } from './registry/registry.js'
 export type { Broadcaster } from './registry/broadcaster.js'
 export type { Subscriber } from './registry/subscriber.js'
 export type { AddOptions, PollOptions, RegistryOptions } from './registry/options.js'
@@ -68,3 +68,6 @@ export type { OutgoingMessage } from './websocket/message.js'
 export { resolveResourceOptions, type InvalidMessagePolicy, type ResolvedResourceOptions, type ResourceOptions } from './websocket/options.js'
 export type { OriginPolicy } from './websocket/origin.js'
 export { shareRequestStrings } from './websocket/request-strings.js'
+
+// Observability: the message of each diagnostics channel, by channel name.
+export type { DiagnosticMessages } from './diagnostics.js'

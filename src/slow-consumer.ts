@@ -13,6 +13,18 @@ export type OverflowPolicy = 'close' | 'drop-oldest'
 /** Why a client was found slow: past the hard bound, or above the soft bound for the stall time. */
 export type SlowReason = 'overflow' | 'stall'
 
+// How a member closed by the policy says so: an SSE stream's closeReason, a WebSocket client's closeError code.
+const SLOW_CONSUMER_CLOSES = new Set<unknown>(['overflow', 'stall', 'FST_ERR_WS_OVERFLOW', 'FST_ERR_WS_STALLED'])
+
+/**
+ * True for a closed SSE stream or WebSocket client that the policy let go (overflow or stall).
+ * @example if (closedAsSlowConsumer(subscriber)) slowConsumerCloses++
+ */
+export function closedAsSlowConsumer (member: object): boolean {
+  const { closeReason, closeError } = member as { closeReason?: unknown, closeError?: { code?: unknown } }
+  return SLOW_CONSUMER_CLOSES.has(closeReason ?? closeError?.code)
+}
+
 /** The policies, for validation messages. */
 export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = Object.freeze(['close', 'drop-oldest'])
 
@@ -61,6 +73,8 @@ export class StallClock {
   readonly limits: SlowConsumerLimits
   readonly #onStall: () => void
   #timer: NodeJS.Timeout | null = null
+  // Set when the timer ran out: the verdict waits for the I/O of that turn (see #expire).
+  #confirming: NodeJS.Immediate | null = null
 
   constructor (limits: SlowConsumerLimits, onStall: () => void) {
     this.limits = limits
@@ -69,7 +83,7 @@ export class StallClock {
 
   /** True while the client is above the soft bound and the clock runs. */
   get running (): boolean {
-    return this.#timer !== null
+    return this.#timer !== null || this.#confirming !== null
   }
 
   /**
@@ -78,7 +92,7 @@ export class StallClock {
    */
   check (buffered: number): boolean {
     if (buffered > this.limits.hardMaxBufferedBytes) return true
-    if (buffered > this.limits.maxBufferedBytes && this.#timer === null) {
+    if (buffered > this.limits.maxBufferedBytes && !this.running) {
       this.#timer = setTimeout(this.#expire, this.limits.stallTimeout)
       // A stalled client alone never keeps the process alive.
       this.#timer.unref()
@@ -93,13 +107,22 @@ export class StallClock {
 
   /** Stops the clock (the client is gone, or drained). */
   stop (): void {
-    if (this.#timer === null) return
-    clearTimeout(this.#timer)
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    if (this.#confirming !== null) clearImmediate(this.#confirming)
     this.#timer = null
+    this.#confirming = null
   }
 
+  // After a turn that blocked the event loop past the stall time, timers run before the I/O
+  // that may have drained the client: the verdict comes after that I/O (setImmediate), and a
+  // drain in it stops the clock.
   readonly #expire = (): void => {
     this.#timer = null
+    this.#confirming = setImmediate(this.#confirm)
+  }
+
+  readonly #confirm = (): void => {
+    this.#confirming = null
     this.#onStall()
   }
 }

@@ -1,13 +1,16 @@
 /**
  * Shared test helpers: a listening app on loopback, a raw HTTP/1.1 event-stream
- * client that parses events as they arrive, and a log capture.
+ * client that parses events as they arrive, a log capture, and a recorder of
+ * a diagnostics channel.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import { Writable, type Readable } from 'node:stream'
 import zlib from 'node:zlib'
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import { SSEParser, type ParsedEvent } from '../src/sse/parser.js'
+import type { DiagnosticMessages } from '../src/diagnostics.js'
 
 /** Listens on a free loopback port and returns the base URL. */
 export async function listen (app: FastifyInstance): Promise<string> {
@@ -182,3 +185,12 @@ export function within<T> (promise: Promise<T>, limitMs: number, what: string): 
 export const ZSTD_SKIP: string | false = typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === 'function'
   ? false
   : `zstd needs zlib.createZstdCompress (Node >= 22.15); this is Node ${process.versions.node}`
+
+/** Subscribes to a diagnostics channel, by name as users do, until the test ends; returns the messages it gets. */
+export function recordChannel<Name extends keyof DiagnosticMessages> (t: Test, name: Name): Array<DiagnosticMessages[Name]> {
+  const messages: Array<DiagnosticMessages[Name]> = []
+  const listener = (message: unknown): void => { messages.push(message as DiagnosticMessages[Name]) }
+  subscribe(name, listener)
+  t.teardown(() => { unsubscribe(name, listener) })
+  return messages
+}

@@ -91,9 +91,10 @@ export async function setup (scriptUrl, { variants: { VARIANTS, DIAGNOSTICS, var
     fds,
     fdsHard: hard,
     // The command line of this run, as a reader would type it from the repository's root.
-    command: ['node', path.relative(root, fileURLToPath(scriptUrl)), ...process.argv.slice(2)].join(' '),
+    // An argument a shell would split or drop (empty, spaces, quotes) is single-quoted.
+    command: ['node', path.relative(root, fileURLToPath(scriptUrl)), ...process.argv.slice(2)].map((arg) => /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`).join(' '),
     async finish (data) {
-      await write(data, path.join(path.dirname(path.resolve(args.out)), 'results.json'))
+      await write(data, outputNames(args.out, svgName).jsonFile)
       for (const line of verdicts(data)) console.log(line)
     }
   }
@@ -140,9 +141,11 @@ async function waitForCount (server, n, timeoutMs = 30_000) {
 /**
  * The measurements of one bench, its processes in `dir` (servers/<script>,
  * client.mjs). `connectMessage(variant, port, n)` is the client's connect
- * command (sources are added); `events` and `warmupEvents` the bursts' sizes.
+ * command (sources are added); `events` and `warmupEvents` the bursts' sizes;
+ * `publish` how a burst is published (bench/common/server.mjs: 'macrotask',
+ * the default, or 'same-turn').
  */
-export function createHarness ({ dir, fds, serverCpu, clientCpu, clientEnv = {}, startTimeoutMs = 10_000, connectMessage, events, warmupEvents }) {
+export function createHarness ({ dir, fds, serverCpu, clientCpu, clientEnv = {}, startTimeoutMs = 10_000, connectMessage, events, warmupEvents, publish = 'macrotask' }) {
   let burstId = 0
 
   function startServer (variant, options = {}) {
@@ -167,7 +170,7 @@ export function createHarness ({ dir, fds, serverCpu, clientCpu, clientEnv = {},
     const id = ++burstId
     await client.request({ cmd: 'arm', round: id, events: count, timeoutMs: ROUND_TIMEOUT_MS }, 'armed')
     const done = client.next('round', ROUND_TIMEOUT_MS + 5000)
-    const published = await server.request({ cmd: 'publish', round: id, events: count }, 'published', ROUND_TIMEOUT_MS)
+    const published = await server.request({ cmd: 'publish', round: id, events: count, pattern: publish }, 'published', ROUND_TIMEOUT_MS)
     const result = await done
     return { ...result, publishMs: published.ms, handed: published.handed }
   }
@@ -444,14 +447,29 @@ export function environment (packages) {
 }
 
 /**
- * Writes RESULTS.md (at `out`), the chart `svgName` beside it, and the data as
- * JSON to `jsonFile` (unless rendering again). `render(data)` gives `{ markdown, svg }`.
+ * The files beside the report `out`: a RESULTS.md has the bench's chart
+ * `svgName` and results.json; any other name (`--out bench/x/OTHER.md`) its
+ * own OTHER.svg and OTHER.json, so a side run never overwrites the reference
+ * run's data or chart.
  */
-async function writeOutputs ({ data, out, svgName, render, jsonFile }) {
+function outputNames (out, svgName) {
   const file = path.resolve(out)
+  const dir = path.dirname(file)
+  if (path.basename(file) === 'RESULTS.md') return { file, svgName, jsonFile: path.join(dir, 'results.json') }
+  const stem = path.basename(file, path.extname(file))
+  return { file, svgName: `${stem}.svg`, jsonFile: path.join(dir, `${stem}.json`) }
+}
+
+/**
+ * Writes the report (at `out`), its chart beside it, and the data as JSON to
+ * `jsonFile` (unless rendering again); names from outputNames().
+ * `render(data, { svgName })` gives `{ markdown, svg }`.
+ */
+async function writeOutputs ({ data, out, svgName: defaultSvgName, render, jsonFile }) {
+  const { file, svgName } = outputNames(out, defaultSvgName)
   await mkdir(path.dirname(file), { recursive: true })
   if (jsonFile !== undefined) await writeFile(jsonFile, JSON.stringify(data, null, 2) + '\n')
-  const { markdown, svg } = render(data)
+  const { markdown, svg } = render(data, { svgName })
   await writeFile(path.join(path.dirname(file), svgName), svg)
   await writeFile(file, markdown)
   log(`wrote ${path.relative(root, file)} and ${svgName}${jsonFile === undefined ? '' : ` (data: ${path.relative(root, jsonFile)})`}`)

@@ -5,7 +5,9 @@
 //
 // Messages from the orchestrator:
 //   { cmd: 'count' }                     → { type: 'count', count }   (clients the broadcast reaches)
-//   { cmd: 'publish', round, events }    → { type: 'published', ms, handed }  (the burst, one broadcast per macrotask)
+//   { cmd: 'publish', round, events, pattern } → { type: 'published', ms, handed }  (the burst: pattern 'macrotask',
+//                                        the default, one broadcast per macrotask; 'same-turn', every broadcast in one
+//                                        synchronous loop, nothing awaited between them)
 //   { cmd: 'cpu' }                       → { type: 'cpu', user, system }
 //   { cmd: 'mem' }                       → { type: 'mem', rss, heapUsed, external, arrayBuffers } after GC
 //   { cmd: 'snapshot', path }            → { type: 'snapshot', path }  (heap snapshot after GC)
@@ -32,14 +34,16 @@ export async function serve (start, message) {
   const server = await start()
   let seq = 0
 
-  async function publish (round, events) {
+  async function publish (round, events, pattern = 'macrotask') {
+    if (pattern !== 'macrotask' && pattern !== 'same-turn') throw new Error(`unknown publish pattern ${pattern}`)
     const started = performance.now()
     let handed = 0
     // All the burst's messages are wanted now: latency from here includes waiting behind earlier ones.
     const burstStart = nowUs()
     for (let i = 0; i < events; i++) {
-      // Each broadcast in its own macrotask, as if each came from its own request.
-      await new Promise((resolve) => setImmediate(resolve))
+      // macrotask: each broadcast in its own macrotask, as if each came from its own request.
+      // same-turn: the whole burst in one turn of the event loop, as a handler that publishes several events at once.
+      if (pattern === 'macrotask') await new Promise((resolve) => setImmediate(resolve))
       const id = ++seq
       // The send time: taken when the broadcast call begins.
       const result = server.broadcast(message(round, id, burstStart, nowUs()), id)
@@ -60,7 +64,7 @@ export async function serve (start, message) {
           process.send({ type: 'count', count: server.count() })
           break
         case 'publish':
-          process.send({ type: 'published', ...(await publish(command.round, command.events)) })
+          process.send({ type: 'published', ...(await publish(command.round, command.events, command.pattern)) })
           break
         case 'cpu':
           process.send({ type: 'cpu', ...process.cpuUsage() })

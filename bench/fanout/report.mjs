@@ -72,7 +72,44 @@ export function verdicts (data) {
   return lines
 }
 
-function report (data) {
+/** min, median and max of the finite values of `key` over `rows`. */
+function spread (rows, key) {
+  const values = rows.map((row) => row[key]).filter(Number.isFinite)
+  return { min: Math.min(...values), median: median(values), max: Math.max(...values) }
+}
+
+/**
+ * Issue #11: coalesce 0 (one write per subscriber per event-loop turn) against
+ * the default coalesce: false, each round against the other's same round, with
+ * the spread over rounds (min – max) next to each median.
+ */
+function coalesce0Section (data) {
+  const { fanoutRounds } = data
+  const ids = ['fastify-datastar', 'fastify-datastar-coalesce0']
+  if (!ids.every((id) => data.variants.includes(id))) return []
+  const out = ['## coalesce 0 against coalesce: false (issue #11)', '',
+    'Medians over rounds, with the spread over rounds (min – max). "Same round" divides each round\'s coalesce 0 result by the `false` result of the same round (same machine load), then takes the median and the range of those ratios: a range that holds 1.00 means the rounds do not tell the two apart.', '']
+  const range = ({ min, median: mid, max }, digits = 0) => `${fmt(mid, digits)} (${fmt(min, digits)} – ${fmt(max, digits)})`
+  for (const n of data.sizes) {
+    const rowsOf = (id) => fanoutRounds.filter((row) => row.n === n && row.variant === id && row.error === undefined)
+    const [off, zero] = ids.map(rowsOf)
+    if (off.length === 0 || zero.length === 0) continue
+    const sameRound = (key) => zero.map((row) => {
+      const other = off.find((candidate) => candidate.round === row.round)
+      return { ratio: other === undefined ? NaN : row[key] / other[key] }
+    })
+    out.push(`### N = ${fmt(n)}`, '')
+    out.push('| | deliveries/s | p50 ms | p99 ms | p99 ms from burst start | server CPU µs / delivery | server system µs / delivery | rounds |', '|---|---:|---:|---:|---:|---:|---:|---:|')
+    for (const [id, rows] of [[ids[0], off], [ids[1], zero]]) {
+      out.push(`| ${nameOf(variantById(id))} | ${range(spread(rows, 'deliveriesPerSec'))} | ${range(spread(rows, 'p50Ms'), 1)} | ${range(spread(rows, 'p99Ms'), 1)} | ${range(spread(rows, 'burstP99Ms'), 1)} | ${range(spread(rows, 'serverCpuUsPerDelivery'), 2)} | ${range(spread(rows, 'serverSystemUsPerDelivery'), 2)} | ${rows.length} |`)
+    }
+    out.push(`| coalesce 0 ÷ false, same round | ${range(spread(sameRound('deliveriesPerSec'), 'ratio'), 2)} | ${range(spread(sameRound('p50Ms'), 'ratio'), 2)} | ${range(spread(sameRound('p99Ms'), 'ratio'), 2)} | ${range(spread(sameRound('burstP99Ms'), 'ratio'), 2)} | ${range(spread(sameRound('serverCpuUsPerDelivery'), 'ratio'), 2)} | ${range(spread(sameRound('serverSystemUsPerDelivery'), 'ratio'), 2)} | |`)
+    out.push('')
+  }
+  return out
+}
+
+function report (data, svgName) {
   const { fanout, fanoutRounds, idle, idleRounds, profiles, heap, startedAt, finishedAt, cut, events: EVENTS, idleConnections: IDLE } = data
   const SELECTED = data.variants.map(variantById)
   const IDLE_VARIANTS = data.idleVariants.map(variantById)
@@ -88,10 +125,10 @@ function report (data) {
   out.push(`- Machine: ${data.cpus} cores (${data.cpuModel}), ${data.memGiB} GiB, ${data.os}; Node ${data.node}. Load average (1 min) during the fan-out rounds: median ${fmt(median(fanoutRounds.map((row) => row.load)), 1)}, highest ${fmt(Math.max(...fanoutRounds.map((row) => row.load ?? NaN).filter(Number.isFinite)), 1)} (2 would be this bench alone: server and client each on a core).`)
   out.push(`- Peers: node:http raw; @starfederation/datastar-sdk ${version('@starfederation/datastar-sdk')}; @fastify/sse ${version('@fastify/sse')}; better-sse ${version('better-sse')}; fastify ${version('fastify')}; fastify-datastar ${version('fastify-datastar')} (dist/${data.commit === undefined ? '' : `, built from ${data.commit}`}).`)
   out.push(`- Each server variant runs in its own process (\`bench/fanout/servers/*.mjs\`)${data.pinned ? ', pinned to CPU 0 with `taskset`' : ''}; the load generator (\`bench/fanout/client.mjs\`) is another process${data.pinned ? ', pinned to CPU 1' : ''}: plain TCP sockets, a minimal chunked decoder, an event counted at each blank line, its latency read from the send time the server put in it (µs of the monotonic clock every process shares).`,
-    `- **Fan-out**: per variant and N, a fresh server and client; N connections; one warm-up burst; then one measured burst of ${EVENTS} events of ~200 B (one publish per macrotask, \`setImmediate\` between them, each stamped with its send time). **Deliveries/s** = N × ${EVENTS} / (time from the first publish to the last event received by the last client). **p50/p99** over all N × ${EVENTS} deliveries, from each event's send time (stamped when its publish call begins). Because each publish waits for the previous one to return, a server whose publish is slow also stamps its later events late (coordinated omission), so the latency **from the burst start** (all ${EVENTS} events wanted at once) is given too: it counts the wait behind earlier events. **Server CPU** = server process user+system time during the measured burst / deliveries. The variants take turns within each round (a new, seeded order each round); medians over rounds.`,
-    `- **Idle memory**: per variant, a fresh server; 200 connections opened and closed (warm-up); GC; baseline; ${fmt(IDLE)} idle connections opened and registered; GC; growth of RSS and V8 heapUsed / ${fmt(IDLE)}. Keep-alive comments are off in every variant. Median of ${idleRounds} rounds.`,
+    `- **Fan-out**: per variant and N, a fresh server and client; N connections; one warm-up burst; then one measured burst of ${EVENTS} events of ~200 B (${data.publish === 'same-turn' ? 'publish pattern **same-turn** (`--publish same-turn`): every publish in one synchronous loop, nothing awaited between them, as one handler publishing several events at once' : 'publish pattern **macrotask** (the default): one publish per macrotask, `setImmediate` between them, as if each came from its own request'}; each event stamped with its send time). **Deliveries/s** = N × ${EVENTS} / (time from the first publish to the last event received by the last client). **p50/p99** over all N × ${EVENTS} deliveries, from each event's send time (stamped when its publish call begins). Because each publish waits for the previous one to return, a server whose publish is slow also stamps its later events late (coordinated omission), so the latency **from the burst start** (all ${EVENTS} events wanted at once) is given too: it counts the wait behind earlier events. **Server CPU** = server process user+system time during the measured burst / deliveries. The variants take turns within each round (a new, seeded order each round); medians over rounds.`,
+    idle === null ? '- **Idle memory**: not measured in this run (`--idle 0`).' : `- **Idle memory**: per variant, a fresh server; 200 connections opened and closed (warm-up); GC; baseline; ${fmt(IDLE)} idle connections opened and registered; GC; growth of RSS and V8 heapUsed / ${fmt(IDLE)}. Keep-alive comments are off in every variant. Median of ${idleRounds} rounds.`,
     '- Diagnostics (in italics; not peers, not held to the targets): in fan-out, **raw socket writes** (node:http writes the head, then each event goes to `res.socket.write()` as one pre-framed HTTP/1.1 chunk built once per event: what `res.write()`\'s own work costs); in idle memory, **Fastify, hijacked reply** (`reply.hijack()`, head and writes on the raw response, kept in a Set: Fastify\'s own per-request cost) and **fastify-datastar streams in a Set** (`reply.datastar()` without the registry: the stream\'s cost). They split the gap between raw and fastify-datastar.',
-    '- Variants: **raw** keeps a `Set` of responses and writes one pre-encoded `Buffer` per event to each; **datastar-sdk** calls `ServerSentEventGenerator#patchSignals(json, { eventId })` per connection; **@fastify/sse** calls `reply.sse.send({ id, event, data })` per connection (heartbeat off, identity serializer); **better-sse** calls `channel.broadcast(data, event, { eventId })` (keep-alive and retry off, identity serializer); **fastify-datastar** `registry.patchSignals(json)` (defaults: replay ring of 256 events); **coalesce** the same with the registry option `coalesce: 2`.',
+    '- Variants: **raw** keeps a `Set` of responses and writes one pre-encoded `Buffer` per event to each; **datastar-sdk** calls `ServerSentEventGenerator#patchSignals(json, { eventId })` per connection; **@fastify/sse** calls `reply.sse.send({ id, event, data })` per connection (heartbeat off, identity serializer); **better-sse** calls `channel.broadcast(data, event, { eventId })` (keep-alive and retry off, identity serializer); **fastify-datastar** `registry.patchSignals(json)` (defaults: replay ring of 256 events); **coalesce 0** the same with the registry option `coalesce: 0` (the events of one event-loop turn gathered, flushed by `setImmediate`: one write per subscriber per turn); **coalesce** (2 ms) with `coalesce: 2`.',
     '')
   out.push(`Run from ${startedAt} to ${finishedAt}.${cut ? ' **The time limit cut the run short: fewer rounds than asked (see the round counts).**' : ''}`, '')
 
@@ -122,7 +159,8 @@ function report (data) {
       out.push(`From raw to fastify-datastar, per connection (RSS / V8 heap, bytes): Fastify's own request handling (diagnostic "Fastify, hijacked reply") **${part('rssPerConn', raw, hijack)} / ${part('heapPerConn', raw, hijack)}**; the Datastar stream (\`reply.datastar()\`, kept in a Set) **${part('rssPerConn', hijack, streams)} / ${part('heapPerConn', hijack, streams)}**; membership of the registry **${part('rssPerConn', streams, ours)} / ${part('heapPerConn', streams, ours)}**. (Differences of medians; RSS moves in pages and is noisier than the heap.)`, '')
     }
   }
-  out.push('## Chart', '', '![fan-out and idle memory](fanout.svg)', '')
+  out.push(...coalesce0Section(data))
+  out.push('## Chart', '', `![fan-out and idle memory](${svgName})`, '')
   out.push('## Targets', '', ...verdicts(data), '')
 
   if (profiles.length > 0) {
@@ -160,6 +198,6 @@ function report (data) {
 }
 
 /** RESULTS.md and fanout.svg of a run's data. */
-export function render (data) {
-  return { markdown: report(data), svg: chart(data) }
+export function render (data, { svgName = 'fanout.svg' } = {}) {
+  return { markdown: report(data, svgName), svg: chart(data) }
 }

@@ -6,7 +6,8 @@
 //   npm run bench:fanout                      (builds, then runs with the defaults)
 //   npm run build && node bench/fanout/run.mjs [--n 1000,5000] [--rounds 5] [--events 50]
 //       [--idle 10000] [--idle-rounds 2] [--variants raw,fastify-datastar,...] [--diagnostics raw-socket,...]
-//       [--skip-profile] [--time-limit 14] [--pin on|off] [--out bench/fanout/RESULTS.md]
+//       [--skip-profile] [--time-limit 14] [--pin on|off] [--publish macrotask|same-turn]
+//       [--out bench/fanout/RESULTS.md]
 //   node bench/fanout/run.mjs --render bench/fanout/results.json   (RESULTS.md and fanout.svg again, from the data)
 //
 // Every server variant runs in its own process (servers/*.mjs), the load
@@ -14,8 +15,12 @@
 // Fan-out: a fresh server and client per variant, N connections, a warm-up
 // burst, then one measured burst of --events events; the variants take turns
 // within a round (in a new order each round) and the medians over rounds are
-// reported. Idle memory: --idle connections held open, server RSS and heap
-// after GC, minus the same before them, per connection. The processes, the
+// reported. --publish says how a burst is published: macrotask (the default)
+// one broadcast per macrotask, same-turn all of them in one synchronous loop
+// (what coalesce 0 gathers). --out other than RESULTS.md writes <name>.json
+// and <name>.svg beside it, leaving results.json and fanout.svg alone. Idle
+// memory: --idle connections held open, server RSS and heap after GC, minus
+// the same before them, per connection. The processes, the
 // measurements and the rounds are bench/common/*.mjs's, shared with
 // bench/websocket; this file has fan-out's choices and its CPU profiles.
 import { readFile } from 'node:fs/promises'
@@ -28,8 +33,11 @@ import * as variants from './variants.mjs'
 
 const bench = await setup(import.meta.url, { variants, report, svgName: 'fanout.svg' }, {
   'skip-profile': { type: 'boolean', default: false },
-  'time-limit': { type: 'string', default: '14' }
+  'time-limit': { type: 'string', default: '14' },
+  publish: { type: 'string', default: 'macrotask' }
 })
+const PUBLISH = bench.args.publish
+if (PUBLISH !== 'macrotask' && PUBLISH !== 'same-turn') throw new Error('--publish must be macrotask or same-turn')
 const { args, sizes: SIZES, rounds: ROUNDS, events: EVENTS, idle: IDLE, idleRounds: IDLE_ROUNDS, selected: SELECTED, pin: PIN } = bench
 // Both phases run the selected variants, each diagnostic runs in its own phases.
 const FANOUT_VARIANTS = bench.inPhase('fanout')
@@ -47,7 +55,8 @@ const harness = createHarness({
   clientCpu: PIN ? 1 : undefined,
   connectMessage: () => ({ cmd: 'connect', path: '/sse' }),
   events: EVENTS,
-  warmupEvents: bench.warmupEvents
+  warmupEvents: bench.warmupEvents,
+  publish: PUBLISH
 })
 
 /** CPU profile of the server during bursts (after a warm-up), written to `file`. */
@@ -130,7 +139,8 @@ let cut = fanoutPhase.cut
 const fanout = broadcastMedians(fanoutRounds, {
   sizes: SIZES,
   variants: FANOUT_VARIANTS,
-  ratios: { roundRatio: 'raw' },
+  // oursRoundRatio: against fastify-datastar with the default coalesce: false, the question of issue #11.
+  ratios: { roundRatio: 'raw', oursRoundRatio: 'fastify-datastar' },
   keys: ['deliveriesPerSec', 'p50Ms', 'p99Ms', 'maxMs', 'burstP50Ms', 'burstP99Ms', 'serverCpuUsPerDelivery', 'serverUserUsPerDelivery', 'serverSystemUsPerDelivery', 'clientCpuUsPerDelivery', 'publishMs', 'load']
 })
 
@@ -155,7 +165,7 @@ const profiles = []
 const heap = []
 if (!args['skip-profile']) {
   await withScratch('fanout', async (scratch) => {
-    for (const variant of SELECTED.filter((v) => v.id === 'raw' || v.id === 'fastify-datastar' || v.id === 'fastify-datastar-coalesce')) {
+    for (const variant of SELECTED.filter((v) => v.id === 'raw' || v.id === 'fastify-datastar' || v.id === 'fastify-datastar-coalesce0' || v.id === 'fastify-datastar-coalesce')) {
       try {
         const file = await profileBursts(variant, PROFILE_N, PROFILE_BURSTS, path.join(scratch, `${variant.id}.cpuprofile`))
         profiles.push({ variant, summary: await summarizeProfile(file) })
@@ -188,6 +198,7 @@ const data = {
   sizes: SIZES,
   rounds: ROUNDS,
   events: EVENTS,
+  publish: PUBLISH,
   idleConnections: IDLE,
   idleRounds: idleRoundsDone,
   variants: FANOUT_VARIANTS.map((variant) => variant.id),

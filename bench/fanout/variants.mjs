@@ -7,6 +7,7 @@ export const VARIANTS = [
   { id: 'fastify-sse', label: '@fastify/sse', short: '@fastify/sse', script: 'fastify-sse.mjs' },
   { id: 'better-sse', label: 'better-sse (channel)', short: 'better-sse', script: 'better-sse.mjs' },
   { id: 'fastify-datastar', label: 'fastify-datastar (registry)', short: 'fastify-datastar', script: 'fastify-datastar.mjs', ours: true },
+  { id: 'fastify-datastar-coalesce0', label: 'fastify-datastar (registry, coalesce 0: one write per turn)', short: 'fastify-datastar coalesce 0', script: 'fastify-datastar.mjs', env: { FANOUT_COALESCE: '0' }, ours: true, coalesce: true },
   { id: 'fastify-datastar-coalesce', label: 'fastify-datastar (registry, coalesce 2 ms)', short: 'fastify-datastar coalesce 2 ms', script: 'fastify-datastar.mjs', env: { FANOUT_COALESCE: '2' }, ours: true, coalesce: true }
 ]
 

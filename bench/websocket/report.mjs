@@ -112,7 +112,7 @@ export function verdicts (data) {
   return lines
 }
 
-function report (data) {
+function report (data, svgName) {
   const { fanout, fanoutRounds, idle, idleRounds, startedAt, finishedAt, cut, events: EVENTS, idleConnections: IDLE } = data
   const FANOUT_VARIANTS = data.variants.map(variantById)
   const IDLE_VARIANTS = data.idleVariants.map(variantById)
@@ -171,7 +171,7 @@ function report (data) {
     for (const [id] of unavailable) if (!IDLE_VARIANTS.some((v) => v.id === id) && (data.selected ?? []).includes(id)) out.push(`| ${nameOf(variantById(id))} | not available | | | | | |`)
     out.push('')
   }
-  out.push('## Chart', '', '![broadcast and idle memory](websocket.svg)', '')
+  out.push('## Chart', '', `![broadcast and idle memory](${svgName})`, '')
   out.push('## Targets', '', ...noise(data), ...verdicts(data), '')
 
   if ((data.heap ?? []).length > 0) {
@@ -243,6 +243,6 @@ function memorySteps (data) {
 }
 
 /** RESULTS.md and websocket.svg of a run's data. */
-export function render (data) {
-  return { markdown: report(data), svg: chart(data) }
+export function render (data, { svgName = 'websocket.svg' } = {}) {
+  return { markdown: report(data, svgName), svg: chart(data) }
 }

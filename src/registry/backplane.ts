@@ -35,14 +35,20 @@ export type BackplaneListener = (event: BackplaneEvent) => void
 export interface Backplane {
   /** Publishes to `channel`; resolves with the id the event got. */
   publish (channel: string, message: BackplaneMessage): Promise<string>
-  /** Listens to `channel` from now on; resolves with a function that stops listening. */
-  subscribe (channel: string, listener: BackplaneListener): Promise<() => Promise<void>>
+  /**
+   * Listens to `channel` from now on; resolves with a function that stops
+   * listening. A backplane that can lose events (a Redis restarted without
+   * persistence) calls `onLost` when events may be missing between those it
+   * delivered and the next ones: the registry then resyncs its subscribers.
+   */
+  subscribe (channel: string, listener: BackplaneListener, onLost?: () => void): Promise<() => Promise<void>>
   /**
    * Optional, offered by a backplane that keeps a history (a Redis stream):
    * events of `channel` after `id`, in order (for a resume older than the
    * local replay ring), and only those this node's listeners already received
    * (later ones reach them live: a registry gets each event once); `undefined`
-   * when `id` is older than that history too. Without it, a registry calls
+   * when that history does not hold `id` (older than it, or an id it never
+   * gave, which the registry must not wait for). Without it, a registry calls
    * `onResync` at once for such a resume.
    */
   since? (channel: string, id: string): Promise<BackplaneEvent[] | undefined>

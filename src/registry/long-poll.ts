@@ -16,6 +16,8 @@ export type PollResult =
 
 interface Waiter {
   key: string | undefined
+  // The client's cursor, when this node has not written it yet (it lags, or coalesces): nothing up to it is answered.
+  after: string | undefined
   resolve: (result: PollResult) => void
   timer: NodeJS.Timeout
   signal: AbortSignal | undefined
@@ -32,11 +34,14 @@ export class LongPoll {
   readonly #history: (cursor: string, key: string | undefined) => Promise<RingEvent[] | undefined>
   // Largest answer of missed events: past it, the answer stops and its cursor fetches the rest.
   readonly #maxBytes: number
+  // Orders two ids (the backplane's).
+  readonly #compare: (a: string, b: string) => number
 
-  constructor (ring: ReplayRing, newest: () => string | undefined, history: (cursor: string, key: string | undefined) => Promise<RingEvent[] | undefined>, maxBytes: number) {
+  constructor (ring: ReplayRing, newest: () => string | undefined, history: (cursor: string, key: string | undefined) => Promise<RingEvent[] | undefined>, compare: (a: string, b: string) => number, maxBytes: number) {
     this.#ring = ring
     this.#newest = newest
     this.#history = history
+    this.#compare = compare
     this.#maxBytes = maxBytes
   }
 
@@ -63,7 +68,7 @@ export class LongPoll {
       const visible = visibleTo(written, options.key)
       if (visible.length > 0) return Promise.resolve(this.#page(visible, newest))
     }
-    return this.#wait(options)
+    return this.#wait(options, cursor)
   }
 
   // Older than the ring: the backplane's history, then the ring, up to the newest written event; a reset when neither reaches back.
@@ -71,7 +76,7 @@ export class LongPoll {
     const missed = await this.#history(cursor, options.key)
     if (missed === undefined) return { status: 'reset', cursor: this.#cursor() }
     if (missed.length > 0) return this.#page(missed, this.#cursor())
-    return await this.#wait(options)
+    return await this.#wait(options, cursor)
   }
 
   // Missed events up to the bound; when some are left, the cursor is the last one sent, so the next poll gets the rest.
@@ -82,41 +87,50 @@ export class LongPoll {
     return { status: 'events', events: joinEvents(page), cursor: (page[count - 1] as RingEvent).id }
   }
 
-  #wait (options: PollOptions): Promise<PollResult> {
-    if (options.signal?.aborted === true) return Promise.resolve({ status: 'aborted', cursor: this.#cursor() })
+  #wait (options: PollOptions, cursor: string | undefined): Promise<PollResult> {
+    // A cursor past this node's newest written event: the client has events this node has yet to write.
+    const after = cursor !== undefined && cursor !== '' && this.#compare(cursor, this.#cursor()) > 0 ? cursor : undefined
+    if (options.signal?.aborted === true) return Promise.resolve({ status: 'aborted', cursor: after ?? this.#cursor() })
     return new Promise((resolve) => {
       const timeout = options.timeout ?? DEFAULT_POLL_TIMEOUT
       // Jitter spreads the re-polls of clients that connected together.
       const hold = timeout * (0.9 + Math.random() * 0.2)
       const waiter: Waiter = {
         key: options.key,
+        after,
         resolve,
         signal: options.signal,
-        onAbort: () => { this.#end(waiter, { status: 'aborted', cursor: this.#cursor() }) },
-        timer: setTimeout(() => { this.#end(waiter, { status: 'timeout', cursor: this.#cursor() }) }, hold)
+        onAbort: () => { this.#end(waiter, { status: 'aborted', cursor: this.#cursorFor(waiter) }) },
+        timer: setTimeout(() => { this.#end(waiter, { status: 'timeout', cursor: this.#cursorFor(waiter) }) }, hold)
       }
       options.signal?.addEventListener('abort', waiter.onAbort, { once: true })
       this.#waiters.add(waiter)
     })
   }
 
+  // The cursor a waiter is answered with: never behind the one it came with (no event it has comes again).
+  #cursorFor (waiter: Waiter): string {
+    const cursor = this.#cursor()
+    return waiter.after !== undefined && this.#compare(waiter.after, cursor) > 0 ? waiter.after : cursor
+  }
+
   /** Answers the waiters that may see some of `events`, just delivered. */
   answer (events: RingEvent[]): void {
     if (this.#waiters.size === 0) return
-    const cursor = this.#cursor()
     let broadcast: Buffer | undefined
     for (const waiter of [...this.#waiters]) {
-      const visible = visibleTo(events, waiter.key)
+      const after = waiter.after
+      const visible = visibleTo(after === undefined ? events : events.filter((event) => this.#compare(event.id, after) > 0), waiter.key)
       if (visible.length === 0) continue
       // Encoded once for every waiter that sees the same events.
       const bytes = visible.length === events.length ? (broadcast ??= joinEvents(events)) : joinEvents(visible)
-      this.#end(waiter, { status: 'events', events: bytes, cursor })
+      this.#end(waiter, { status: 'events', events: bytes, cursor: this.#cursorFor(waiter) })
     }
   }
 
-  /** Answers every waiter with a timeout (the registry is closing). */
-  close (): void {
-    for (const waiter of [...this.#waiters]) this.#end(waiter, { status: 'timeout', cursor: this.#cursor() })
+  /** Answers every waiter: a timeout when the registry is closing, a reset (from this node's cursor) when events may have been lost. */
+  endAll (status: 'timeout' | 'reset'): void {
+    for (const waiter of [...this.#waiters]) this.#end(waiter, { status, cursor: status === 'reset' ? this.#cursor() : this.#cursorFor(waiter) })
   }
 
   #end (waiter: Waiter, result: PollResult): void {

@@ -12,9 +12,10 @@ export interface RegistryOptions<S extends Subscriber = Subscriber> {
   /** Events kept for replay. Default 256; 0 disables replay. */
   replay?: number
   /**
-   * Gather the events published within this many ms and write them to each
-   * subscriber at once (one write, one syscall, per subscriber per window).
-   * Default false: every event is written when it is published.
+   * Gather the events published within one event-loop turn (0, the default)
+   * or this many ms and write them to each subscriber at once (one write, one
+   * syscall, per subscriber per window). `false`: every event is written when
+   * it is published. A publish resolves once its event is written.
    */
   coalesce?: number | false
   /**
@@ -93,7 +94,7 @@ export function resolveRegistryOptions<S extends Subscriber> (options: RegistryO
   validateRegistryOptions(options)
   return {
     replay: options.replay ?? DEFAULT_REPLAY,
-    coalesce: options.coalesce ?? false,
+    coalesce: options.coalesce ?? 0,
     maxReplayBytes: options.maxReplayBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
     onResync: options.onResync,
     backplane: options.backplane ?? new MemoryBackplane(),

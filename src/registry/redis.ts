@@ -94,6 +94,7 @@ type StreamsReply = Array<[key: string, entries: StreamEntry[]]> | null
 
 interface Listening {
   listener: BackplaneListener
+  onLost: (() => void) | undefined
   // Only entries after this id are for this listener (the stream's last id when it subscribed).
   from: string
 }
@@ -148,6 +149,8 @@ export class RedisBackplane implements Backplane {
   #wakeCursor = '0-0'
   #loop: Promise<void> | undefined
   #reading = false
+  // The read connection was lost: before delivering more, check that each stream still holds the last entry read.
+  #reconnected = false
   // Resolves the loop's wait while no channel is listened to.
   #idle: (() => void) | undefined
   // Ends the pauses between retries (close() ends them at once).
@@ -193,6 +196,9 @@ export class RedisBackplane implements Backplane {
     // ioredis emits 'error' at each failed (re)connection; without a listener it prints them.
     this.#writer.on('error', this.#report)
     this.#reader.on('error', this.#report)
+    this.#reader.on('close', () => { this.#reconnected = true })
+    // The XREAD ioredis resends may block: it is interrupted, so the check comes at once.
+    this.#reader.on('ready', () => { if (this.#reconnected) this.#interrupt() })
   }
 
   /**
@@ -218,12 +224,15 @@ export class RedisBackplane implements Backplane {
   /**
    * Listens to a channel: `listener` receives, in order, every event
    * published (on any node) after `subscribe()` resolves. Resolves with a
-   * function that stops listening.
+   * function that stops listening. After a lost connection, if the stream no
+   * longer holds the last entry read (Redis restarted without persistence,
+   * or trimmed entries this node had not read yet), `onLost` is called
+   * before the next events: some may be missing.
    * @example
    * const stop = await backplane.subscribe('feed', (event) => console.log(event.id, event.payload))
    * await stop()
    */
-  async subscribe (channel: string, listener: BackplaneListener): Promise<() => Promise<void>> {
+  async subscribe (channel: string, listener: BackplaneListener, onLost?: () => void): Promise<() => Promise<void>> {
     const key = this.#key(channel)
     // A concrete id rather than '$': nothing published from now on can be missed.
     // While Redis is down this waits like a publish does (ioredis' maxRetriesPerRequest), then rejects.
@@ -235,7 +244,7 @@ export class RedisBackplane implements Backplane {
       this.#channels.set(key, state)
       this.#interrupt()
     }
-    const listening: Listening = { listener, from }
+    const listening: Listening = { listener, onLost, from }
     state.listeners.add(listening)
     this.#loop ??= this.#run()
     const subscribed = state
@@ -250,8 +259,9 @@ export class RedisBackplane implements Backplane {
 
   /**
    * The events of `channel` after `id` still in its stream (`XRANGE`), in
-   * order; `undefined` when `id` is older than the stream's first entry (it
-   * may have been trimmed) or the stream is empty. While this backplane
+   * order; `undefined` when the stream does not hold `id`: older than its
+   * first entry (trimmed), or never given by it (the stream restarted empty,
+   * a made-up id). While this backplane
    * listens to the channel, only events its listeners already received are
    * returned: later ones are on their way to them, so a registry gets each
    * event once.
@@ -260,14 +270,13 @@ export class RedisBackplane implements Backplane {
   async since (channel: string, id: string): Promise<BackplaneEvent[] | undefined> {
     if (!STREAM_ID.test(id)) return undefined
     const key = this.#key(channel)
-    const [first, after] = await this.#command('since', async () => {
-      const replies = await this.#writer.multi().xrange(key, '-', '+', 'COUNT', 1).xrange(key, successor(id), '+').exec()
+    const [at, after] = await this.#command('since', async () => {
+      const replies = await this.#writer.multi().xrange(key, id, id).xrange(key, successor(id), '+').exec()
       const error = replies?.find(([failed]) => failed !== null)?.[0]
       if (replies === null || error !== undefined) throw error ?? new Error('the transaction was aborted')
       return replies.map(([, entries]) => entries as StreamEntry[])
     }) as [StreamEntry[], StreamEntry[]]
-    const oldest = first[0]
-    if (oldest === undefined || this.compare(id, oldest[0]) < 0) return undefined
+    if (at.length === 0) return undefined
     const received = this.#channels.get(key)?.cursor
     const events: BackplaneEvent[] = []
     for (const [entryId, fields] of after) {
@@ -373,6 +382,7 @@ export class RedisBackplane implements Backplane {
           this.#abandonRead = () => { resolve(null) }
           reading.then(resolve, reject)
         })
+        if (this.#reconnected && !this.#closed) await this.#check(keys, cursors)
         failures = 0
       } catch (error) {
         if (this.#closed) break
@@ -384,6 +394,35 @@ export class RedisBackplane implements Backplane {
         this.#abandonRead = undefined
       }
       if (reply !== null && !this.#closed) this.#dispatch(reply)
+    }
+  }
+
+  /**
+   * After a reconnection, before the entries read are delivered: the
+   * listeners of a stream that no longer holds the last entry read are told
+   * that events may be missing. A check that fails is made again (the entries
+   * are read again too).
+   */
+  async #check (keys: string[], cursors: string[]): Promise<void> {
+    this.#reconnected = false
+    const pipeline = this.#reader.pipeline()
+    for (const [index, key] of keys.entries()) pipeline.xrange(key, cursors[index] as string, cursors[index] as string)
+    const replies = await pipeline.exec()
+    const error = replies?.find(([failed]) => failed !== null)?.[0]
+    if (replies === null || error !== undefined) {
+      this.#reconnected = true
+      throw error ?? new Error('the check was aborted')
+    }
+    for (const [index, [, entries]] of replies.entries()) {
+      // A channel that had no entry yet has nothing to lose from before.
+      if (cursors[index] === '0-0' || (entries as StreamEntry[]).length > 0) continue
+      for (const listening of [...(this.#channels.get(keys[index] as string)?.listeners ?? [])]) {
+        try {
+          listening.onLost?.()
+        } catch (error) {
+          this.#report(error as Error)
+        }
+      }
     }
   }
 

@@ -7,10 +7,13 @@
  * it: broadcaster.ts (the Datastar methods), replay.ts (Last-Event-ID
  * resumes), long-poll.ts (held requests), options.ts (options and defaults).
  */
+import { deferred, type Deferred } from '../deferred.js'
 import { AsyncResource } from 'node:async_hooks'
 import { FST_ERR_REGISTRY_CLOSED } from '../errors.js'
 import { SharedEvent } from '../sse/chunk.js'
-import { isExcepted, type BroadcastOptions } from '../broadcast.js'
+import { isExcepted, type BroadcastOptions, type BroadcastStats } from '../broadcast.js'
+import { registryBackplane, registryBroadcast, registryReplay, registryResync } from '../diagnostics.js'
+import { closedAsSlowConsumer } from '../slow-consumer.js'
 import type { Backplane, BackplaneEvent, BackplaneMessage } from './backplane.js'
 import { Broadcaster, KeyedBroadcaster } from './broadcaster.js'
 import { LongPoll, type PollResult } from './long-poll.js'
@@ -24,6 +27,18 @@ interface Member {
   // The async context captured when the subscriber joined, where its callbacks
   // run (an AsyncResource is ~80 bytes where AsyncLocalStorage.snapshot() costs ~2.7 KB per subscriber).
   context: AsyncResource
+}
+
+/**
+ * Counters of a registry (`registry.stats()`): its broadcasts' (see
+ * BroadcastStats), and how its resuming subscribers were served.
+ * @example const { replays, resyncs } = registry.stats()
+ */
+export interface RegistryStats extends BroadcastStats {
+  /** Subscribers that resumed from a Last-Event-ID and were written the events they missed (none, if they had missed none). */
+  replays: number
+  /** Subscribers that resumed from a Last-Event-ID the registry no longer knows (`onResync`). */
+  resyncs: number
 }
 
 interface PendingEvent<S extends Subscriber> {
@@ -43,6 +58,10 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
   readonly name: string
   readonly #members = new Map<S, Member>()
   readonly #keys = new Map<string, Set<S>>()
+  // Subscribers that resumed at an id this node has not written yet (it lags
+  // behind the node they left, or is still coalescing): the live events up to
+  // that id, which they have, are not written to them again.
+  readonly #floors = new Map<S, string>()
   readonly #ring: ReplayRing
   readonly #replay: Replay
   readonly #longPoll: LongPoll
@@ -56,6 +75,8 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
   #origins = 0
   #pending: Array<PendingEvent<S>> = []
   #flushTimer: NodeJS.Timeout | NodeJS.Immediate | null = null
+  // Settles when the coalesced events waiting now have been written (what a publisher's await waits for).
+  #written: Deferred<void> | null = null
   // The newest event written to subscribers (the ring may hold newer, coalesced ones).
   #delivered: string | undefined
   #unsubscribe: Promise<() => Promise<void>>
@@ -63,6 +84,12 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
   // The wait before the next subscribe attempt, while the backplane refuses (close() cuts it short).
   #retry: { timer: NodeJS.Timeout, wake: () => void } | null = null
   #closed = false
+  // Counters of stats(): integer increments only, on the paths they count.
+  #events = 0
+  #bytes = 0
+  #slowConsumerCloses = 0
+  #replays = 0
+  #resyncs = 0
 
   constructor (name: string, options: RegistryOptions<S> = {}) {
     super()
@@ -78,7 +105,7 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     // Rejects only when closed before it could subscribe; close() sees that again.
     this.#unsubscribe.catch(() => {})
     this.#replay = new Replay(this.#ring, this.#backplane, name, this.#unsubscribe)
-    this.#longPoll = new LongPoll(this.#ring, () => this.#delivered, this.#pollHistory, resolved.maxReplayBytes)
+    this.#longPoll = new LongPoll(this.#ring, () => this.#delivered, this.#pollHistory, (a, b) => this.#backplane.compare(a, b), resolved.maxReplayBytes)
   }
 
   /** Resolves once the registry listens to its backplane (at once in memory). */
@@ -99,19 +126,25 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     for (let attempt = 1; ; attempt++) {
       if (this.#closed) throw new FST_ERR_REGISTRY_CLOSED(this.name)
       try {
-        const stop = await this.#backplane.subscribe(this.name, this.#receive)
+        const stop = await this.#backplane.subscribe(this.name, this.#receive, this.#lost)
         if (this.#closed) {
           await stop()
           throw new FST_ERR_REGISTRY_CLOSED(this.name)
         }
-        this.#connected = true
+        this.#setConnected(true, undefined)
         return stop
       } catch (error) {
         if (this.#closed) throw error
         this.#report(error as Error)
+        this.#setConnected(false, error as Error)
         await this.#waitToResubscribe(resubscribeDelay(attempt))
       }
     }
+  }
+
+  #setConnected (connected: boolean, error: Error | undefined): void {
+    this.#connected = connected
+    if (registryBackplane.hasSubscribers) registryBackplane.publish({ registry: this, connected, error })
   }
 
   #waitToResubscribe (delay: number): Promise<void> {
@@ -131,6 +164,21 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     return this.#delivered
   }
 
+  /**
+   * The registry's counters since it was created: a plain object, read when asked.
+   * @example metrics.set({ registry: feed.name }, feed.stats().members)
+   */
+  stats (): RegistryStats {
+    return {
+      members: this.#members.size,
+      events: this.#events,
+      bytes: this.#bytes,
+      slowConsumerCloses: this.#slowConsumerCloses,
+      replays: this.#replays,
+      resyncs: this.#resyncs
+    }
+  }
+
   /** How many subscribers are in the registry. */
   get size (): number {
     return this.#members.size
@@ -145,6 +193,8 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
    * @example for (const row of rows) { feed.patchElements(render(row)); await feed.drained() }
    */
   async drained (): Promise<void> {
+    // Coalesced events are written first: they are part of what the subscribers must take.
+    if (this.#written !== null) await this.#written.promise
     const waits: Array<Promise<unknown>> = []
     for (const subscriber of this.#members.keys()) if (subscriber.drained !== undefined) waits.push(subscriber.drained())
     await Promise.all(waits)
@@ -185,13 +235,16 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
   }
 
   // One handler for every member: subscribers pass themselves when they close.
-  readonly #leave = (subscriber: S): void => { this.delete(subscriber) }
+  readonly #leave = (subscriber: S): void => {
+    if (this.delete(subscriber) && closedAsSlowConsumer(subscriber)) this.#slowConsumerCloses++
+  }
 
   /** Removes a subscriber; true if it was there. */
   delete (subscriber: S): boolean {
     const member = this.#members.get(subscriber)
     if (member === undefined) return false
     this.#members.delete(subscriber)
+    this.#floors.delete(subscriber)
     if (member.key !== undefined) {
       const keyed = this.#keys.get(member.key)
       keyed?.delete(subscriber)
@@ -238,8 +291,9 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     }
     const message: BackplaneMessage = { payload, key, origin }
     if (options?.filter !== undefined) message.filtered = true
-    // The in-memory backplane delivers inside publish(): the event is written before this returns.
-    return this.#backplane.publish(this.name, message).catch((error: Error) => {
+    // The in-memory backplane delivers inside publish(): once its turn's write (coalesce) is out, the
+    // event has been handed to every subscriber of this node when the promise resolves.
+    return this.#backplane.publish(this.name, message).then(this.#afterWrite, (error: Error) => {
       if (origin !== undefined) this.#local.delete(origin)
       throw error
     })
@@ -275,15 +329,16 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     if (this.#closed) return
     this.#closed = true
     this.#flush()
-    this.#longPoll.close()
+    this.#longPoll.endAll('timeout')
     this.#members.clear()
     this.#keys.clear()
+    this.#floors.clear()
     this.#local.clear()
     // A subscription still being retried stops at once.
     this.#retry?.wake()
     const unsubscribe = await this.#unsubscribe.catch(() => undefined)
     await unsubscribe?.()
-    this.#connected = false
+    if (this.#connected) this.#setConnected(false, undefined)
   }
 
   readonly #receive = (event: BackplaneEvent): void => {
@@ -307,8 +362,26 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     if (!filtered) this.#ring.push(ringEvent)
     this.#pending.push({ event: ringEvent, options })
     if (this.#flushTimer === null) {
+      this.#written = deferred()
       this.#flushTimer = this.#coalesce === 0 ? setImmediate(this.#flush) : setTimeout(this.#flush, this.#coalesce)
     }
+  }
+
+  /**
+   * The backplane lost events this node may not have received (Redis
+   * restarted without them): no replay may pass over the gap, so the registry
+   * starts over, as if new (an empty ring, no `lastEventId` until the next
+   * event), and every subscriber and long-poll waiter is told to resync.
+   */
+  readonly #lost = (): void => {
+    if (this.#closed) return
+    this.#flush()
+    const last = this.#delivered ?? START_CURSOR
+    this.#ring.clear()
+    this.#floors.clear()
+    this.#delivered = undefined
+    this.#longPoll.endAll('reset')
+    for (const subscriber of [...this.#members.keys()]) this.#resync(subscriber, last)
   }
 
   /** Writes the coalesced events: consecutive plain broadcasts as one chunk, the rest one by one. */
@@ -318,13 +391,19 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
       clearImmediate(this.#flushTimer as NodeJS.Immediate)
       this.#flushTimer = null
     }
+    const written = this.#written
+    this.#written = null
     const pending = this.#pending
-    if (pending.length === 0) return
     this.#pending = []
+    if (pending.length > 0) this.#writePending(pending)
+    written?.resolve()
+  }
+
+  #writePending (pending: Array<PendingEvent<S>>): void {
     let run: RingEvent[] = []
     const writeRun = (): void => {
       if (run.length === 0) return
-      this.#deliver({ id: '', key: undefined, bytes: joinEvents(run) }, undefined)
+      this.#deliver({ id: '', key: undefined, bytes: joinEvents(run) }, undefined, run)
       run = []
     }
     for (const { event, options } of pending) {
@@ -343,6 +422,12 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     }
   }
 
+  // After a publish: with coalesced events waiting, once they are written (at the end of the turn, or the window).
+  readonly #afterWrite = (id: string): string | Promise<string> => {
+    const written = this.#written
+    return written === null ? id : written.promise.then(() => id)
+  }
+
   /** A delivered, replayable event: into the ring, the newest cursor, and to long-poll waiters. */
   #recorded (events: RingEvent[]): void {
     for (const event of events) this.#ring.push(event)
@@ -350,24 +435,40 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     this.#longPoll.answer(events)
   }
 
-  #deliver (event: RingEvent, options: BroadcastOptions<S> | undefined): void {
+  /** Writes `event` (a coalesced `run` of events joined as one) to the subscribers it is for. */
+  #deliver (event: RingEvent, options: BroadcastOptions<S> | undefined, run: RingEvent[] = [event]): void {
     const targets = event.key === undefined ? this.#members.keys() : (this.#keys.get(event.key) ?? []).values()
     const except = options?.except
     const filter = options?.filter
+    const floors = this.#floors.size === 0 ? undefined : this.#floors
     // The same bytes for everyone; their HTTP/1.1 chunk is framed once, by the first stream that wants it.
     const shared = new SharedEvent(event.bytes)
+    let written = 0
     for (const subscriber of targets) {
       if (except !== undefined && isExcepted(subscriber, except)) continue
       if (filter !== undefined && !this.#safeFilter(filter, subscriber)) continue
+      const floor = floors?.get(subscriber)
+      let bytes = event.bytes
+      if (floor !== undefined) {
+        const above = run.filter((each) => this.#backplane.compare(each.id, floor) > 0)
+        if (above.length === 0) continue
+        floors?.delete(subscriber)
+        bytes = joinEvents(above)
+      }
       try {
-        if (subscriber.writeShared !== undefined) subscriber.writeShared(shared)
-        else subscriber.write(event.bytes)
+        if (subscriber.writeShared !== undefined && bytes === event.bytes) subscriber.writeShared(shared)
+        else subscriber.write(bytes)
+        written++
       } catch (error) {
         // One broken subscriber never stops the others.
         this.#report(error as Error)
         this.delete(subscriber)
       }
     }
+    const size = event.bytes.length
+    this.#events += run.length
+    this.#bytes += size * written
+    if (registryBroadcast.hasSubscribers) registryBroadcast.publish({ registry: this, events: run.length, subscribers: written, bytes: size })
   }
 
   #safeFilter (filter: (subscriber: S) => boolean, subscriber: S): boolean {
@@ -433,14 +534,30 @@ export class Registry<S extends Subscriber = Subscriber> extends Broadcaster<S> 
     return new Set(this.#pending.map((entry) => entry.event.id))
   }
 
-  // What a subscriber missed, in one write; more than maxReplayBytes is never held for one client: it is resynced.
+  /**
+   * Writes what a resuming subscriber missed, in one write; more than
+   * maxReplayBytes is never held for one client: it is resynced. When it
+   * missed nothing, this node may not have written its id yet: the live
+   * events up to it are kept from it.
+   */
   #replayTo (subscriber: S, missed: RingEvent[], lastEventId: string): void {
-    if (missed.length === 0) return
-    if (fitting(missed, this.#maxReplayBytes) < missed.length) this.#resync(subscriber, lastEventId)
-    else subscriber.write(joinEvents(missed))
+    if (missed.length === 0) {
+      this.#floors.set(subscriber, lastEventId)
+      return
+    }
+    if (fitting(missed, this.#maxReplayBytes) < missed.length) {
+      this.#resync(subscriber, lastEventId)
+      return
+    }
+    const bytes = joinEvents(missed)
+    subscriber.write(bytes)
+    this.#replays++
+    if (registryReplay.hasSubscribers) registryReplay.publish({ registry: this, subscriber, lastEventId, events: missed.length, bytes: bytes.length })
   }
 
   #resync (subscriber: S, lastEventId: string): void {
+    this.#resyncs++
+    if (registryResync.hasSubscribers) registryResync.publish({ registry: this, subscriber, lastEventId })
     if (this.#onResync === undefined) return
     const member = this.#members.get(subscriber)
     try {

@@ -73,6 +73,14 @@ export class ReplayRing {
     }
     return undefined
   }
+
+  /** Starts over, empty, as if new: no replay may start from an event before (the backplane lost events after them). */
+  clear (): void {
+    this.#events = []
+    this.#start = 0
+    this.#pushed = false
+    this.#evictedId = undefined
+  }
 }
 
 /**

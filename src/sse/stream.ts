@@ -13,6 +13,7 @@ import { addHeartbeat, deleteHeartbeat } from '../heartbeat.js'
 import { StallClock, type SlowConsumerLimits } from '../slow-consumer.js'
 import { STREAM_DEFAULTS, streamLimits, type StreamSettings, validateKeepAlive } from './options.js'
 import { kHeartbeat, kStream } from '../symbols.js'
+import { sseClose, sseOpen } from '../diagnostics.js'
 
 // For fan-out loops of their own: stream.writeShared(new SharedEvent(bytes)) frames once for every stream.
 export { SharedEvent } from './chunk.js'
@@ -234,6 +235,7 @@ export class SSEStream {
     // Send the head now: the client sees the response start before any event.
     res.flushHeaders?.()
     this.#state = OPEN
+    if (sseOpen.hasSubscribers) sseOpen.publish({ stream: this })
     if (this.#keepAlive !== false) addHeartbeat(this.#keepAlive, this)
     // onDisconnect pairs with onConnect: it runs only for a stream that connected.
     if (this.#onDisconnect !== undefined) this.#closeHandlers.push(this.#onDisconnect)
@@ -555,6 +557,8 @@ export class SSEStream {
     const handlers = this.#closeHandlers
     this.#closeHandlers = []
     for (const handler of handlers) this.#runHook(handler)
+    // Only a stream that opened, so that opens and closes pair up (a gauge of open streams).
+    if (wasOpen && sseClose.hasSubscribers) sseClose.publish({ stream: this, reason })
   }
 
   #runHook (hook: (stream: SSEStream) => void): void {

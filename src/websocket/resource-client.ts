@@ -30,6 +30,7 @@ import type { Resource } from './resource.js'
 import { holdMessages, messageInProgress, networkSocket, releaseMessages } from './ws-internals.js'
 import { deferred, type Deferred } from '../deferred.js'
 import { kClient, kClosed, kErrored, kHeartbeat, kLeave, kPonged, kRead, kReceive, kStart } from '../symbols.js'
+import { websocketClose, websocketOpen } from '../diagnostics.js'
 
 /**
  * Validates a parsed JSON message: the value to hand to `message` (validators
@@ -273,6 +274,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
       socket.on('pong', onSocketPong)
       addHeartbeat(heartbeat, this)
     }
+    if (websocketOpen.hasSubscribers) websocketOpen.publish({ client: this })
     const connected = this.#definition.connected
     if (connected === undefined) {
       this.#state = OPEN
@@ -333,6 +335,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     const handlers = this.#closeHandlers
     this.#closeHandlers = null
     if (handlers !== null) for (const handler of handlers) this.#runHook(handler)
+    if (websocketClose.hasSubscribers) websocketClose.publish({ client: this, code: this.#closed.code, reason, error: this.closeError })
     // `connected` or a message handler still running: `disconnected` comes when it settles (see #drain()).
     if (!wasConnecting && !this.#busy) this.#disconnected()
   }

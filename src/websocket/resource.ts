@@ -6,7 +6,8 @@
  */
 import { encodeMessage, type OutgoingMessage } from './message.js'
 import { SharedMessage } from './frame.js'
-import { isExcepted, type BroadcastOptions } from '../broadcast.js'
+import { isExcepted, type BroadcastOptions, type BroadcastStats } from '../broadcast.js'
+import { closedAsSlowConsumer } from '../slow-consumer.js'
 import { kAdd, kRemove } from '../symbols.js'
 
 /** What a resource needs of its clients: to take a broadcast's shared message (a ResourceClient does). */
@@ -23,6 +24,10 @@ export class Resource<Client extends ResourceMember = ResourceMember> {
   /** The instance name the resolve step gave (by default the request path). */
   readonly name: string
   readonly #clients = new Set<Client>()
+  // Counters of stats().
+  #events = 0
+  #bytes = 0
+  #slowConsumerCloses = 0
 
   /**
    * @param name the instance name
@@ -34,6 +39,14 @@ export class Resource<Client extends ResourceMember = ResourceMember> {
   /** The connected clients. */
   get clients (): ReadonlySet<Client> {
     return this.#clients
+  }
+
+  /**
+   * The instance's counters since it was created (a room dropped once empty starts again from zero).
+   * @example const { members, slowConsumerCloses } = room.stats()
+   */
+  stats (): BroadcastStats {
+    return { members: this.#clients.size, events: this.#events, bytes: this.#bytes, slowConsumerCloses: this.#slowConsumerCloses }
   }
 
   /**
@@ -56,6 +69,8 @@ export class Resource<Client extends ResourceMember = ResourceMember> {
       if (filter !== undefined && !filter(client)) continue
       if (client.sendShared(shared)) count++
     }
+    this.#events++
+    this.#bytes += shared.bytes.length * count
     return count
   }
 
@@ -66,6 +81,6 @@ export class Resource<Client extends ResourceMember = ResourceMember> {
 
   /** Forgets a client that closed (the route does this, and drops the instance once empty). */
   [kRemove] (client: Client): void {
-    this.#clients.delete(client)
+    if (this.#clients.delete(client) && closedAsSlowConsumer(client)) this.#slowConsumerCloses++
   }
 }

@@ -1,9 +1,13 @@
 /**
  * A real redis-server for the tests (Debian's, installed by `.ci/run`): started
- * on a free port of 127.0.0.1 without persistence, killed at teardown. It can
- * be killed (SIGKILL) and started again on the same port mid-test.
+ * on a free port of 127.0.0.1, without persistence unless asked (an
+ * append-only file in a temporary directory), killed at teardown. It can be
+ * killed (SIGKILL) and started again on the same port mid-test.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import net from 'node:net'
 import { once } from 'node:events'
 import type { Test } from 'tap'
@@ -26,7 +30,7 @@ export interface RedisServer {
   url: string
   /** Kills it at once, the way a crash would (SIGKILL); resolves once it has exited. */
   kill: () => Promise<void>
-  /** Starts it again on the same port (empty: there is no persistence). */
+  /** Starts it again on the same port: empty without persistence, else with what its append-only file holds. */
   restart: () => Promise<void>
   /** Sends one command and resolves with its raw RESP answer. */
   command: (...args: string[]) => Promise<string>
@@ -83,14 +87,20 @@ async function ready (port: number, child: ChildProcess, limitMs = 10_000): Prom
   }
 }
 
-/** Starts redis-server on a free loopback port; it is killed at the test's teardown. */
-export async function startRedis (t: Test): Promise<RedisServer> {
+export interface RedisServerOptions {
+  /** Every write goes to an append-only file (`appendonly yes`), which a restart reads back. Default false. */
+  persistence?: boolean
+}
+
+/** Starts redis-server on a free loopback port; it is killed (and its files removed) at the test's teardown. */
+export async function startRedis (t: Test, options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await freePort()
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', options.persistence === true ? 'yes' : 'no']
+  const dir = options.persistence === true ? await mkdtemp(join(tmpdir(), 'fastify-datastar-redis-')) : undefined
+  if (dir !== undefined) args.push('--dir', dir)
   let child: ChildProcess | undefined
   const start = async (): Promise<void> => {
-    const started = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore'
-    })
+    const started = spawn(REDIS_SERVER, args, { stdio: 'ignore' })
     child = started
     await ready(port, started)
   }
@@ -102,7 +112,10 @@ export async function startRedis (t: Test): Promise<RedisServer> {
     running.kill('SIGKILL')
     await exited
   }
-  t.teardown(kill)
+  t.teardown(async () => {
+    await kill()
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  })
   await start()
   return {
     port,
@@ -111,4 +124,11 @@ export async function startRedis (t: Test): Promise<RedisServer> {
     restart: start,
     command: (...args) => command(port, ...args)
   }
+}
+
+/** Orders Redis stream ids (`<ms>-<seq>`), independently of the code under test. */
+export function compareIds (a: string, b: string): number {
+  const [aTime, aSeq] = a.split('-').map(BigInt) as [bigint, bigint]
+  const [bTime, bSeq] = b.split('-').map(BigInt) as [bigint, bigint]
+  return aTime !== bTime ? (aTime < bTime ? -1 : 1) : aSeq === bSeq ? 0 : aSeq < bSeq ? -1 : 1
 }

@@ -12,7 +12,7 @@ import type { Subscriber } from '../../src/registry/subscriber.js'
 import type { BackplaneEvent } from '../../src/registry/backplane.js'
 import { SSEParser, type ParsedEvent } from '../../src/sse/parser.js'
 import { listen, openStream, waitFor, within, type StreamClient } from '../helpers.js'
-import { freePort, redisSkip, startRedis } from './redis-server.js'
+import { compareIds, freePort, redisSkip, startRedis } from './redis-server.js'
 import { startProxy } from './tcp-proxy.js'
 
 const skip = await redisSkip()
@@ -148,6 +148,8 @@ t.test('since(): the events after an id, exclusive; undefined when unknown', asy
   t.same((await bus.since('history', ids[0] as string))?.length, 4, 'from the first entry')
   t.equal(await bus.since('history', 'not-an-id'), undefined, 'not a stream id')
   t.equal(await bus.since('history', '1-0'), undefined, 'older than the first entry')
+  t.equal(await bus.since('history', `${BigInt((ids[4] as string).split('-')[0] as string) + 1000n}-0`), undefined,
+    'an id the stream never gave (a made-up one, or one of a stream that restarted empty)')
   t.equal(await bus.since('empty', ids[0] as string), undefined, 'an empty stream knows no id')
 })
 
@@ -289,17 +291,15 @@ t.test('a resume older than the Redis stream calls onResync', async (t) => {
   t.same(resyncs, ['1-0'])
 })
 
-t.test('redis-server killed and restarted mid-stream: a client resuming with Last-Event-ID misses nothing', async (t) => {
-  // "Nothing lost", with a Redis that has no persistence: the restart empties
-  // every stream, so Redis forgets the events published before the crash; the
-  // nodes do not, since each delivered them and keeps them in its replay ring.
+t.test('redis-server killed and restarted mid-stream, with persistence: a client resuming with Last-Event-ID misses nothing', async (t) => {
+  // Redis keeps its streams in an append-only file, so after the restart each
+  // stream still holds the last entry every node read: nothing was lost.
   // Publishes made while Redis is down wait in ioredis' offline queue and get
   // their ids after the restart; ids keep increasing (they are Redis' clock in
-  // ms), and each node's read loop resumes after the last id it delivered, so
-  // it reads every entry of the new stream. A client resuming on any node with
-  // the id of an event from before the crash then gets every event after it,
-  // those from before the crash from the ring, the rest as they come.
-  const redis = await startRedis(t)
+  // ms), and each node's read loop resumes after the last id it delivered. A
+  // client resuming on any node with the id of an event from before the crash
+  // then gets every event after it, from the ring, the rest as they come.
+  const redis = await startRedis(t, { persistence: true })
   const a = await node(t, redis.url)
   const b = await node(t, redis.url)
   const feedA = a.app.registry('feed')
@@ -351,12 +351,48 @@ t.test('redis-server killed and restarted mid-stream: a client resuming with Las
   }
 })
 
-/** Orders Redis stream ids (`<ms>-<seq>`). */
-function compareIds (a: string, b: string): number {
-  const [aTime, aSeq] = a.split('-').map(BigInt) as [bigint, bigint]
-  const [bTime, bSeq] = b.split('-').map(BigInt) as [bigint, bigint]
-  return aTime !== bTime ? (aTime < bTime ? -1 : 1) : aSeq === bSeq ? 0 : aSeq < bSeq ? -1 : 1
-}
+t.test('redis-server killed and restarted without persistence: every node resyncs its subscribers and waiters, and replays nothing across the gap', async (t) => {
+  // The restart empties the streams. No node can tell whether it read every
+  // entry before the crash (one Redis acknowledged may have reached a node and
+  // not another), so none replays across the gap: its subscribers, long-poll
+  // waiters, and clients resuming from an id before the crash get a resync.
+  const redis = await startRedis(t)
+  const a = await node(t, redis.url)
+  const b = await node(t, redis.url)
+  const resyncs: string[] = []
+  const onResync = (name: string) => (sse: DatastarStream): void => {
+    resyncs.push(name)
+    sse.patchSignals({ n: 'full state' })
+  }
+  const feedA = a.app.registry<DatastarStream>('feed', { onResync: onResync('A') })
+  const feedB = b.app.registry<DatastarStream>('feed', { onResync: onResync('B') })
+  await feedA.ready()
+  await feedB.ready()
+  const connected = await openStream(a.base + '/feed')
+  await waitFor(() => feedA.size === 1, 'subscribed on A')
+  const before = await feedA.patchSignals({ n: 1 })
+  await waitFor(() => feedA.lastEventId === before && feedB.lastEventId === before, 'delivered on both nodes')
+  const waiter = feedB.poll(before, { timeout: 60_000 })
+  t.equal(feedB.waiting, 1, 'a long-poll waits on B')
+
+  await redis.kill()
+  await redis.restart()
+  t.match(await within(waiter, 15_000, 'the waiter, once B is back'), { status: 'reset' }, 'the waiter is told to reload')
+  await within(connected.event(1), 15_000, 'the connected client\'s resync')
+  t.same(resyncs, ['A'], 'the connected client is resynced')
+  t.equal(feedA.lastEventId, undefined, 'the registry starts over: no id until the next event')
+  const resumed = await openStream(b.base + '/feed', { headers: { 'last-event-id': before } })
+  t.same(numbers(await events(resumed, 1, 'a resume from before the crash')), ['full state'], 'a resume across the gap resyncs')
+  const resumedOnA = await openStream(a.base + '/feed', { headers: { 'last-event-id': before } })
+  t.same(numbers(await events(resumedOnA, 1, 'a resume from before the crash, on the node that had it')), ['full state'], 'even where the ring had the id')
+  t.match(await feedB.poll(before, { timeout: 10 }), { status: 'reset', cursor: '0-0' }, 'a long-poll from before the crash: reset, from the start')
+  await waitFor(() => feedA.size === 2 && feedB.size === 1, 'joined')
+  await feedB.patchSignals({ n: 2 })
+  t.same(numbers(await events(connected, 3, 'a live event after the restart')), [1, 'full state', 2], 'then live events, as before')
+  t.same(numbers(await events(resumed, 2, 'live on B')), ['full state', 2])
+  t.same(numbers(await events(resumedOnA, 2, 'live on A')), ['full state', 2])
+  for (const client of [connected, resumed, resumedOnA]) client.destroy()
+})
 
 t.test('a publish that cannot reach Redis rejects with FST_ERR_REGISTRY_BACKPLANE; close() still ends everything', async (t) => {
   const port = await freePort()

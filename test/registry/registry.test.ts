@@ -5,7 +5,7 @@ import { Registry } from '../../src/registry/registry.js'
 import { START_CURSOR } from '../../src/registry/ring.js'
 import type { Subscriber } from '../../src/registry/subscriber.js'
 import { SSEParser } from '../../src/sse/parser.js'
-import { waitFor, within } from '../helpers.js'
+import { recordChannel, waitFor, within } from '../helpers.js'
 
 /** A subscriber that records what it is handed, like a transport would write it. */
 class Recorder implements Subscriber {
@@ -208,19 +208,17 @@ t.test('coalescing: events published in one window reach each subscriber in one 
   const a = new Recorder()
   const b = new Recorder()
   registry.add(a).add(b, { key: 'b' })
-  const ids = await Promise.all([registry.patchSignals({ n: 1 }), registry.patchSignals({ n: 2 }), registry.patchSignals({ n: 3 })])
-  t.same(ids.map(counter), ['1', '2', '3'])
+  const published = Promise.all([registry.patchSignals({ n: 1 }), registry.patchSignals({ n: 2 }), registry.patchSignals({ n: 3 })])
   t.equal(a.chunks.length, 0, 'nothing yet: the window is open')
-  await new Promise((resolve) => setImmediate(resolve))
-  t.equal(a.chunks.length, 1, 'one write for the burst')
+  const ids = await published
+  t.same(ids.map(counter), ['1', '2', '3'])
+  t.equal(a.chunks.length, 1, 'one write for the burst, out when the publishes resolve')
   t.equal(a.chunks[0], b.chunks[0], 'and the same bytes for everyone')
   t.same(a.events().map((event) => event.id), ['1', '2', '3'])
-  await registry.patchSignals({ n: 4 })
-  await registry.to('b').patchSignals({ n: 5 })
-  await registry.patchSignals({ n: 6 })
+  const window = Promise.all([registry.patchSignals({ n: 4 }), registry.to('b').patchSignals({ n: 5 }), registry.patchSignals({ n: 6 })])
   const late = new Recorder(idAt(ids[0] as string, 2))
   registry.add(late)
-  await new Promise((resolve) => setImmediate(resolve))
+  await window
   t.same(a.events().map((event) => event.id), ['1', '2', '3', '4', '6'], 'unicast events stay out, order is kept')
   t.same(b.events().map((event) => event.id), ['1', '2', '3', '4', '5', '6'])
   t.same(late.events().map((event) => event.id), ['3', '4', '6'], 'a replay during a window: no gap, no repeat')
@@ -266,9 +264,9 @@ t.test('long-poll during a coalescing window: the events up to the cursor given,
   const registry = new Registry<Recorder>('poll-window', { coalesce: 0 })
   const one = await registry.patchSignals({ n: 1 })
   const two = await registry.patchSignals({ n: 2 })
-  await new Promise((resolve) => setImmediate(resolve))
-  const three = await registry.patchSignals({ n: 3 })
+  const inWindow = registry.patchSignals({ n: 3 })
   const first = await registry.poll(one)
+  const three = await inWindow
   t.match(first, { status: 'events', cursor: two })
   t.same(first.status === 'events' && new SSEParser().push(first.events.toString()).map((event) => event.id), [two], 'not the event still in the window')
   const second = await registry.poll(first.cursor)
@@ -314,14 +312,14 @@ t.test('a filtered broadcast stays on its node, out of replay, and carries no id
 t.test('lastEventId is the newest written event', async (t) => {
   const registry = new Registry<Recorder>('cursor', { coalesce: 0 })
   t.equal(registry.lastEventId, undefined)
-  const id = await registry.patchSignals({ n: 1 })
+  const published = registry.patchSignals({ n: 1 })
   t.equal(registry.lastEventId, undefined, 'not before the coalesced write')
-  await new Promise((resolve) => setImmediate(resolve))
-  t.equal(registry.lastEventId, id)
+  const id = await published
+  t.equal(registry.lastEventId, id, 'the publish resolves once it is written')
 })
 
-t.test('in memory, an event is written before its broadcast method returns', async (t) => {
-  const registry = new Registry<Recorder>('sync')
+t.test('in memory with coalesce: false, an event is written before its broadcast method returns', async (t) => {
+  const registry = new Registry<Recorder>('sync', { coalesce: false })
   const subscriber = new Recorder()
   registry.add(subscriber)
   const sent = registry.patchSignals({ n: 1 })
@@ -533,4 +531,184 @@ t.test('long-poll: a cursor older than the ring is answered from the backplane\'
   for (let n = 1; n <= 5; n++) memoryIds.push(await memory.patchSignals({ n }))
   t.match(await memory.poll(memoryIds[1], { timeout: 10 }), { status: 'reset' })
   await memory.close()
+})
+
+t.test('registry:broadcast says how many events, subscribers and bytes each write had; stats() adds them up', async (t) => {
+  const broadcasts = recordChannel(t, 'fastify-datastar:registry:broadcast')
+  const registry = new Registry<Recorder>('stats', { coalesce: 0 })
+  const [a, b] = [new Recorder(), new Recorder()]
+  registry.add(a).add(b)
+  t.same(registry.stats(), { members: 2, events: 0, bytes: 0, slowConsumerCloses: 0, replays: 0, resyncs: 0 })
+  // Three events in one turn: one coalesced write of all three.
+  await Promise.all([registry.patchSignals({ n: 1 }), registry.patchSignals({ n: 2 }), registry.patchSignals({ n: 3 })])
+  await waitFor(() => broadcasts.length === 1, 'the coalesced write')
+  const written = Buffer.byteLength(a.chunks.join(''))
+  t.same(broadcasts, [{ registry, events: 3, subscribers: 2, bytes: written }])
+  await registry.patchSignals({ n: 4 }, { except: b })
+  await waitFor(() => broadcasts.length === 2, 'the write past the excepted subscriber')
+  const fourth = Buffer.byteLength(a.chunks.at(-1) as string | Buffer)
+  t.match(broadcasts[1], { events: 1, subscribers: 1, bytes: fourth })
+  t.same(registry.stats(), { members: 2, events: 4, bytes: 2 * written + fourth, slowConsumerCloses: 0, replays: 0, resyncs: 0 }, 'bytes handed to subscribers: each write times its subscribers')
+  a.close()
+  t.equal(registry.stats().members, 1)
+  t.equal(registry.stats().slowConsumerCloses, 0, 'a subscriber that closed by itself is not a slow consumer')
+  await registry.close()
+})
+
+t.test('registry:replay and registry:resync: from the ring, from the backplane\'s history, and past both; stats() counts them', async (t) => {
+  const replays = recordChannel(t, 'fastify-datastar:registry:replay')
+  const resyncs = recordChannel(t, 'fastify-datastar:registry:resync')
+  const backplane = new HistoryBackplane()
+  const registry = new Registry<Recorder>('resume', { backplane, replay: 2 })
+  const ids: string[] = []
+  for (let n = 1; n <= 4; n++) ids.push(await registry.patchSignals({ n }))
+  await waitFor(() => registry.lastEventId === ids[3], 'delivered')
+  const fromRing = new Recorder(ids[2])
+  registry.add(fromRing)
+  t.same(replays, [{ registry, subscriber: fromRing, lastEventId: ids[2], events: 1, bytes: Buffer.byteLength(fromRing.chunks.join('')) }], 'from the ring: the one event missed')
+  const fromHistory = new Recorder(ids[0])
+  registry.add(fromHistory)
+  await waitFor(() => replays.length === 2, 'the history read')
+  t.match(replays[1], { subscriber: fromHistory, lastEventId: ids[0], events: 3, bytes: Buffer.byteLength(fromHistory.chunks.join('')) }, 'older than the ring: from the history')
+  const lost = new Recorder('0')
+  registry.add(lost)
+  await waitFor(() => resyncs.length === 1, 'the resync')
+  t.same(resyncs, [{ registry, subscriber: lost, lastEventId: '0' }], 'older than the history too, with or without onResync')
+  t.match(registry.stats(), { members: 3, replays: 2, resyncs: 1 })
+  await registry.close()
+})
+
+t.test('registry:backplane reports each refused subscription, the one that holds, and the end at close()', async (t) => {
+  const states = recordChannel(t, 'fastify-datastar:registry:backplane')
+  const registry = new Registry('feed', { backplane: new RefusingBackplane(1), onError: () => {} })
+  await within(registry.ready(), 5000, 'subscribed after the refusal')
+  t.match(states, [{ registry, connected: false, error: { message: 'backplane down (attempt 1)' } }, { registry, connected: true, error: undefined }])
+  await registry.close()
+  t.equal(states.length, 3)
+  t.same(states[2], { registry, connected: false, error: undefined })
+})
+
+/**
+ * Nodes on one shared log, each hearing it only when the test lets it (a node
+ * behind Redis): since() answers, as Redis does, with what that node heard
+ * after an id the log has, and `undefined` for an id the log lacks.
+ */
+class LaggingBackplane implements Backplane {
+  readonly #log: BackplaneEvent[]
+  #heard = 0
+  #listener: BackplaneListener | undefined
+
+  constructor (log: BackplaneEvent[]) {
+    this.#log = log
+  }
+
+  async publish (_channel: string, message: BackplaneMessage): Promise<string> {
+    const event: BackplaneEvent = { ...message, id: String(this.#log.length + 1) }
+    this.#log.push(event)
+    return event.id
+  }
+
+  async subscribe (_channel: string, listener: BackplaneListener): Promise<() => Promise<void>> {
+    this.#listener = listener
+    return async () => { this.#listener = undefined }
+  }
+
+  /** Delivers what the log has that this node has not heard yet. */
+  catchUp (): void {
+    while (this.#heard < this.#log.length) this.#listener?.(this.#log[this.#heard++] as BackplaneEvent)
+  }
+
+  async since (_channel: string, id: string): Promise<BackplaneEvent[] | undefined> {
+    if (!this.#log.some((event) => event.id === id)) return undefined
+    return this.#log.slice(0, this.#heard).filter((event) => this.compare(event.id, id) > 0)
+  }
+
+  // The start cursor, 0-0, is 0.
+  compare (a: string, b: string): number {
+    return parseInt(a) - parseInt(b)
+  }
+
+  async close (): Promise<void> {}
+}
+
+t.test('a client never receives an id at or below one it has: on a node behind the one it left, or still coalescing', async (t) => {
+  const log: BackplaneEvent[] = []
+  const resyncs: string[] = []
+  const onResync = (_subscriber: Recorder, lastEventId: string): void => { resyncs.push(lastEventId) }
+  const backplaneA = new LaggingBackplane(log)
+  const backplaneB = new LaggingBackplane(log)
+  const nodeA = new Registry<Recorder>('feed', { backplane: backplaneA, replay: 4, coalesce: false, onResync })
+  const nodeB = new Registry<Recorder>('feed', { backplane: backplaneB, replay: 4, coalesce: false, onResync })
+  await Promise.all([nodeA.ready(), nodeB.ready()])
+  const onA = new Recorder()
+  nodeA.add(onA)
+  for (let n = 1; n <= 3; n++) await nodeA.patchSignals({ n })
+  backplaneA.catchUp()
+  backplaneB.catchUp()
+  for (let n = 4; n <= 5; n++) await nodeA.patchSignals({ n })
+  backplaneA.catchUp()
+  t.same(onA.events().map((event) => event.id), ['1', '2', '3', '4', '5'], 'A is up to date')
+  // The client moves to B, which has heard 3 events of the 5 it saw.
+  const onB = new Recorder('5')
+  nodeB.add(onB)
+  await waitFor(() => nodeB.has(onB), 'B looked its id up in the history')
+  await nodeA.patchSignals({ n: 6 })
+  backplaneB.catchUp()
+  t.same(onB.events().map((event) => event.id), ['6'], 'B catches up: only what comes after the client\'s id')
+  t.same(resyncs, [], 'its id is known: no resync')
+
+  // A node that heard the client's id but has not written it yet (its coalescing window is open).
+  const coalescing = new LaggingBackplane(log)
+  const nodeC = new Registry<Recorder>('feed', { backplane: coalescing, replay: 4, coalesce: 0, onResync })
+  await nodeC.ready()
+  await nodeA.patchSignals({ n: 7 })
+  coalescing.catchUp()
+  const onC = new Recorder('7')
+  nodeC.add(onC)
+  await new Promise((resolve) => setImmediate(resolve))
+  await nodeA.patchSignals({ n: 8 })
+  coalescing.catchUp()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(onC.events().map((event) => event.id), ['8'], 'the window\'s events up to its id are not written to it')
+  t.same(resyncs, [], 'no resync either')
+  await Promise.all([nodeA.close(), nodeB.close(), nodeC.close()])
+})
+
+t.test('long-poll on a node behind the client\'s cursor, or still coalescing it: nothing up to the cursor, which never goes back', async (t) => {
+  const log: BackplaneEvent[] = []
+  const backplaneA = new LaggingBackplane(log)
+  const backplaneB = new LaggingBackplane(log)
+  const nodeA = new Registry('feed', { backplane: backplaneA })
+  const nodeB = new Registry('feed', { backplane: backplaneB })
+  await Promise.all([nodeA.ready(), nodeB.ready()])
+  for (let n = 1; n <= 3; n++) await nodeA.patchSignals({ n })
+  backplaneA.catchUp()
+  backplaneB.catchUp()
+  for (let n = 4; n <= 5; n++) await nodeA.patchSignals({ n })
+  backplaneA.catchUp()
+  // The client polled A up to 5; B has written 3.
+  t.same(await nodeB.poll('5', { timeout: 10 }), { status: 'timeout', cursor: '5' }, 'a timeout gives the client\'s cursor back, not B\'s older one')
+  const held = nodeB.poll('5', { timeout: 60_000 })
+  await waitFor(() => nodeB.waiting === 1, 'B looked the cursor up in the history, and holds the request')
+  await nodeA.patchSignals({ n: 6 })
+  backplaneB.catchUp()
+  const answer = await held
+  t.equal(answer.cursor, '6')
+  t.same(new SSEParser().push(answer.status === 'events' ? answer.events.toString() : '').map((event) => event.id), ['6'], 'only what comes after the cursor')
+
+  const coalescing = new LaggingBackplane(log)
+  const nodeC = new Registry('feed', { backplane: coalescing, coalesce: 0 })
+  await nodeC.ready()
+  await nodeA.patchSignals({ n: 7 })
+  coalescing.catchUp()
+  // 7 is in C's ring, not written yet.
+  const waiting = nodeC.poll('7', { timeout: 60_000 })
+  t.equal(nodeC.waiting, 1, 'held')
+  await new Promise((resolve) => setImmediate(resolve))
+  await nodeA.patchSignals({ n: 8 })
+  coalescing.catchUp()
+  const later = await waiting
+  t.same(new SSEParser().push(later.status === 'events' ? later.events.toString() : '').map((event) => event.id), ['8'], 'the window\'s events up to the cursor are not answered')
+  t.equal(later.cursor, '8')
+  await Promise.all([nodeA.close(), nodeB.close(), nodeC.close()])
 })

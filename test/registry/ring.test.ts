@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ReplayRing, type RingEvent } from '../../src/registry/ring.js'
+import { ReplayRing, START_CURSOR, type RingEvent } from '../../src/registry/ring.js'
 
 const event = (id: string): RingEvent => ({ id, key: undefined, bytes: Buffer.from(`id: ${id}\n\n`) })
 
@@ -15,6 +15,12 @@ t.test('the ring keeps the newest events in order and knows what it can replay',
   t.same(ring.after('2')?.map((e) => e.id), ['3', '4', '5'], 'a client that saw the last evicted event missed exactly the ring')
   t.equal(ring.after('1'), undefined, 'older than that: not replayable')
   t.equal(ring.after('9'), undefined, 'unknown')
+  ring.clear()
+  t.equal(ring.size, 0, 'cleared: empty')
+  t.equal(ring.after('5'), undefined, 'no replay from an event before the clear')
+  t.same(ring.after(START_CURSOR), [], 'the start cursor waits for the next event, as on a new ring')
+  ring.push(event('6'))
+  t.same(ring.after(START_CURSOR)?.map((e) => e.id), ['6'], 'and then gets every event since')
   const off = new ReplayRing(0)
   off.push(event('1'))
   t.equal(off.size, 0)

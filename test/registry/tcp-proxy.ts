@@ -1,9 +1,9 @@
 /**
  * A TCP proxy of the tests' own between a client (ioredis) and a server
  * (redis-server) on 127.0.0.1: it forwards both ways, and can cut every
- * connection right after a command reached the server but before its answer
- * reaches the client, the fault that makes a client resend what the server
- * already applied.
+ * connection (at once, or right after a command reached the server but before
+ * its answer reaches the client, the fault that makes a client resend what the
+ * server already applied), and refuse new ones until healed.
  */
 import net from 'node:net'
 import { once } from 'node:events'
@@ -17,6 +17,11 @@ export interface TcpProxy {
    * so the server has applied it).
    */
   cutAfter: (marker: string, holdMs?: number) => Promise<void>
+  /** Cuts every connection now. */
+  cut: () => void
+  /** Cuts every connection and closes each new one at once, until `heal()` (the network is down). */
+  down: () => void
+  heal: () => void
   /** How many connections the proxy has accepted. */
   readonly connections: number
 }
@@ -26,8 +31,14 @@ export async function startProxy (t: Test, targetPort: number): Promise<TcpProxy
   let armed: { marker: string, holdMs: number, cut: () => void } | undefined
   const sockets = new Set<net.Socket>()
   let connections = 0
+  let refusing = false
+  const cut = (): void => { for (const socket of sockets) socket.destroy() }
   const server = net.createServer((client) => {
     connections++
+    if (refusing) {
+      client.destroy()
+      return
+    }
     const upstream = net.connect(targetPort, '127.0.0.1')
     for (const socket of [client, upstream]) {
       sockets.add(socket)
@@ -54,12 +65,18 @@ export async function startProxy (t: Test, targetPort: number): Promise<TcpProxy
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   t.teardown(async () => {
-    for (const socket of sockets) socket.destroy()
+    cut()
     await new Promise((resolve) => server.close(resolve))
   })
   return {
     port: (server.address() as net.AddressInfo).port,
     cutAfter: (marker, holdMs = 100) => new Promise((resolve) => { armed = { marker, holdMs, cut: resolve } }),
+    cut,
+    down: () => {
+      refusing = true
+      cut()
+    },
+    heal: () => { refusing = false },
     get connections () { return connections }
   }
 }
