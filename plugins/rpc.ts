@@ -40,6 +40,8 @@ export interface RpcPluginOptions<Data = Record<string, unknown>> {
   maxInFlight?: number
   /** Bytes of unacknowledged frames kept per session for a resend (the slow-consumer soft bound). Default 1 MiB. */
   maxOutboxBytes?: number
+  /** Calls a page may make per second; past it a call fails as overloaded. Default 100. */
+  maxCallsPerSecond?: number
   /** The initial `data` of a new session. Default `{}`. */
   data?: (request: FastifyRequest) => Data
   /**
@@ -132,6 +134,7 @@ interface RpcSettings {
   timeout: number
   maxInFlight: number
   maxOutboxBytes: number
+  maxCallsPerSecond: number
 }
 
 /** The defaults of the plugin's options. */
@@ -141,7 +144,8 @@ export const RPC_DEFAULTS: Readonly<RpcSettings> = Object.freeze({
   maxRetained: 10_000,
   timeout: 30_000,
   maxInFlight: 64,
-  maxOutboxBytes: DEFAULT_MAX_BUFFERED_BYTES
+  maxOutboxBytes: DEFAULT_MAX_BUFFERED_BYTES,
+  maxCallsPerSecond: 100
 })
 
 // The browser runtime, served as it is: in the sources and in dist/ alike, beside this plugin's folder.
@@ -223,7 +227,6 @@ const rpcPlugin: FastifyPluginAsync<RpcPluginOptions> = async (fastify, options)
   const sockets = new WeakMap<object, RpcSocket>()
   fastify.resource<Record<string, unknown>>(`${prefix}/socket`, {
     ...options.websocket,
-    heartbeat: options.websocket?.heartbeat ?? 30_000,
     route: options.route,
     resolve: () => 'rpc',
     connected: (client) => {
@@ -274,7 +277,7 @@ function defaultPrincipal (request: FastifyRequest): string | undefined {
 
 function resolveOptions (options: RpcPluginOptions): RpcSettings {
   const resolved: RpcSettings = { ...RPC_DEFAULTS }
-  for (const key of ['sessionTtl', 'maxRetained', 'timeout', 'maxInFlight', 'maxOutboxBytes'] as const) {
+  for (const key of ['sessionTtl', 'maxRetained', 'timeout', 'maxInFlight', 'maxOutboxBytes', 'maxCallsPerSecond'] as const) {
     const value = options[key]
     if (value === undefined) continue
     if (!Number.isSafeInteger(value) || value <= 0) throw new FST_ERR_RPC_INVALID_OPTION(key, `expected a positive integer, got ${String(value)}`)
@@ -305,3 +308,4 @@ export type { CallEntry, CallManyOptions } from '../src/rpc/server.js'
 export type { CallOptions } from '../src/rpc/browser/peer.js'
 export type { RpcSession } from '../src/rpc/session.js'
 export type { ConnectOptions } from '../src/rpc/browser/client.js'
+export { connectTestPage, type Faults, type TestPage, type TestPageOptions } from '../src/rpc/testing.js'

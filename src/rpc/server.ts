@@ -6,6 +6,7 @@
  */
 import { functionTable, type BrowserFunction, type Checker, type ServerFunction } from './functions.js'
 import { RpcError } from './browser/peer.js'
+import sjson from 'secure-json-parse'
 import { parseFrame, PROTOCOL_VERSION, RpcErrorCode, type Frame } from './browser/protocol.js'
 import { RpcSession, type RpcConnection, type SessionHost } from './session.js'
 import { SessionStore } from './sessions.js'
@@ -17,6 +18,8 @@ export interface RpcServerSettings<Data, Request> {
   timeout: number
   maxInFlight: number
   maxOutboxBytes: number
+  /** Calls a page may make per second; past it a call fails as overloaded. */
+  maxCallsPerSecond: number
   /** The initial `data` of a new session. */
   data: (request: Request) => Data
   onBoot?: (session: RpcSession<Data, Request>) => unknown
@@ -87,7 +90,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
     }
     return {
       receive: (text) => {
-        const frame = parseFrame(text)
+        const frame = parseFrame(text, parseSafely)
         if (frame === null) {
           refuse('not an RPC frame')
           return
@@ -182,12 +185,18 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
 
   // What each session needs of the server: limits, server functions, result checks.
   #makeSessionHost (): SessionHost<RpcSession<Data, Request>> {
-    const { timeout, maxInFlight, maxOutboxBytes, check, onError } = this.#settings
+    const { timeout, maxInFlight, maxOutboxBytes, maxCallsPerSecond, check, onError } = this.#settings
+    // Each page's calls in the current second (a fixed window: cheap, and enough to stop a flood).
+    const windows = new WeakMap<RpcSession<Data, Request>, { start: number, calls: number }>()
     return {
       timeout,
       maxInFlight,
       maxOutboxBytes,
       run: async (session, name, args, signal) => {
+        const now = Date.now()
+        let window = windows.get(session)
+        if (window === undefined || now - window.start >= 1000) windows.set(session, window = { start: now, calls: 0 })
+        if (++window.calls > maxCallsPerSecond) throw new RpcError(RpcErrorCode.OVERLOADED, `more than ${maxCallsPerSecond} calls in a second`)
         const fn = this.serverFunctions[name]
         if (fn === undefined) throw new RpcError(RpcErrorCode.NOT_FOUND, `no server function ${JSON.stringify(name)}`)
         const params = check(fn.params, args, `params of ${name}`, session.request)
@@ -213,6 +222,11 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
       this.#settings.onError(error as Error, session)
     }
   }
+}
+
+// Arguments reach handlers as parsed: keys that could pollute a prototype are refused, as Fastify does for bodies.
+function parseSafely (text: string): unknown {
+  return sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
 }
 
 function entryStatus (error: RpcError): 'error' | 'timeout' | 'disconnected' | 'invalid' {

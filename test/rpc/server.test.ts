@@ -26,6 +26,7 @@ async function start (t: Test, settings: Partial<RpcServerSettings<{ visits: num
     timeout: 5_000,
     maxInFlight: 64,
     maxOutboxBytes: 1024 * 1024,
+    maxCallsPerSecond: 1000,
     data: () => ({ visits: 0 }),
     check: (schema, value, context) => Value.Check(schema as TSchema, value)
       ? { valid: true, value }

@@ -82,15 +82,18 @@ function isWireError (value) {
 /**
  * Parses one text frame; null when it is not a well-formed frame (the
  * connection is then closed: a peer that sends garbage is not talked to).
+ * `parse` is the JSON parser (the server's refuses `__proto__` and
+ * `constructor.prototype` keys, as it does for request bodies).
  * @param {string} text
+ * @param {(text: string) => any} [parse]
  * @returns {Frame | null}
  * @example parseFrame('{"t":"ack","ack":3}') // { t: 'ack', ack: 3 }
  */
-export function parseFrame (text) {
+export function parseFrame (text, parse = JSON.parse) {
   /** @type {Record<string, unknown>} */
   let frame
   try {
-    frame = JSON.parse(text)
+    frame = parse(text)
   } catch {
     return null
   }
