@@ -106,6 +106,7 @@ function declareBrowserFunctions (app: FastifyInstance) {
       signal.addEventListener('abort', () => { (globalThis as PageGlobals).rpcTest.aborted.push((signal.reason as { code: string }).code) })
     })),
     wrong: app.rpc.browserFunction('wrong', { params: Type.Tuple([]), result: Type.Number() }, () => 'three' as unknown as number),
+    stringly: app.rpc.browserFunction('stringly', { params: Type.Tuple([]), result: Type.Boolean() }, () => 'false' as unknown as boolean),
     // Counts its runs in the page and answers once the test releases it.
     held: app.rpc.browserFunction('held', { params: Type.Tuple([Type.String()]), result: Type.String() }, async (name) => {
       const state = (globalThis as PageGlobals).rpcTest
@@ -220,7 +221,7 @@ t.test('OMG\'s example: add(1, 2) answers 3 in each of three pages, each entry n
   t.same(pages.flatMap(({ errors }) => errors), [], 'no page error')
 })
 
-t.test('a throwing function, a timeout and an invalid result: each its entry\'s status, never a rejection', { skip: BROWSER_SKIP }, async (t) => {
+t.test('a throwing function, a timeout, an invalid result and a coerced one: each its entry\'s status, never a rejection', { skip: BROWSER_SKIP }, async (t) => {
   const { app, base, functions } = await rpcApp(t)
   const { page, session } = await openPage(await newContext(t), base)
 
@@ -239,6 +240,11 @@ t.test('a throwing function, a timeout and an invalid result: each its entry\'s 
   const [invalid] = await within(app.rpc.callAll(functions.wrong, []), LIMIT, 'callAll(wrong)')
   t.match(invalid, { status: 'invalid', error: { code: RpcErrorCode.INVALID_RESULT, message: /result of wrong/ } })
   t.equal(invalid?.value, undefined, 'no value')
+
+  // The app's Ajv coerces a result it accepts, as it does a body: the server gets the declared type.
+  const [coerced] = await within(app.rpc.callAll(functions.stringly, []), LIMIT, 'callAll(stringly)')
+  t.match(coerced, { status: 'ok' })
+  t.equal(coerced?.value, false, 'the boolean false, not the truthy string "false"')
 })
 
 t.test('a tab closed during callAll is reported disconnected at once; the others answer', { skip: BROWSER_SKIP }, async (t) => {
