@@ -267,6 +267,27 @@ t.test('a tab closed during callAll is reported disconnected at once; the others
   t.equal(app.rpc.session(closing.session), undefined, 'the session is gone')
 })
 
+t.test('a reload ends the page\'s session at once (its call disconnected) and the new page boots its own', { skip: BROWSER_SKIP }, async (t) => {
+  const hooks: string[] = []
+  const { app, base, functions } = await rpcApp(t, {
+    rpc: { sessionTtl: NEVER, onBoot: (session) => { hooks.push(`boot ${session.id}`) }, onExpire: (session) => { hooks.push(`expire ${session.id}`) } }
+  })
+  const { page, session: id } = await openPage(await newContext(t), base)
+  const pending = (app.rpc.session(id) as Session).call(functions.held, ['reload'], { timeout: NEVER })
+  pending.catch(() => {})
+  await until(page, ({ runs }) => runs.reload === 1, 'the call runs in the page')
+  await page.reload()
+  await t.rejects(within(pending, LIMIT, 'the call to the reloaded page'), { code: RpcErrorCode.DISCONNECTED })
+  await page.locator('html[data-session]').waitFor({ state: 'attached', timeout: LIMIT })
+  const next = (await page.getAttribute('html', 'data-session')) as string
+  t.not(next, id, 'a new session')
+  await waitFor(() => hooks.length === 3, 'the new session boots', LIMIT)
+  // The old socket's close and the new one's hello travel on two connections: either may reach the server first.
+  t.same([...hooks].sort(), [`boot ${id}`, `expire ${id}`, `boot ${next}`].sort())
+  const entries = await within(app.rpc.callAll(functions.add, [1, 2]), LIMIT, 'callAll')
+  t.same(entries.map((entry) => [entry.session.id, entry.status, entry.value]), [[next, 'ok', 3]], 'only the new page is called')
+})
+
 t.test('the page calls greet: valid params, invalid ones, an unknown name', { skip: BROWSER_SKIP }, async (t) => {
   const { base } = await rpcApp(t)
   const { page, errors } = await openPage(await newContext(t), base)
