@@ -85,6 +85,19 @@ t.test('a browser function without a body is the page\'s own', async (t) => {
   t.equal(await (app.rpc.session(client.session as string) as Session).call(confirm, ['ok?']), true)
 })
 
+t.test('a result the app\'s Ajv accepts by coercion arrives coerced: a root scalar too', async (t) => {
+  let confirm!: BrowserFunction<[string], boolean>
+  let count!: BrowserFunction<[], number>
+  const { app, page } = await rpcApp(t, {}, (app) => {
+    confirm = app.rpc.browserFunction('confirm', { params: Type.Tuple([Type.String()]), result: Type.Boolean() })
+    count = app.rpc.browserFunction('count', { params: Type.Tuple([]), result: Type.Number() })
+  })
+  const client = await page({ functions: { confirm: () => 'false', count: () => '3' } })
+  const session = app.rpc.session(client.session as string) as Session
+  t.equal(await session.call(confirm, ['ok?']), false, 'the boolean, not the truthy string "false"')
+  t.equal(await session.call(count, []), 3)
+})
+
 t.test('declaration mistakes fail at once with coded errors', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
