@@ -195,7 +195,7 @@ const rpcPlugin: FastifyPluginAsync<RpcPluginOptions> = async (fastify, options)
     },
     serverFunction (name: string, schemas: FunctionSchemas<TSchema, TSchema>, handler: (session: Session, ...args: any[]) => unknown) {
       declared('server', name, server.serverFunctions)
-      server.serverFunctions[name] = { name, params: schemas.params, result: schemas.result, handler: (session, args, signal) => handler(session, ...args, { signal }) }
+      server.serverFunctions[name] = { name, params: schemas.params, result: schemas.result, handler: (session, args, context) => handler(session, ...args, context) }
     },
     callAll: (fn, args, callOptions) => server.callAll(fn, args, callOptions),
     callEach: (fn, args, callOptions) => server.callEach(fn, args, callOptions),

@@ -26,7 +26,8 @@ export interface ServerFunction<Session = unknown> {
   readonly name: string
   readonly params: unknown
   readonly result: unknown
-  readonly handler: (session: Session, args: unknown[], signal: AbortSignal) => unknown
+  /** Gets the session, the checked arguments, and the call's context (its `signal`). */
+  readonly handler: (session: Session, args: unknown[], context: { readonly signal: AbortSignal }) => unknown
 }
 
 /**

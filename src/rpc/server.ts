@@ -192,7 +192,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
       timeout,
       maxInFlight,
       maxOutboxBytes,
-      run: async (session, name, args, signal) => {
+      run: async (name, args, context, session) => {
         const now = Date.now()
         let window = windows.get(session)
         if (window === undefined || now - window.start >= 1000) windows.set(session, window = { start: now, calls: 0 })
@@ -202,7 +202,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
         const params = check(fn.params, args, `params of ${name}`, session.request)
         if (!params.valid) throw new RpcError(RpcErrorCode.INVALID_PARAMS, params.message)
         try {
-          return await fn.handler(session, params.value as unknown[], signal)
+          return await fn.handler(session, params.value as unknown[], context)
         } catch (error) {
           if (error instanceof RpcError) throw error
           // Details stay in the log: the page learns that the function failed, not how.

@@ -4,7 +4,7 @@
  * resumes the same session and its calls in flight).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { Peer, RpcError, type CallOptions, type PeerHost } from './browser/peer.js'
+import { Peer, RpcError, type CallContext, type CallOptions, type PeerHost } from './browser/peer.js'
 import type { BrowserFunction, Check } from './functions.js'
 import { RpcErrorCode } from './browser/protocol.js'
 
@@ -14,10 +14,10 @@ export interface RpcConnection {
   close: (code: number, reason: string) => void
 }
 
-/** What a session needs from its server. */
-export interface SessionHost<S> extends Omit<PeerHost, 'run'> {
+/** What a session needs from its server (one object for all sessions: `run` gets the session). */
+export interface SessionHost<S> extends PeerHost {
   /** Runs a server function the page called. */
-  run: (session: S, fn: string, args: unknown[], signal: AbortSignal) => Promise<unknown>
+  run: (fn: string, args: unknown[], context: CallContext, session: S) => Promise<unknown>
   /** Checks a browser's result against its function's `result` schema. */
   checkResult: (session: S, fn: BrowserFunction, value: unknown) => Check
 }
@@ -51,7 +51,7 @@ export class RpcSession<Data = Record<string, unknown>, Request = unknown> {
   constructor (host: SessionHost<RpcSession<Data, Request>>, request: Request, principal: string | undefined, data: Data) {
     this.id = randomBytes(16).toString('base64url')
     this.#host = host
-    this.#peer = new Peer({ ...host, run: (fn, args, signal) => host.run(this, fn, args, signal) })
+    this.#peer = new Peer(host, this)
     this.request = request
     this.principal = principal
     this.data = data

@@ -68,7 +68,7 @@ t.test('an RpcError thrown by the function keeps its code; undefined comes back 
 
 t.test('a timeout rejects, and the callee sees its signal abort', async (t) => {
   let aborted: unknown
-  const { a, b } = pair(async () => {}, (_fn, _args, signal) => new Promise((resolve) => {
+  const { a, b } = pair(async () => {}, (_fn, _args, { signal }) => new Promise((resolve) => {
     signal.addEventListener('abort', () => { aborted = signal.reason; resolve('late') })
   }))
   await t.rejects(a.call('slow', [], { timeout: 30 }), { code: RpcErrorCode.TIMEOUT })
@@ -80,7 +80,7 @@ t.test('a timeout rejects, and the callee sees its signal abort', async (t) => {
 
 t.test('an abort signal cancels the call on both sides', async (t) => {
   let aborted: unknown
-  const { a, b } = pair(async () => {}, (_fn, _args, signal) => new Promise(() => {
+  const { a, b } = pair(async () => {}, (_fn, _args, { signal }) => new Promise(() => {
     signal.addEventListener('abort', () => { aborted = signal.reason })
   }))
   const controller = new AbortController()
@@ -173,4 +173,10 @@ t.test('a frame out of order or of an unknown kind is refused', async (t) => {
   t.equal(parseFrame('[1]'), null)
   t.equal(parseFrame('not json'), null)
   t.same(parseFrame('{"t":"bye","extra":1}'), { t: 'bye' })
+})
+
+t.test('a callee cannot answer with the caller\'s own verdicts: a timeout or an expiry it claims is a remote error', async (t) => {
+  const { a } = pair(async () => {}, async (fn) => { throw new RpcError(fn === 'spoof' ? RpcErrorCode.TIMEOUT : RpcErrorCode.INVALID_PARAMS, 'as the callee says') })
+  await t.rejects(a.call('spoof', []), { code: RpcErrorCode.REMOTE, message: 'as the callee says' })
+  await t.rejects(a.call('params', []), { code: RpcErrorCode.INVALID_PARAMS }, 'a code a callee may give')
 })

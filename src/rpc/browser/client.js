@@ -65,6 +65,8 @@ export class RpcClient extends EventTarget {
   #WebSocket
   /** @type {Record<string, PageFunction>} */
   #functions
+  /** @type {import('./peer.js').PeerHost} */
+  #host
   /** @type {Peer} */
   #peer
   /** @type {SocketLike | null} */
@@ -91,7 +93,17 @@ export class RpcClient extends EventTarget {
     this.#WebSocket = WebSocketClass
     // Only own names are functions: a null prototype, so `constructor` or `__proto__` are not.
     this.#functions = Object.assign(Object.create(null), options.module?.functions, options.functions)
-    this.#peer = this.#newPeer()
+    this.#host = {
+      timeout: this.#options.timeout,
+      maxInFlight: this.#options.maxInFlight,
+      maxOutboxBytes: this.#options.maxOutboxBytes,
+      run: async (name, args, context) => {
+        const fn = this.#functions[name]
+        if (fn === undefined) throw new RpcError(RpcErrorCode.NOT_FOUND, `the page has no function ${JSON.stringify(name)}`)
+        return await fn(...args, context)
+      }
+    }
+    this.#peer = new Peer(this.#host)
   }
 
   /** The session id, once connected. */
@@ -144,19 +156,6 @@ export class RpcClient extends EventTarget {
     })
   }
 
-  #newPeer () {
-    return new Peer({
-      timeout: this.#options.timeout,
-      maxInFlight: this.#options.maxInFlight,
-      maxOutboxBytes: this.#options.maxOutboxBytes,
-      run: async (name, args, signal) => {
-        const fn = this.#functions[name]
-        if (fn === undefined) throw new RpcError(RpcErrorCode.NOT_FOUND, `the page has no function ${JSON.stringify(name)}`)
-        return await fn(...args, { signal })
-      }
-    })
-  }
-
   #open () {
     const socket = new this.#WebSocket(this.#options.url)
     this.#socket = socket
@@ -196,7 +195,7 @@ export class RpcClient extends EventTarget {
     if (this.#session !== undefined && !frame.resumed) {
       // The server did not keep the session (expired, restarted): what was in flight is lost with it.
       this.#peer.end(new RpcError(RpcErrorCode.EXPIRED, 'the session expired; a new one began'))
-      this.#peer = this.#newPeer()
+      this.#peer = new Peer(this.#host)
     }
     this.#session = frame.session
     this.#token = frame.token

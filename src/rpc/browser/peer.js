@@ -9,7 +9,6 @@
 import { RpcErrorCode } from './protocol.js'
 
 /** @typedef {import('./protocol.js').Frame} Frame */
-/** @typedef {import('./protocol.js').NumberedFrame} NumberedFrame */
 /** @typedef {import('./protocol.js').CallFrame} CallFrame */
 /** @typedef {import('./protocol.js').ResultFrame} ResultFrame */
 /** @typedef {import('./protocol.js').WireError} WireError */
@@ -20,13 +19,14 @@ import { RpcErrorCode } from './protocol.js'
  * @typedef {{ timeout?: number, signal?: AbortSignal }} CallOptions
  */
 /**
- * What a peer needs from the side that owns it: `run` runs an incoming call
- * (resolving with its result, or rejecting: an `RpcError` travels with its
- * code, anything else as a remote error with its message); the calls allowed
- * in flight each way; the bytes of frames kept for a resend; the default
- * timeout of outgoing calls, in ms.
+ * What a peer needs from the side that owns it, shared by all its peers:
+ * `run` runs an incoming call for `owner` (the peer's owner: a session, a
+ * client), resolving with its result or rejecting (an `RpcError` travels with
+ * its code, anything else as a remote error with its message); the calls
+ * allowed in flight each way; the characters of frames kept for a resend; the
+ * default timeout of outgoing calls, in ms.
  * @typedef {{
- *   run: (fn: string, args: unknown[], signal: AbortSignal) => Promise<unknown>,
+ *   run: (fn: string, args: unknown[], context: CallContext, owner: any) => Promise<unknown>,
  *   maxInFlight: number,
  *   maxOutboxBytes: number,
  *   timeout: number
@@ -41,8 +41,16 @@ import { RpcErrorCode } from './protocol.js'
  *   onAbort: (() => void) | undefined
  * }} Pending
  */
-/** @typedef {{ controller: AbortController, deadline: ReturnType<typeof setTimeout> | undefined }} Running */
-/** @typedef {{ frame: NumberedFrame, text: string }} Kept */
+/** @typedef {{ s: number, text: string }} Kept */
+
+// The codes a callee may answer with; any other (a timeout, an expiry: the caller's own verdicts) is a remote error.
+/** @type {Set<string>} */
+const CALLEE_CODES = new Set([RpcErrorCode.REMOTE, RpcErrorCode.NOT_FOUND, RpcErrorCode.INVALID_PARAMS, RpcErrorCode.OVERLOADED])
+
+// A standalone ack waits this long for a frame going the other way to carry it.
+const ACK_DELAY = 20
+// ...or until this many frames wait for one.
+const ACK_EVERY = 32
 
 /** An RPC failure: a code from `RpcErrorCode` (or the remote function's own) and a message. */
 export class RpcError extends Error {
@@ -59,6 +67,54 @@ export class RpcError extends Error {
 }
 
 /**
+ * What an incoming call's function gets after its arguments: `signal`
+ * aborts when the caller gives up (timeout, cancel, the session's end). The
+ * signal, and the deadline's timer, are made only if the function reads it.
+ */
+export class CallContext {
+  /** @type {AbortController | null} */
+  #controller = null
+  /** @type {RpcError | undefined} */
+  #reason
+  #deadlineAt
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #timer
+
+  /** @param {number | undefined} deadline ms the caller gives the call */
+  constructor (deadline) {
+    this.#deadlineAt = deadline === undefined ? Infinity : Date.now() + deadline
+  }
+
+  /**
+   * Aborted when the caller gives up.
+   * @returns {AbortSignal}
+   */
+  get signal () {
+    if (this.#controller === null) {
+      this.#controller = new AbortController()
+      if (this.#reason !== undefined) {
+        this.#controller.abort(this.#reason)
+      } else if (this.#deadlineAt !== Infinity) {
+        // The caller's deadline holds here too.
+        this.#timer = setTimeout(() => { this.abort(new RpcError(RpcErrorCode.TIMEOUT, 'the caller\'s deadline passed')) }, Math.max(0, this.#deadlineAt - Date.now()))
+      }
+    }
+    return this.#controller.signal
+  }
+
+  /**
+   * The caller gave up (internal: the peer calls it).
+   * @param {RpcError} reason
+   */
+  abort (reason) {
+    if (this.#reason !== undefined) return
+    this.#reason = reason
+    clearTimeout(this.#timer)
+    this.#controller?.abort(reason)
+  }
+}
+
+/**
  * One side of a session.
  * @example
  * const peer = new Peer({ run: (fn, args) => functions[fn](...args), maxInFlight: 64, maxOutboxBytes: 1 << 20, timeout: 30_000 })
@@ -68,6 +124,8 @@ export class RpcError extends Error {
 export class Peer {
   /** @type {PeerHost} */
   #host
+  /** @type {unknown} */
+  #owner
   /** @type {((text: string) => void) | null} */
   #send = null
   // Frames sent (or to send), kept until the other side acknowledges them.
@@ -75,21 +133,28 @@ export class Peer {
   #outbox = []
   #outboxBytes = 0
   #sent = 0
-  // The highest frame number received in order, and whether an ack of it is due.
+  // The highest frame number received in order, the highest acknowledged to the other side, and the standalone ack's timer.
   #received = 0
-  #ackScheduled = false
+  #acknowledgedOut = 0
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #ackTimer
   #nextCallId = 1
-  /** @type {Map<number, Pending>} */
-  #pending = new Map()
-  // Incoming calls running, by id: their abort controllers (a cancel reaches the function) and deadlines.
-  /** @type {Map<number, Running>} */
-  #running = new Map()
+  // Made on first use: an idle session has no calls.
+  /** @type {Map<number, Pending> | null} */
+  #pending = null
+  // Incoming calls running, by id: their contexts (a cancel reaches the function through them).
+  /** @type {Map<number, CallContext> | null} */
+  #running = null
   /** @type {RpcError | null} */
   #ended = null
 
-  /** @param {PeerHost} host */
-  constructor (host) {
+  /**
+   * @param {PeerHost} host what runs incoming calls, and the limits (shared by the owner's peers)
+   * @param {unknown} [owner] handed to `host.run` with each incoming call
+   */
+  constructor (host, owner) {
     this.#host = host
+    this.#owner = owner
   }
 
   /** The highest frame number received in order (what `hello`/`welcome` acknowledge). */
@@ -99,12 +164,12 @@ export class Peer {
 
   /** Calls waiting for a result. */
   get pending () {
-    return this.#pending.size
+    return this.#pending?.size ?? 0
   }
 
   /** Calls from the other side still running here. */
   get running () {
-    return this.#running.size
+    return this.#running?.size ?? 0
   }
 
   /**
@@ -116,12 +181,16 @@ export class Peer {
   attach (send, peerReceived) {
     this.#send = send
     this.#acknowledged(peerReceived)
+    // The hello or welcome that opened this socket told the other side what we have.
+    this.#acknowledgedOut = this.#received
     for (const kept of this.#outbox) send(kept.text)
   }
 
   /** The socket is gone: frames are kept for the next one. */
   detach () {
     this.#send = null
+    clearTimeout(this.#ackTimer)
+    this.#ackTimer = undefined
   }
 
   /**
@@ -136,24 +205,25 @@ export class Peer {
   call (fn, args, options = {}) {
     if (this.#ended !== null) return Promise.reject(this.#ended)
     if (options.signal?.aborted === true) return Promise.reject(new RpcError(RpcErrorCode.CANCELLED, `call to ${fn} was cancelled`))
-    if (this.#pending.size >= this.#host.maxInFlight) {
+    const pendingCalls = (this.#pending ??= new Map())
+    if (pendingCalls.size >= this.#host.maxInFlight) {
       return Promise.reject(new RpcError(RpcErrorCode.OVERLOADED, `${this.#host.maxInFlight} calls are already in flight`))
     }
     if (this.#outboxBytes >= this.#host.maxOutboxBytes) {
-      return Promise.reject(new RpcError(RpcErrorCode.OVERLOADED, `${this.#outboxBytes} bytes wait for the other side already`))
+      return Promise.reject(new RpcError(RpcErrorCode.OVERLOADED, `${this.#outboxBytes} characters wait for the other side already`))
     }
     const timeout = options.timeout ?? this.#host.timeout
     const id = this.#nextCallId++
     return new Promise((resolve, reject) => {
       /** @type {Pending} */
       const pending = { resolve, reject, timer: undefined, signal: options.signal, onAbort: undefined }
-      this.#pending.set(id, pending)
+      pendingCalls.set(id, pending)
       pending.timer = setTimeout(() => { this.#giveUp(id, RpcErrorCode.TIMEOUT, `call to ${fn} timed out after ${timeout} ms`) }, timeout)
       if (options.signal !== undefined) {
         pending.onAbort = () => { this.#giveUp(id, RpcErrorCode.CANCELLED, `call to ${fn} was cancelled`) }
         options.signal.addEventListener('abort', pending.onAbort, { once: true })
       }
-      this.#push({ t: 'call', s: 0, id, fn, deadline: timeout, args: [] }, typeof args === 'string' ? args : JSON.stringify(args))
+      this.#push(`"call","id":${id},"fn":${JSON.stringify(fn)},"deadline":${timeout},"args":${typeof args === 'string' ? args : JSON.stringify(args)}}`)
     })
   }
 
@@ -170,6 +240,8 @@ export class Peer {
       case 'call':
       case 'result':
       case 'cancel':
+        // Each numbered frame carries the other side's ack: no frame of its own needed.
+        if (frame.a !== undefined) this.#acknowledged(frame.a)
         // Each number once: a frame sent again after a reconnect is not handled twice.
         if (frame.s !== this.#received + 1) return frame.s <= this.#received
         this.#received = frame.s
@@ -191,65 +263,76 @@ export class Peer {
   end (error) {
     if (this.#ended !== null) return
     this.#ended = error
-    for (const id of [...this.#pending.keys()]) this.#giveUp(id, error.code, error.message, false)
-    for (const id of [...this.#running.keys()]) this.#stopRunning(id, error)
+    for (const id of [...(this.#pending?.keys() ?? [])]) this.#giveUp(id, error.code, error.message, false)
+    for (const id of [...(this.#running?.keys() ?? [])]) this.#stopRunning(id, error)
     this.#outbox.length = 0
     this.#outboxBytes = 0
-    this.#send = null
+    this.detach()
   }
 
   /** @param {CallFrame} frame */
   #runCall (frame) {
-    if (this.#running.size >= this.#host.maxInFlight) {
-      this.#push({ t: 'result', s: 0, id: frame.id, error: { code: RpcErrorCode.OVERLOADED, message: `${this.#host.maxInFlight} calls are already running` } })
+    const running = (this.#running ??= new Map())
+    if (running.size >= this.#host.maxInFlight) {
+      this.#answer(frame.id, { code: RpcErrorCode.OVERLOADED, message: `${this.#host.maxInFlight} calls are already running` })
       return
     }
-    const controller = new AbortController()
-    // The caller's deadline holds here too: the function sees its signal abort when the caller gives up.
-    const deadline = frame.deadline === undefined
-      ? undefined
-      : setTimeout(() => { this.#stopRunning(frame.id, new RpcError(RpcErrorCode.TIMEOUT, 'the caller\'s deadline passed')) }, frame.deadline)
-    /** @type {Running} */
-    const running = { controller, deadline }
-    this.#running.set(frame.id, running)
+    const context = new CallContext(frame.deadline)
+    running.set(frame.id, context)
     /** @type {Promise<unknown>} */
     let result
     try {
-      result = this.#host.run(frame.fn, frame.args, controller.signal)
+      result = this.#host.run(frame.fn, frame.args, context, this.#owner)
     } catch (error) {
       result = Promise.reject(error)
     }
     result.then(
-      /** @returns {ResultFrame} */ (value) => ({ t: 'result', s: 0, id: frame.id, value: value === undefined ? null : value }),
-      /** @returns {ResultFrame} */ (error) => ({ t: 'result', s: 0, id: frame.id, error: wireError(error) })
-    ).then((answer) => {
-      // A call cancelled or ended meanwhile: nobody waits for its answer.
-      if (this.#running.get(frame.id) !== running) return
-      this.#running.delete(frame.id)
-      if (deadline !== undefined) clearTimeout(deadline)
-      this.#push(answer)
-    })
+      (value) => { if (this.#finished(frame.id, context)) this.#answer(frame.id, undefined, value) },
+      (error) => { if (this.#finished(frame.id, context)) this.#answer(frame.id, wireError(error)) }
+    )
   }
 
   /**
-   * The caller gave up (cancel, deadline): the function sees its signal abort, and its answer is dropped.
+   * True when the call is still wanted: not cancelled, the peer not ended meanwhile.
+   * @param {number} id
+   * @param {CallContext} context
+   */
+  #finished (id, context) {
+    if (this.#running?.get(id) !== context) return false
+    this.#running.delete(id)
+    return true
+  }
+
+  /**
+   * Sends a call's result, or its error.
+   * @param {number} id
+   * @param {WireError | undefined} error
+   * @param {unknown} [value]
+   */
+  #answer (id, error, value) {
+    this.#push(error === undefined
+      ? `"result","id":${id},"value":${value === undefined ? 'null' : JSON.stringify(value)}}`
+      : `"result","id":${id},"error":${JSON.stringify(error)}}`)
+  }
+
+  /**
+   * The caller gave up (cancel, deadline, the end): the function sees its signal abort, and its answer is dropped.
    * @param {number} id
    * @param {RpcError} reason
    */
   #stopRunning (id, reason) {
-    const running = this.#running.get(id)
-    if (running === undefined) return
-    this.#running.delete(id)
-    if (running.deadline !== undefined) clearTimeout(running.deadline)
-    running.controller.abort(reason)
+    const context = this.#running?.get(id)
+    if (context === undefined) return
+    this.#running?.delete(id)
+    context.abort(reason)
   }
 
   /** @param {ResultFrame} frame */
   #settle (frame) {
-    const pending = this.#pending.get(frame.id)
+    const pending = this.#pending?.get(frame.id)
     if (pending === undefined) return
     this.#forget(frame.id, pending)
-    if (frame.error !== undefined) pending.reject(new RpcError(frame.error.code, frame.error.message))
+    if (frame.error !== undefined) pending.reject(new RpcError(CALLEE_CODES.has(frame.error.code) ? frame.error.code : RpcErrorCode.REMOTE, frame.error.message))
     else pending.resolve(frame.value)
   }
 
@@ -260,10 +343,10 @@ export class Peer {
    * @param {boolean} [tell] tell the other side, which stops the function if it still runs
    */
   #giveUp (id, code, message, tell = true) {
-    const pending = this.#pending.get(id)
+    const pending = this.#pending?.get(id)
     if (pending === undefined) return
     this.#forget(id, pending)
-    if (tell) this.#push({ t: 'cancel', s: 0, id, reason: code })
+    if (tell) this.#push(`"cancel","id":${id},"reason":${JSON.stringify(code)}}`)
     pending.reject(new RpcError(code, message))
   }
 
@@ -272,46 +355,56 @@ export class Peer {
    * @param {Pending} pending
    */
   #forget (id, pending) {
-    this.#pending.delete(id)
+    this.#pending?.delete(id)
     if (pending.timer !== undefined) clearTimeout(pending.timer)
     if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort)
   }
 
   /**
    * Numbers a frame, keeps it until acknowledged, and sends it if a socket is
-   * attached. A call's arguments come as JSON text, spliced in (args last, so
-   * the text is the frame's JSON).
-   * @param {NumberedFrame} frame
-   * @param {string} [encodedArgs]
+   * attached. `rest` is the frame's JSON after `{"t":`, its number and its
+   * ack (the frames differ only in a few fields: joined as text, not
+   * stringified whole). The ack it carries makes a standalone one unneeded.
+   * @param {string} rest
    */
-  #push (frame, encodedArgs) {
+  #push (rest) {
     if (this.#ended !== null) return
-    frame.s = ++this.#sent
-    const text = encodedArgs === undefined ? JSON.stringify(frame) : JSON.stringify(frame).slice(0, -'[]}'.length) + encodedArgs + '}'
-    this.#outbox.push({ frame, text })
+    const s = ++this.#sent
+    const text = `{"s":${s},"a":${this.#received},"t":${rest}`
+    this.#outbox.push({ s, text })
     this.#outboxBytes += text.length
-    this.#send?.(text)
+    if (this.#send === null) return
+    this.#acknowledgedOut = this.#received
+    this.#send(text)
   }
 
   /** @param {number} upTo */
   #acknowledged (upTo) {
     const outbox = this.#outbox
     let count = 0
-    while (count < outbox.length && /** @type {Kept} */ (outbox[count]).frame.s <= upTo) {
+    while (count < outbox.length && /** @type {Kept} */ (outbox[count]).s <= upTo) {
       this.#outboxBytes -= /** @type {Kept} */ (outbox[count]).text.length
       count++
     }
     if (count > 0) outbox.splice(0, count)
   }
 
-  // One ack per turn, for every frame received in it.
+  // A standalone ack only when no frame going back carried it within ACK_DELAY, or ACK_EVERY frames wait for one.
   #scheduleAck () {
-    if (this.#ackScheduled) return
-    this.#ackScheduled = true
-    setTimeout(() => {
-      this.#ackScheduled = false
-      this.#send?.(JSON.stringify({ t: 'ack', ack: this.#received }))
-    }, 0)
+    if (this.#received - this.#acknowledgedOut >= ACK_EVERY) {
+      this.#sendAck()
+      return
+    }
+    this.#ackTimer ??= setTimeout(() => {
+      this.#ackTimer = undefined
+      if (this.#acknowledgedOut < this.#received) this.#sendAck()
+    }, ACK_DELAY)
+  }
+
+  #sendAck () {
+    if (this.#send === null) return
+    this.#acknowledgedOut = this.#received
+    this.#send(`{"t":"ack","ack":${this.#received}}`)
   }
 }
 

@@ -36,13 +36,15 @@ export const PROTOCOL_VERSION = 1
  * @typedef {{ t: 'welcome', session: string, token: string, resumed: boolean, ack: number, module: string }} WelcomeFrame
  */
 /**
- * A call; `deadline` is the ms left before the caller gives up (relative: the clocks differ).
- * @typedef {{ t: 'call', s: number, id: number, fn: string, deadline?: number, args: unknown[] }} CallFrame
+ * A call; `deadline` is the ms left before the caller gives up (relative: the
+ * clocks differ). Every numbered frame carries `a`, the last frame number its
+ * sender received, so acks ride on the traffic.
+ * @typedef {{ t: 'call', s: number, a?: number, id: number, fn: string, deadline?: number, args: unknown[] }} CallFrame
  */
-/** @typedef {{ t: 'result', s: number, id: number, value?: unknown, error?: WireError }} ResultFrame */
+/** @typedef {{ t: 'result', s: number, a?: number, id: number, value?: unknown, error?: WireError }} ResultFrame */
 /**
  * The caller gave up; `reason` is the code it rejected with.
- * @typedef {{ t: 'cancel', s: number, id: number, reason: string }} CancelFrame
+ * @typedef {{ t: 'cancel', s: number, a?: number, id: number, reason: string }} CancelFrame
  */
 /** @typedef {{ t: 'ack', ack: number }} AckFrame */
 /** @typedef {{ t: 'bye' }} ByeFrame */
@@ -71,6 +73,8 @@ const isCount = (value) => Number.isSafeInteger(value) && /** @type {number} */ 
 const isNumber = (value) => Number.isSafeInteger(value) && /** @type {number} */ (value) > 0
 /** @param {unknown} value @returns {value is string} */
 const isString = (value) => typeof value === 'string'
+/** @param {unknown} value */
+const isOptionalCount = (value) => value === undefined || isCount(value)
 /** @param {unknown} value */
 const isOptionalString = (value) => value === undefined || typeof value === 'string'
 
@@ -110,15 +114,15 @@ export function parseFrame (text, parse = JSON.parse) {
         ? /** @type {WelcomeFrame} */ (parsed)
         : null
     case 'call':
-      return isNumber(frame.s) && isNumber(frame.id) && isString(frame.fn) && Array.isArray(frame.args) && (frame.deadline === undefined || isCount(frame.deadline))
+      return isNumber(frame.s) && isOptionalCount(frame.a) && isNumber(frame.id) && isString(frame.fn) && Array.isArray(frame.args) && (frame.deadline === undefined || isCount(frame.deadline))
         ? /** @type {CallFrame} */ (parsed)
         : null
     case 'result':
-      return isNumber(frame.s) && isNumber(frame.id) && (frame.error === undefined || isWireError(frame.error))
+      return isNumber(frame.s) && isOptionalCount(frame.a) && isNumber(frame.id) && (frame.error === undefined || isWireError(frame.error))
         ? /** @type {ResultFrame} */ (parsed)
         : null
     case 'cancel':
-      return isNumber(frame.s) && isNumber(frame.id) && isString(frame.reason) ? /** @type {CancelFrame} */ (parsed) : null
+      return isNumber(frame.s) && isOptionalCount(frame.a) && isNumber(frame.id) && isString(frame.reason) ? /** @type {CancelFrame} */ (parsed) : null
     case 'ack':
       return isCount(frame.ack) ? /** @type {AckFrame} */ (parsed) : null
     case 'bye':
