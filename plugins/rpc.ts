@@ -19,7 +19,7 @@ import type { BrowserFunction } from '../src/rpc/functions.js'
 import { RpcServer, type CallEntry, type CallManyOptions, type RpcSocket } from '../src/rpc/server.js'
 import type { RpcSession } from '../src/rpc/session.js'
 import { DEFAULT_MAX_BUFFERED_BYTES } from '../src/slow-consumer.js'
-import type { ResourceOptions } from '../src/websocket/options.js'
+import { RESOURCE_DEFAULTS, type ResourceOptions } from '../src/websocket/options.js'
 import { compileValidator } from './validation.js'
 import { websocket } from './websocket.js'
 
@@ -163,8 +163,11 @@ const rpcPlugin: FastifyPluginAsync<RpcPluginOptions> = async (fastify, options)
   const principal = options.principal ?? defaultPrincipal
   const sources = new Map<string, string>()
   let browserModule = renderBrowserModule(sources)
+  // The socket's message bound, passed to the resource below and told to each page.
+  const maxFrameBytes = options.websocket?.maxPayload ?? RESOURCE_DEFAULTS.maxPayload
   const server = new RpcServer<Record<string, unknown>, FastifyRequest>({
     ...settings,
+    maxFrameBytes,
     data: options.data ?? (() => ({})),
     onBoot: options.onBoot,
     onResume: options.onResume,
@@ -227,6 +230,7 @@ const rpcPlugin: FastifyPluginAsync<RpcPluginOptions> = async (fastify, options)
   const sockets = new WeakMap<object, RpcSocket>()
   fastify.resource<Record<string, unknown>>(`${prefix}/socket`, {
     ...options.websocket,
+    maxPayload: maxFrameBytes,
     route: options.route,
     resolve: () => 'rpc',
     connected: (client) => {

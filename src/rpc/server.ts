@@ -18,6 +18,8 @@ export interface RpcServerSettings<Data, Request> {
   timeout: number
   maxInFlight: number
   maxOutboxBytes: number
+  /** The largest frame the socket takes, in bytes (its `maxPayload`): told to each page. */
+  maxFrameBytes: number
   /** Calls a page may make per second; past it a call fails as overloaded. */
   maxCallsPerSecond: number
   /** The initial `data` of a new session. */
@@ -168,7 +170,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
       session.detach(previous)
       previous.close(RESUMED_ELSEWHERE, 'resumed by another connection')
     }
-    connection.send(JSON.stringify({ t: 'welcome', session: session.id, token: session.rotateToken(), resumed, ack: session.received, module: this.#settings.moduleHash() }))
+    connection.send(JSON.stringify({ t: 'welcome', session: session.id, token: session.rotateToken(), resumed, ack: session.received, module: this.#settings.moduleHash(), maxFrame: this.#settings.maxFrameBytes }))
     // A new session's page has sent nothing numbered yet; a resumed one gets what it lacks.
     session.attach(connection, resumed ? hello.ack : 0)
     this.#hook(resumed ? this.#settings.onResume : this.#settings.onBoot, session)

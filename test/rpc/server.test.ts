@@ -27,6 +27,7 @@ async function start (t: Test, settings: Partial<RpcServerSettings<{ visits: num
     maxInFlight: 64,
     maxOutboxBytes: 1024 * 1024,
     maxCallsPerSecond: 1000,
+    maxFrameBytes: 64 * 1024,
     data: () => ({ visits: 0 }),
     check: (schema, value, context) => Value.Check(schema as TSchema, value)
       ? { valid: true, value }

@@ -94,3 +94,17 @@ t.test('a page whose browser-function module is out of date is told on its next 
   await waitFor(() => updates === 1, 'the update event')
   t.equal(client.session, [...server.rpc.sessions()][0]?.id, 'the same session')
 })
+
+t.test('a call or a result larger than the other side takes fails as such, and the socket stays up', async (t) => {
+  const server = Fastify()
+  t.teardown(() => server.close())
+  await server.register(rpc, { websocket: { maxPayload: 16 * 1024 } })
+  const echo = server.rpc.browserFunction('echo', { params: Type.Tuple([Type.String()]), result: Type.String() })
+  server.rpc.serverFunction('length', { params: Type.Tuple([Type.String()]), result: Type.Number() }, (_session, text) => text.length)
+  const { client } = await connectTestPage(await listen(server), { functions: { echo: () => 'y'.repeat(32 * 1024) } })
+  t.teardown(() => { client.close() })
+  await t.rejects(client.call('length', ['x'.repeat(32 * 1024)]), { code: RpcErrorCode.OVERLOADED, message: /16384 bytes/ })
+  t.equal(await client.call('length', ['x'.repeat(1000)]), 1000, 'the session goes on')
+  await t.rejects(server.rpc.session(client.session as string)!.call(echo, ['a']), { code: RpcErrorCode.REMOTE, message: /larger than the 16384 bytes/ })
+  t.equal(client.connected, true)
+})

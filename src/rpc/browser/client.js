@@ -199,6 +199,8 @@ export class RpcClient extends EventTarget {
     }
     this.#session = frame.session
     this.#token = frame.token
+    // What the server takes: a bigger call fails here instead of closing the socket on every resend.
+    if (frame.maxFrame !== undefined) this.#host.maxFrameBytes = frame.maxFrame
     this.#attempt = 0
     this.#peer.attach((text) => { socket.send(text) }, frame.ack)
     if (this.#options.module !== undefined && frame.module !== this.#options.module.hash) this.dispatchEvent(new Event('update'))

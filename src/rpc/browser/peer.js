@@ -24,12 +24,14 @@ import { RpcErrorCode } from './protocol.js'
  * client), resolving with its result or rejecting (an `RpcError` travels with
  * its code, anything else as a remote error with its message); the calls
  * allowed in flight each way; the characters of frames kept for a resend; the
- * default timeout of outgoing calls, in ms.
+ * default timeout of outgoing calls, in ms; and the largest frame the other
+ * side takes, in bytes (its WebSocket `maxPayload`; none by default).
  * @typedef {{
  *   run: (fn: string, args: unknown[], context: CallContext, owner: any) => Promise<unknown>,
  *   maxInFlight: number,
  *   maxOutboxBytes: number,
- *   timeout: number
+ *   timeout: number,
+ *   maxFrameBytes?: number
  * }} PeerHost
  */
 /**
@@ -100,6 +102,11 @@ export class CallContext {
       }
     }
     return this.#controller.signal
+  }
+
+  /** True once the caller gave up (its deadline passed, or it cancelled). */
+  get aborted () {
+    return this.#reason !== undefined || this.#deadlineAt < Date.now()
   }
 
   /**
@@ -214,6 +221,9 @@ export class Peer {
     }
     const timeout = options.timeout ?? this.#host.timeout
     const id = this.#nextCallId++
+    const frame = `"call","id":${id},"fn":${JSON.stringify(fn)},"deadline":${timeout},"args":${typeof args === 'string' ? args : JSON.stringify(args)}}`
+    // The other side would close the socket, and the frame would be resent on every reconnect.
+    if (this.#tooLarge(frame)) return Promise.reject(new RpcError(RpcErrorCode.OVERLOADED, `the call to ${fn} is larger than the ${this.#host.maxFrameBytes} bytes the other side takes`))
     return new Promise((resolve, reject) => {
       /** @type {Pending} */
       const pending = { resolve, reject, timer: undefined, signal: options.signal, onAbort: undefined }
@@ -223,7 +233,7 @@ export class Peer {
         pending.onAbort = () => { this.#giveUp(id, RpcErrorCode.CANCELLED, `call to ${fn} was cancelled`) }
         options.signal.addEventListener('abort', pending.onAbort, { once: true })
       }
-      this.#push(`"call","id":${id},"fn":${JSON.stringify(fn)},"deadline":${timeout},"args":${typeof args === 'string' ? args : JSON.stringify(args)}}`)
+      this.#push(frame)
     })
   }
 
@@ -300,7 +310,8 @@ export class Peer {
   #finished (id, context) {
     if (this.#running?.get(id) !== context) return false
     this.#running.delete(id)
-    return true
+    // Past the caller's deadline nobody waits for the answer: its cancel is on the way.
+    return !context.aborted
   }
 
   /**
@@ -310,9 +321,21 @@ export class Peer {
    * @param {unknown} [value]
    */
   #answer (id, error, value) {
-    this.#push(error === undefined
+    const frame = error === undefined
       ? `"result","id":${id},"value":${value === undefined ? 'null' : JSON.stringify(value)}}`
-      : `"result","id":${id},"error":${JSON.stringify(error)}}`)
+      : `"result","id":${id},"error":${JSON.stringify(error)}}`
+    this.#push(this.#tooLarge(frame) ? `"result","id":${id},"error":${JSON.stringify({ code: RpcErrorCode.REMOTE, message: `the result is larger than the ${this.#host.maxFrameBytes} bytes the caller takes` })}}` : frame)
+  }
+
+  /**
+   * True when a frame would pass the other side's `maxPayload` (exact bytes counted only near the bound).
+   * @param {string} frame
+   */
+  #tooLarge (frame) {
+    const max = this.#host.maxFrameBytes
+    // A frame's prefix (numbers, ack) is under 64 characters; UTF-8 takes at most 3 bytes per character.
+    if (max === undefined || (frame.length + 64) * 3 <= max) return false
+    return new TextEncoder().encode(frame).length + 64 > max
   }
 
   /**

@@ -32,8 +32,9 @@ export const PROTOCOL_VERSION = 1
 /**
  * The server's answer: the session, the token the next resume must present
  * (rotated each time), the last frame number received from the client, and the
- * hash of the server's browser-function module (another one: the page is out of date).
- * @typedef {{ t: 'welcome', session: string, token: string, resumed: boolean, ack: number, module: string }} WelcomeFrame
+ * hash of the server's browser-function module (another one: the page is out of date),
+ * and the largest frame the server takes, in bytes.
+ * @typedef {{ t: 'welcome', session: string, token: string, resumed: boolean, ack: number, module: string, maxFrame?: number }} WelcomeFrame
  */
 /**
  * A call; `deadline` is the ms left before the caller gives up (relative: the
@@ -110,7 +111,7 @@ export function parseFrame (text, parse = JSON.parse) {
         ? /** @type {HelloFrame} */ (parsed)
         : null
     case 'welcome':
-      return isString(frame.session) && isString(frame.token) && typeof frame.resumed === 'boolean' && isCount(frame.ack) && isString(frame.module)
+      return isString(frame.session) && isString(frame.token) && typeof frame.resumed === 'boolean' && isCount(frame.ack) && isString(frame.module) && isOptionalCount(frame.maxFrame)
         ? /** @type {WelcomeFrame} */ (parsed)
         : null
     case 'call':
