@@ -119,7 +119,7 @@ test('confirm: a page that never answers times out, and its dialog is told to cl
 test('the pages: the page imports /rpc/client.js, the admin view is a Datastar page; the demo links both', async (t) => {
   const { app, base } = await boot(t)
   t.match(await fetchPage(t, base, '/omg'), "import { connect } from '/rpc/client.js'")
-  t.match(await fetchPage(t, base, '/omg/admin', app), `@post('/omg/add')`)
+  t.match(await fetchPage(t, base, '/omg/admin', app), "@post('/omg/add')")
   const entry = await fetch(`${base}/rpc/client.js`)
   t.equal(entry.status, 200)
   t.match(await entry.text(), /export function connect/)
