@@ -107,15 +107,14 @@ function adminPage (clientUrl: string): string {
 
 /**
  * Who answered what: one row per session, with a button that asks that page.
- * Session ids and codes are the server's own, values were checked against
- * `add`'s result schema (a number); an error's code comes from the page and
- * is escaped, as anything a page sends.
+ * Session ids and statuses are the server's own; values and error codes come
+ * from the pages and are escaped, as anything a page sends.
  */
 export function renderAnswers (entries: ReadonlyArray<CallEntry<Session, number>>): string {
   const rows = entries.map(({ session, status, value, error }) => `<tr id="page-${session.id}">
         <td><code>${session.id}</code></td>
         <td class="status">${status}</td>
-        <td class="value">${status === 'ok' ? String(value) : escapeHtml(error?.code ?? '')}</td>
+        <td class="value">${escapeHtml(status === 'ok' ? String(value) : error?.code ?? '')}</td>
         <td><button data-on:click="@post('/omg/ask/${session.id}')">Ask</button> <output id="answer-${session.id}"></output></td>
       </tr>`)
   const body = entries.length === 0 ? '<tr><td colspan="4">Press the button: every open page answers.</td></tr>' : rows.join('\n      ')
