@@ -13,6 +13,10 @@ export const TARGETS = { p50VsRaw: 1.2, callAllVsSocketIo: 2, memory: 1.5 }
 
 const range = ([low, high], digits = 2) => Number.isFinite(low) ? `${fmt(low, digits)}–${fmt(high, digits)}` : '—'
 const mark = (ok) => ok ? '**met**' : '**MISSED**'
+// Said after a verdict whose same-round ratios fall on both sides of the threshold.
+const straddles = ([low, high], threshold) => low <= threshold && threshold <= high
+  ? ` **Within the noise**: the same-round ratios fall on both sides of ${threshold}× (${fmt(low, 2)}–${fmt(high, 2)}).`
+  : ''
 
 /** A ratio for a verdict: two decimals, three when two would round onto the threshold. */
 function ratioText (ratio, threshold) {
@@ -79,7 +83,8 @@ export function verdicts (data) {
     if (ours === undefined || raw === undefined) continue
     const ratio = ours.p50Us / raw.p50Us
     lines.push(`- Round-trip p50 with ${k} in flight ≤ ${TARGETS.p50VsRaw}× raw ws echo: ${mark(ours.p50VsRaw <= TARGETS.p50VsRaw)} — ${fmt(ours.p50Us)} µs vs ${fmt(raw.p50Us)} µs = ${ratioText(ratio, TARGETS.p50VsRaw)}× (median of the same-round ratios: **${ratioText(ours.p50VsRaw, TARGETS.p50VsRaw)}×**, ${range(ours.p50VsRawRange)} over ${ours.rounds} rounds); ` +
-      `round trips/s ${fmt(ours.perSec)} vs ${fmt(raw.perSec)} (same round ${fmt(ours.perSecVsRaw, 2)}×); server CPU per round trip ${fmt(ours.serverCpuUsPerCall, 1)} µs vs ${fmt(raw.serverCpuUsPerCall, 1)} µs, page process ${fmt(ours.clientCpuUsPerCall, 1)} µs vs ${fmt(raw.clientCpuUsPerCall, 1)} µs.`)
+      `round trips/s ${fmt(ours.perSec)} vs ${fmt(raw.perSec)} (same round ${fmt(ours.perSecVsRaw, 2)}×); server CPU per round trip ${fmt(ours.serverCpuUsPerCall, 1)} µs vs ${fmt(raw.serverCpuUsPerCall, 1)} µs, page process ${fmt(ours.clientCpuUsPerCall, 1)} µs vs ${fmt(raw.clientCpuUsPerCall, 1)} µs.` +
+      straddles(ours.p50VsRawRange, TARGETS.p50VsRaw))
   }
   for (const n of data.sizes) {
     const ours = data.callAll[n]?.['fastify-datastar']
@@ -87,7 +92,8 @@ export function verdicts (data) {
     if (ours === undefined || sio === undefined) continue
     const ratio = ours.resultsPerSec / sio.resultsPerSec
     lines.push(`- callAll over ${fmt(n)} sessions, results/s ≥ ${TARGETS.callAllVsSocketIo}× socket.io's broadcast with acks: ${mark(ours.perSecVsSocketIo >= TARGETS.callAllVsSocketIo)} — ${fmt(ours.resultsPerSec)} vs ${fmt(sio.resultsPerSec)} = ${ratioText(ratio, TARGETS.callAllVsSocketIo)}× (median of the same-round ratios: **${ratioText(ours.perSecVsSocketIo, TARGETS.callAllVsSocketIo)}×**, ${range(ours.perSecVsSocketIoRange)}); ` +
-      `${fmt(ours.medianMs, 1)} ms vs ${fmt(sio.medianMs, 1)} ms until every result; server CPU per result ${fmt(ours.serverCpuUsPerResult, 1)} µs vs ${fmt(sio.serverCpuUsPerResult, 1)} µs; the pages' process was busy ${fmt(100 * ours.clientBusy)} % vs ${fmt(100 * sio.clientBusy)} % of the calls.`)
+      `${fmt(ours.medianMs, 1)} ms vs ${fmt(sio.medianMs, 1)} ms until every result; server CPU per result ${fmt(ours.serverCpuUsPerResult, 1)} µs vs ${fmt(sio.serverCpuUsPerResult, 1)} µs; the pages' process was busy ${fmt(100 * ours.clientBusy)} % vs ${fmt(100 * sio.clientBusy)} % of the calls.` +
+      straddles(ours.perSecVsSocketIoRange, TARGETS.callAllVsSocketIo))
   }
   const ours = data.idle?.['fastify-datastar']
   const raw = data.idle?.['raw-ws']
