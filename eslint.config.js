@@ -18,5 +18,12 @@ export default [
     rules: {
       'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'Export names one by one: a new public name is a decision.' }]
     }
+  },
+  {
+    // The browser side of RPC is served to pages as it is: plain modules that import only each other.
+    files: ['src/rpc/browser/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!\\./)', message: 'Browser modules import only their siblings (./x.js).' }] }]
+    }
   }
 ]

@@ -1,7 +1,7 @@
 /**
- * The `npm start` demo: the counter, the clock and the Datastar SDK
- * conformance endpoint on one server, with a page at `/` that explains the
- * attributes it uses.
+ * The `npm start` demo: the counter, the clock, the Datastar SDK conformance
+ * endpoint and browser RPC (examples/rpc.ts) on one server, with a page at
+ * `/` that explains the attributes it uses and links to the RPC pages.
  *
  *   npm start                  # http://127.0.0.1:3000/
  *   PORT=8080 npm start
@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyServerOptions } from '
 import { clock, clockFragment } from './clock.js'
 import { conformance } from './conformance.js'
 import { counter, counterFragment } from './counter.js'
+import { omg } from './rpc.js'
 import { exampleApp, isMain, serveAlone } from './run-alone.js'
 
 /** The page at `/`. Nothing to escape: every value in it is the app's own. */
@@ -66,6 +67,22 @@ function page (clientUrl: string): string {
   </section>
 
   <section>
+    <h2>Browser RPC: the server calls the page</h2>
+    <p>
+      Open <a href="/omg">a page</a> in a few tabs, then <a href="/omg/admin">the admin view</a>.
+    </p>
+    <ul>
+      <li>Each page imports <code>/rpc/client.js</code> and connects: one session per page,
+        which survives a short network cut.</li>
+      <li>The admin's button runs <code>add(1, 2)</code> in every open page
+        (<code>app.rpc.callAll(add, [1, 2])</code>) and lists who answered what.
+        <code>add</code> is written on the server and shipped to the pages in a generated module.</li>
+      <li>"Ask" calls one page's <code>confirm</code>: the page shows a dialog, the server
+        awaits the answer for at most 30 s, and closes the dialog when it gives up.</li>
+    </ul>
+  </section>
+
+  <section>
     <h2>SDK conformance</h2>
     <p>
       <code>GET</code> and <code>POST /test</code> answer the official Datastar SDK
@@ -79,13 +96,14 @@ function page (clientUrl: string): string {
 }
 
 /**
- * The demo's routes: the counter, the clock, the conformance endpoint and the
- * page at `/`. Register `fastify-datastar` on the instance first.
+ * The demo's routes: the counter, the clock, the conformance endpoint, the RPC
+ * example and the page at `/`. Register `fastify-datastar` on the instance first.
  */
 export const demo: FastifyPluginAsync = async (fastify) => {
   await fastify.register(counter)
   await fastify.register(clock)
   await fastify.register(conformance)
+  await fastify.register(omg)
   fastify.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(page(fastify.datastarUrl())))
 }
 

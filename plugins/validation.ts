@@ -6,7 +6,9 @@
 import type { FastifyRequest } from 'fastify'
 
 type ValidatorAnswer = boolean | { error?: unknown, value?: unknown } | PromiseLike<unknown>
-type CompiledValidator = ((data: unknown) => ValidatorAnswer) & { errors?: Array<{ instancePath?: string, message?: string }> | null }
+type CompiledValidator = ((data: unknown, context?: AjvDataContext) => ValidatorAnswer) & { errors?: Array<{ instancePath?: string, message?: string }> | null }
+// Where an Ajv validator writes a value it coerced: at the root only when it is given a parent to write into.
+interface AjvDataContext { instancePath: string, parentData: Record<string, unknown>, parentDataProperty: string, rootData: unknown }
 
 /** The outcome of a validation: the (possibly coerced) value, or what is wrong. */
 export type Validation =
@@ -20,9 +22,13 @@ export type Validation =
  */
 export function compileValidator (request: FastifyRequest, schema: unknown, context: string): (data: unknown) => Validation {
   const validate = request.compileValidationSchema(schema as Record<string, unknown>) as unknown as CompiledValidator
+  // Ajv's own functions (they have a schemaEnv); a custom compiler's gets the data alone, as Fastify calls it.
+  const ajv = 'schemaEnv' in validate
   return (data) => {
-    const result = validate(data)
-    if (result === true) return { valid: true, value: data }
+    // Ajv coerces a root scalar ("false" for a boolean) in a variable of its own: a holder gets the coerced value back.
+    const holder = { data }
+    const result = ajv ? validate(data, { instancePath: '', parentData: holder, parentDataProperty: 'data', rootData: data }) : validate(data)
+    if (result === true) return { valid: true, value: holder.data }
     if (result === false) {
       const errors = validate.errors ?? []
       return { valid: false, message: errors.map((e) => `${context}${e.instancePath ?? ''} ${e.message ?? 'is invalid'}`).join(', '), validation: errors }

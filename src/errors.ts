@@ -228,6 +228,26 @@ export const FST_ERR_WS_CLIENT_HANDSHAKE = createError(
   502
 )
 
+// Browser RPC: a browser function that cannot be shipped to the browser as written.
+export const FST_ERR_RPC_INVALID_OPTION = createError(
+  'FST_ERR_RPC_INVALID_OPTION',
+  'Invalid RPC option %s: %s',
+  500,
+  TypeError
+)
+export const FST_ERR_RPC_DUPLICATE_FUNCTION = createError(
+  'FST_ERR_RPC_DUPLICATE_FUNCTION',
+  'The %s function "%s" is already declared',
+  500,
+  TypeError
+)
+export const FST_ERR_RPC_BROWSER_FUNCTION = createError(
+  'FST_ERR_RPC_BROWSER_FUNCTION',
+  'Browser function "%s" %s',
+  500,
+  TypeError
+)
+
 /**
  * Every error class above by its code (as Fastify's own `errorCodes`): test
  * an error with `error instanceof errorCodes.FST_ERR_SSE_OVERFLOW` or
@@ -273,5 +293,8 @@ export const errorCodes = Object.freeze({
   FST_ERR_WS_CLIENT_CLOSED,
   FST_ERR_WS_CLIENT_QUEUE_FULL,
   FST_ERR_WS_CLIENT_NOT_OPEN,
-  FST_ERR_WS_CLIENT_HANDSHAKE
+  FST_ERR_WS_CLIENT_HANDSHAKE,
+  FST_ERR_RPC_INVALID_OPTION,
+  FST_ERR_RPC_DUPLICATE_FUNCTION,
+  FST_ERR_RPC_BROWSER_FUNCTION
 })

@@ -1,9 +1,11 @@
 /**
  * The documentation keeps up with the code: docs/errors.md has one heading per
- * error code (no more, no fewer), every error class is in `errorCodes`, and
+ * error code (no more, no fewer: the classes of `errorCodes` and the RPC call
+ * codes of `RpcErrorCode`), every error class is in `errorCodes`, and
  * every relative link of README.md and docs/*.md reaches a file (and, with a
- * #fragment, a heading of that file), and every name a code sample imports
- * from the package is exported by that subpath (read from dist/).
+ * #fragment, a heading of that file), every name a code sample imports
+ * from the package is exported by that subpath (read from dist/), and the
+ * defaults docs/rpc.md lists are the RPC plugin's.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -11,6 +13,8 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import * as errors from '../src/errors.js'
 import { errorCodes } from '../src/errors.js'
+import { RpcErrorCode } from '../src/rpc/browser/protocol.js'
+import { RPC_DEFAULTS } from '../plugins/rpc.js'
 import { publicSurface } from './public-surface.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -74,12 +78,13 @@ const docs = ['README.md', ...readdirSync(join(root, 'docs')).filter((name) => n
 
 t.test('docs/errors.md has a ### heading for each error code, and no other', async (t) => {
   const documented = headings(read('docs/errors.md'), 3).filter((heading) => ERROR_CODE.test(heading))
-  const codes = Object.keys(errorCodes)
+  // The coded errors, and the codes an RPC call rejects with (RpcError's, not classes).
+  const codes = [...Object.keys(errorCodes), ...Object.values(RpcErrorCode)]
   const missing = codes.filter((code) => !documented.includes(code))
   const extra = documented.filter((code) => !codes.includes(code))
   t.same(missing, [], 'error codes without a heading in docs/errors.md')
   t.same(extra, [], 'headings of docs/errors.md that are not error codes')
-  t.same([...documented].sort(), [...codes].sort(), 'the headings are exactly Object.keys(errorCodes)')
+  t.same([...documented].sort(), [...codes].sort(), 'the headings are exactly Object.keys(errorCodes) and Object.values(RpcErrorCode)')
   t.equal(new Set(documented).size, documented.length, 'each code is documented once')
 })
 
@@ -146,4 +151,16 @@ t.test('every name a sample imports from the package is exported there', async (
     }
   }
   t.ok(checked >= 20, `the samples import ${checked} names`)
+})
+
+t.test('the option defaults of docs/rpc.md are RPC_DEFAULTS', async (t) => {
+  const section = /## Plugin options\n([\s\S]*?)\n## /.exec(read('docs/rpc.md'))?.[1]
+  if (section === undefined) throw new Error('docs/rpc.md has no Plugin options section')
+  // | `name` | `default` ... | meaning |: the first code span of the default column.
+  const documented = new Map([...section.matchAll(/^\| `(\w+)` \| `([^`]*)`/gm)].map(([, name, value]) => [name as string, value as string]))
+  for (const [name, value] of Object.entries(RPC_DEFAULTS)) {
+    const text = documented.get(name)
+    t.not(text, undefined, `docs/rpc.md lists ${name}`)
+    t.equal(typeof value === 'string' ? text : Number(text?.replace(/_/g, '')), typeof value === 'string' ? `'${value}'` : value, `the default of ${name}`)
+  }
 })

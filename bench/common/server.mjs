@@ -14,6 +14,7 @@
 //   { cmd: 'profile-start' }             → { type: 'profiling' }       (V8 CPU profiler, via node:inspector)
 //   { cmd: 'profile-stop', path }        → { type: 'profile', path }   (.cpuprofile written to path)
 //   { cmd: 'close' }                     → { type: 'closed' }, then exits
+//   any other cmd of serve()'s `commands` → what its handler resolves with (bench/rpc's round trips)
 // A command that throws answers { type: 'error', message }.
 import { writeFile } from 'node:fs/promises'
 import http from 'node:http'
@@ -29,8 +30,10 @@ export const nowUs = () => Number(process.hrtime.bigint() / 1000n)
  * `{ port, count(), broadcast(message, seq), close() }`; broadcast may return
  * how many clients it handed the message to. `message(round, seq, burstStart,
  * sendTime)` is what one broadcast sends (times in µs of nowUs()).
+ * `commands` adds a bench's own: `{ [cmd]: (command, server) => reply }`, the
+ * reply (a message with its `type`) sent when it resolves.
  */
-export async function serve (start, message) {
+export async function serve (start, message, commands = {}) {
   const server = await start()
   let seq = 0
 
@@ -96,6 +99,8 @@ export async function serve (start, message) {
           await Promise.race([server.close(), new Promise((resolve) => setTimeout(resolve, 5000))])
           process.send({ type: 'closed' }, () => process.exit(0))
           break
+        default:
+          if (Object.hasOwn(commands, command.cmd)) process.send(await commands[command.cmd](command, server))
       }
     } catch (error) {
       process.send({ type: 'error', message: error.stack })

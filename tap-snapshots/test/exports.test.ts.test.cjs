@@ -33,4 +33,7 @@ fastify-datastar/websocket
 fastify-datastar/websocket-client
   values: WebSocketClient
   types: ReconnectOptions, WebSocketClientCloseEvent, WebSocketClientData, WebSocketClientEvents, WebSocketClientMessageEvent, WebSocketClientOptions, WebSocketClientReconnectingEvent
+fastify-datastar/rpc
+  values: RPC_DEFAULTS, RpcClient, RpcError, RpcErrorCode, connect, connectTestPage, default, rpc
+  types: BrowserFunction, CallContext, CallEntry, CallManyOptions, CallOptions, ConnectOptions, Faults, FunctionSchemas, RpcApi, RpcPluginOptions, RpcSession, Session, TestPage, TestPageOptions
 `

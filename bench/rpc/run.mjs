@@ -1,0 +1,302 @@
+// Browser RPC (issue #12): fastify-datastar/rpc side by side with a raw `ws`
+// echo and socket.io acks, in one run. Writes bench/rpc/RESULTS.md, rpc.svg
+// and results.json.
+//
+//   npm run bench:rpc                   (builds, then runs with the defaults)
+//   npm run build && node bench/rpc/run.mjs [--in-flight 1,64] [--rtt-ms 2000] [--max-calls 200000]
+//       [--n 1000] [--calls 10] [--call-timeout 10000] [--rounds 5] [--idle 5000] [--idle-rounds 2]
+//       [--variants raw-ws,socket.io,fastify-datastar] [--time-limit 10] [--pin on|off] [--out bench/rpc/RESULTS.md]
+//   node bench/rpc/run.mjs --render bench/rpc/results.json   (RESULTS.md and rpc.svg again, from the data)
+//
+// Every server variant runs in its own process (servers/*.mjs), the pages in
+// another (client.mjs); this process only orchestrates over IPC. Three phases,
+// the variants taking turns within each round (a new seeded order each round),
+// medians over rounds and the same-round ratios:
+//  1. idle memory: --idle pages held open, server RSS and V8 heap after GC per
+//     page (bench/common's idleOnce);
+//  2. round trips of one session: a fresh server and one page per variant and
+//     --in-flight value; a warm-up of a quarter of --rtt-ms, then echo calls
+//     for --rtt-ms (at most --max-calls), timed by the server (call → result);
+//  3. calls to all: a fresh server and --n pages; 3 warm-up calls, then
+//     --calls calls to every page, one after the other, each timed until its
+//     last result.
+// --time-limit bounds the run: a phase's next round starts only if one as long
+// as the longest so far still ends within its share of the time.
+import { readFileSync } from 'node:fs'
+import os from 'node:os'
+import process from 'node:process'
+import { broadcastRounds, createHarness, environment, idleMedians, idleRounds, log, setup, shuffled } from '../common/harness.mjs'
+import { fmt, median } from '../common/report.mjs'
+import * as report from './report.mjs'
+import * as variants from './variants.mjs'
+
+const bench = await setup(import.meta.url, { variants, report, svgName: 'rpc.svg' }, {
+  // Pages of the calls to all (one run each).
+  n: { type: 'string', default: '1000' },
+  idle: { type: 'string', default: '5000' },
+  'time-limit': { type: 'string', default: '10' },
+  'in-flight': { type: 'string', default: '1,64' },
+  'rtt-ms': { type: 'string', default: '2000' },
+  'max-calls': { type: 'string', default: '200000' },
+  calls: { type: 'string', default: '10' },
+  'call-timeout': { type: 'string', default: '10000' }
+})
+const { args, sizes: SIZES, rounds: ROUNDS, idle: IDLE, idleRounds: IDLE_ROUNDS, selected: SELECTED, pin: PIN } = bench
+const integer = (name, min, max) => {
+  const value = Number(args[name])
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new Error(`--${name} must be an integer from ${min} to ${max}`)
+  return value
+}
+const LIMIT_MINUTES = Number(args['time-limit'])
+if (!(LIMIT_MINUTES > 0 && LIMIT_MINUTES <= 240)) throw new Error('--time-limit must be minutes, more than 0 and at most 240')
+const IN_FLIGHT = args['in-flight'].split(',').filter(Boolean).map(Number)
+if (IN_FLIGHT.some((k) => !Number.isSafeInteger(k) || k < 1 || k > 64)) throw new Error('--in-flight must be integers from 1 to 64 (the RPC plugin\'s default maxInFlight)')
+const RTT_MS = integer('rtt-ms', 100, 60_000)
+const MAX_CALLS = integer('max-calls', 1, 10_000_000)
+const CALLS = integer('calls', 1, 1000)
+const CALL_TIMEOUT = integer('call-timeout', 100, 60_000)
+const WARMUP_CALLS = 3
+if (SIZES.some((n) => n < 1 || n > 20_000)) throw new Error('--n must be from 1 to 20000 (pages come from 127.0.0.1)')
+if (IDLE > 20_000) throw new Error('--idle must be at most 20000 (pages come from 127.0.0.1)')
+
+const LIMIT_MS = LIMIT_MINUTES * 60_000
+const STARTED = Date.now()
+// Shares of --time-limit: idle memory up to 30 %, round trips up to 65 %, calls to all the rest.
+const IDLE_DEADLINE = STARTED + 0.3 * LIMIT_MS
+const RTT_DEADLINE = STARTED + 0.65 * LIMIT_MS
+const DEADLINE = STARTED + LIMIT_MS
+const stopAt = (deadline, what) => (round, longest) => round > 1 && Date.now() + longest > deadline ? `time limit: no ${what} round after ${round - 1} (the longest took ${fmt(longest / 1000)} s)` : undefined
+
+const harness = createHarness({
+  dir: bench.dir,
+  fds: bench.fds,
+  serverCpu: PIN ? 0 : undefined,
+  clientCpu: PIN ? 1 : undefined,
+  startTimeoutMs: 20_000,
+  connectMessage: (variant) => ({ cmd: 'connect', page: variant.page }),
+  events: 0,
+  warmupEvents: 0
+})
+
+// The client process's CPU time (user + system, µs) from /proc: the round trips are timed in the server.
+const TICK_US = 1e6 / 100
+function processCpuUs (pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * TICK_US
+  } catch {
+    return NaN
+  }
+}
+
+/** A fresh server and client, `n` pages, then `work(server, client)`; both stopped after. */
+async function withPages (variant, n, work) {
+  const server = harness.startServer(variant)
+  let client = null
+  try {
+    const { port } = await server.next('ready', 20_000)
+    client = await harness.startClient()
+    const connected = await harness.connect(client, server, variant, port, n)
+    return { ...(await work(server, client)), connectMs: connected.ms, load: os.loadavg()[0] }
+  } finally {
+    await client?.stop()
+    await server.stop()
+  }
+}
+
+/** One session's round trips, `inFlight` at a time: a warm-up, then the measured loop. */
+function roundTripsOnce (variant, inFlight) {
+  return withPages(variant, 1, async (server, client) => {
+    const command = { cmd: 'round-trips', inFlight, maxCount: MAX_CALLS }
+    await server.request({ ...command, ms: Math.ceil(RTT_MS / 4) }, 'round-trips', RTT_MS + 30_000)
+    const clientCpu = processCpuUs(client.process.pid)
+    const result = await server.request({ ...command, ms: RTT_MS }, 'round-trips', RTT_MS + 30_000)
+    const clientUs = processCpuUs(client.process.pid) - clientCpu
+    return {
+      complete: true,
+      count: result.count,
+      perSec: result.perSec,
+      p50Us: result.p50Us,
+      p99Us: result.p99Us,
+      maxUs: result.maxUs,
+      serverCpuUsPerCall: result.cpuUsPerCall,
+      clientCpuUsPerCall: clientUs / result.count,
+      // Share of the loop the page process spent on its CPU (near 1: the page side is the bottleneck).
+      clientBusy: clientUs / (result.ms * 1000),
+      serverBusy: (result.cpuUsPerCall * result.count) / (result.ms * 1000)
+    }
+  })
+}
+
+/** Calls to all n pages: warm-up calls, then CALLS of them, each timed until its last result. */
+function callAllOnce (variant, n) {
+  return withPages(variant, n, async (server, client) => {
+    await server.request({ cmd: 'call-all', calls: WARMUP_CALLS, timeoutMs: CALL_TIMEOUT }, 'call-all', WARMUP_CALLS * (CALL_TIMEOUT + 5000) + 10_000)
+    const clientCpu = processCpuUs(client.process.pid)
+    const result = await server.request({ cmd: 'call-all', calls: CALLS, timeoutMs: CALL_TIMEOUT }, 'call-all', CALLS * (CALL_TIMEOUT + 5000) + 10_000)
+    const clientUs = processCpuUs(client.process.pid) - clientCpu
+    const totalMs = result.times.reduce((sum, ms) => sum + ms, 0)
+    const medianMs = median(result.times)
+    return {
+      complete: result.ok === n * CALLS,
+      received: result.ok,
+      expected: n * CALLS,
+      medianMs,
+      minMs: Math.min(...result.times),
+      maxMs: Math.max(...result.times),
+      // Results per second of the median call (n / its time until every result).
+      resultsPerSec: n / (medianMs / 1000),
+      serverCpuUsPerResult: result.cpuUsPerResult,
+      clientCpuUsPerResult: clientUs / result.results,
+      clientBusy: clientUs / (totalMs * 1000)
+    }
+  })
+}
+
+/**
+ * Medians over rounds per group (in-flight count or N) and variant, the
+ * same-round ratios of `ratios` ({ name: [field, baseline id] }) and the
+ * range (min, max) of every key.
+ */
+function summarize (rows, { groups, variants: list, keys, ratios }) {
+  const out = {}
+  for (const n of groups) {
+    out[n] = {}
+    for (const variant of list) {
+      const mine = rows.filter((row) => row.n === n && row.variant === variant.id && row.error === undefined)
+      if (mine.length === 0) continue
+      const entry = { rounds: mine.length, completeRounds: mine.filter((row) => row.complete).length }
+      for (const key of keys) {
+        const values = mine.map((row) => row[key]).filter(Number.isFinite)
+        entry[key] = median(values)
+        entry[`${key}Range`] = values.length === 0 ? [NaN, NaN] : [Math.min(...values), Math.max(...values)]
+      }
+      for (const [name, [field, baseline]] of Object.entries(ratios)) {
+        const same = mine.map((row) => {
+          const other = rows.find((candidate) => candidate.n === n && candidate.variant === baseline && candidate.round === row.round && candidate.error === undefined)
+          return other === undefined ? NaN : row[field] / other[field]
+        }).filter(Number.isFinite)
+        entry[name] = median(same)
+        entry[`${name}Range`] = same.length === 0 ? [NaN, NaN] : [Math.min(...same), Math.max(...same)]
+      }
+      out[n][variant.id] = entry
+    }
+  }
+  return out
+}
+
+// ---------------------------------------------------------------- main
+
+const startedAt = new Date().toISOString()
+log(`pinning ${PIN ? 'on (server CPU 0, client CPU 1)' : 'off'}; open files per process: ${bench.fds} (hard limit ${bench.fdsHard}); time limit ${LIMIT_MINUTES} min`)
+
+const unavailable = {}
+for (const variant of SELECTED) {
+  const why = await harness.probe(variant)
+  if (why !== null) {
+    unavailable[variant.id] = why
+    log(`${variant.id}: not available (${why})`)
+  }
+}
+const VARIANTS = SELECTED.filter((variant) => unavailable[variant.id] === undefined)
+let cut = false
+
+// 1. Idle memory first (its duration is about the same every run).
+let idle = null
+let idleRoundsDone = 0
+if (IDLE > 0 && IDLE_ROUNDS > 0) {
+  const phase = await idleRounds({
+    rounds: IDLE_ROUNDS,
+    variants: VARIANTS,
+    order: shuffled,
+    once: (variant) => harness.idleOnce(variant, IDLE),
+    stop: stopAt(IDLE_DEADLINE, 'idle'),
+    describe: (result) => `${fmt(result.rssPerConn)} B RSS, ${fmt(result.heapPerConn)} B heap per page (connect ${fmt(result.connectMs)} ms, load ${result.load.toFixed(1)})`
+  })
+  cut ||= phase.cut
+  idleRoundsDone = phase.roundsDone
+  idle = idleMedians(phase.rows, { variants: VARIANTS, keys: ['rssPerConn', 'heapPerConn', 'externalPerConn', 'rssBefore', 'rssAfter', 'connectMs', 'load'] })
+  // The same-round ratios to raw ws.
+  for (const variant of VARIANTS) {
+    if (idle[variant.id] === undefined) continue
+    for (const key of ['rssPerConn', 'heapPerConn']) {
+      const same = phase.rows.filter((row) => row.variant === variant.id && row.error === undefined).map((row) => {
+        const raw = phase.rows.find((other) => other.variant === 'raw-ws' && other.round === row.round && other.error === undefined)
+        return raw === undefined ? NaN : row[key] / raw[key]
+      })
+      idle[variant.id][`${key}RoundRatio`] = median(same)
+    }
+  }
+}
+
+// 2. One session's round trips, each in-flight count (the "N" of the rounds).
+const rttPhase = await broadcastRounds({
+  name: 'round trips, in flight',
+  rounds: ROUNDS,
+  sizes: IN_FLIGHT,
+  variants: VARIANTS,
+  once: roundTripsOnce,
+  stop: stopAt(RTT_DEADLINE, 'round-trip'),
+  describe: (r) => `${fmt(r.perSec)} round trips/s, p50 ${fmt(r.p50Us)} µs, p99 ${fmt(r.p99Us)} µs, CPU/call ${fmt(r.serverCpuUsPerCall, 1)} µs server, ${fmt(r.clientCpuUsPerCall, 1)} µs page (busy ${fmt(100 * r.serverBusy)} % / ${fmt(100 * r.clientBusy)} %), load ${r.load.toFixed(1)}`
+})
+cut ||= rttPhase.cut
+const rtt = summarize(rttPhase.rows, {
+  groups: IN_FLIGHT,
+  variants: VARIANTS,
+  keys: ['perSec', 'p50Us', 'p99Us', 'maxUs', 'count', 'serverCpuUsPerCall', 'clientCpuUsPerCall', 'serverBusy', 'clientBusy', 'load'],
+  ratios: { p50VsRaw: ['p50Us', 'raw-ws'], perSecVsRaw: ['perSec', 'raw-ws'], p50VsSocketIo: ['p50Us', 'socket.io'], perSecVsSocketIo: ['perSec', 'socket.io'] }
+})
+
+// 3. Calls to all N pages.
+const callPhase = await broadcastRounds({
+  name: 'calls to all',
+  rounds: ROUNDS,
+  sizes: SIZES,
+  variants: VARIANTS,
+  once: callAllOnce,
+  stop: stopAt(DEADLINE, 'call-all'),
+  describe: (r) => `${fmt(r.medianMs, 1)} ms until every result (${fmt(r.minMs, 1)}–${fmt(r.maxMs, 1)}), ${fmt(r.resultsPerSec)} results/s, CPU/result ${fmt(r.serverCpuUsPerResult, 1)} µs server, ${fmt(r.clientCpuUsPerResult, 1)} µs pages (busy ${fmt(100 * r.clientBusy)} %), load ${r.load.toFixed(1)}`
+})
+cut ||= callPhase.cut
+const callAll = summarize(callPhase.rows, {
+  groups: SIZES,
+  variants: VARIANTS,
+  keys: ['medianMs', 'resultsPerSec', 'serverCpuUsPerResult', 'clientCpuUsPerResult', 'clientBusy', 'connectMs', 'load'],
+  ratios: { perSecVsSocketIo: ['resultsPerSec', 'socket.io'], perSecVsRaw: ['resultsPerSec', 'raw-ws'] }
+})
+
+const { versions, ...machine } = environment(['ws', 'fastify', '@fastify/websocket', 'socket.io', 'socket.io-client'])
+await bench.finish({
+  command: bench.command,
+  startedAt,
+  finishedAt: new Date().toISOString(),
+  minutes: (Date.now() - STARTED) / 60_000,
+  timeLimitMinutes: LIMIT_MINUTES,
+  ...machine,
+  versions,
+  fdsPerProcess: bench.fds,
+  pinned: PIN,
+  rounds: ROUNDS,
+  selected: SELECTED.map((variant) => variant.id),
+  unavailable,
+  variants: VARIANTS.map((variant) => variant.id),
+  cut,
+  inFlight: IN_FLIGHT,
+  rttMs: RTT_MS,
+  maxCalls: MAX_CALLS,
+  // servers/common.mjs's (the servers inherit this process's environment).
+  payloadBytes: Number(process.env.RPC_PAYLOAD_BYTES ?? 100),
+  rttRoundsDone: rttPhase.roundsDone,
+  rtt,
+  rttRounds: rttPhase.rows,
+  sizes: SIZES,
+  calls: CALLS,
+  warmupCalls: WARMUP_CALLS,
+  callTimeoutMs: CALL_TIMEOUT,
+  callRoundsDone: callPhase.roundsDone,
+  callAll,
+  callRounds: callPhase.rows,
+  idleConnections: IDLE,
+  idleRounds: idleRoundsDone,
+  idle
+})

@@ -1,0 +1,142 @@
+/**
+ * A page's RPC session on the server: its id, its data, the secret that
+ * resumes it, and its Peer, which outlives each WebSocket (a reconnect
+ * resumes the same session and its calls in flight).
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { Peer, RpcError, type CallContext, type CallOptions, type PeerHost } from './browser/peer.js'
+import type { BrowserFunction, Check } from './functions.js'
+import { RpcErrorCode } from './browser/protocol.js'
+
+/** Where a session's frames go while it is connected. */
+export interface RpcConnection {
+  send: (text: string) => void
+  close: (code: number, reason: string) => void
+}
+
+/** What a session needs from its server (one object for all sessions: `run` gets the session). */
+export interface SessionHost<S> extends PeerHost {
+  /** Runs a server function the page called. */
+  run: (fn: string, args: unknown[], context: CallContext, session: S) => Promise<unknown>
+  /** Checks a browser's result against its function's `result` schema. */
+  checkResult: (session: S, fn: BrowserFunction, value: unknown) => Check
+}
+
+// 32 random bytes: the resume token, kept only as its SHA-256.
+const TOKEN_BYTES = 32
+
+function hashToken (token: string): Buffer {
+  return createHash('sha256').update(token).digest()
+}
+
+/**
+ * One page's session.
+ * @example const sum = await session.call(add, [1, 2], { timeout: 5000 })
+ */
+export class RpcSession<Data = Record<string, unknown>, Request = unknown> {
+  /** The session id (not a secret: resuming needs the token too). */
+  readonly id: string
+  /** Who the auth hooks said the page's user is, when the session began (a resume by another is refused). */
+  readonly principal: string | undefined
+  /** Per-session state (OMG's session variables). */
+  data: Data
+  /** The request of the current (or last) connection: its cookies, its user. */
+  request: Request
+  readonly #peer: Peer
+  readonly #host: SessionHost<RpcSession<Data, Request>>
+  #tokenHash: Buffer = Buffer.alloc(0)
+  #connection: RpcConnection | null = null
+  #expired = false
+
+  constructor (host: SessionHost<RpcSession<Data, Request>>, request: Request, principal: string | undefined, data: Data) {
+    this.id = randomBytes(16).toString('base64url')
+    this.#host = host
+    this.#peer = new Peer(host, this)
+    this.request = request
+    this.principal = principal
+    this.data = data
+  }
+
+  /** The socket that carries the session now, or null. */
+  get connection (): RpcConnection | null {
+    return this.#connection
+  }
+
+  /** True while a WebSocket carries the session. */
+  get connected (): boolean {
+    return this.#connection !== null
+  }
+
+  /** True once the session has ended (its pending calls rejected). */
+  get expired (): boolean {
+    return this.#expired
+  }
+
+  /** Calls waiting for the browser's answer. */
+  get pending (): number {
+    return this.#peer.pending
+  }
+
+  /**
+   * Calls `fn` in this session's page with `args`; resolves with its result,
+   * checked against `fn.result`, or rejects with an `RpcError`.
+   * @example const ok = await session.call(confirm, ['Delete?'], { timeout: 30_000 })
+   */
+  async call<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, args: Params, options?: CallOptions): Promise<Result> {
+    return await this.callEncoded(fn, JSON.stringify(args), options)
+  }
+
+  /** `call()` with the arguments already JSON (encoded once for many sessions). */
+  async callEncoded<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, encodedArgs: string, options?: CallOptions): Promise<Result> {
+    const value = await this.#peer.call(fn.name, encodedArgs, options)
+    const check = this.#host.checkResult(this, fn as BrowserFunction, value)
+    if (!check.valid) throw new RpcError(RpcErrorCode.INVALID_RESULT, `the browser's result of ${fn.name} is invalid: ${check.message}`)
+    return check.value as Result
+  }
+
+  /** A new secret for the next resume (the old one stops working). */
+  rotateToken (): string {
+    const token = randomBytes(TOKEN_BYTES).toString('base64url')
+    this.#tokenHash = hashToken(token)
+    return token
+  }
+
+  /** True when `token` is this session's (compared in constant time). */
+  tokenMatches (token: string): boolean {
+    const hash = hashToken(token)
+    return this.#tokenHash.length === hash.length && timingSafeEqual(this.#tokenHash, hash)
+  }
+
+  /** A socket carries the session from now on; `peerReceived` is what the page has. */
+  attach (connection: RpcConnection, peerReceived: number): void {
+    this.#connection = connection
+    this.#peer.attach(connection.send, peerReceived)
+  }
+
+  /** The socket is gone; frames wait for the next one. */
+  detach (connection: RpcConnection): void {
+    if (this.#connection !== connection) return
+    this.#connection = null
+    this.#peer.detach()
+  }
+
+  /** The peer (internal: the server hands it the frames). */
+  get peer (): Peer {
+    return this.#peer
+  }
+
+  /** The last frame number received from the page. */
+  get received (): number {
+    return this.#peer.received
+  }
+
+  /** Ends the session: pending calls reject with `reason`, its socket (if any) is closed. */
+  expire (reason: RpcError, closeCode = 1000): void {
+    if (this.#expired) return
+    this.#expired = true
+    this.#peer.end(reason)
+    const connection = this.#connection
+    this.#connection = null
+    connection?.close(closeCode, reason.message.slice(0, 120))
+  }
+}

@@ -1,0 +1,182 @@
+import t from 'tap'
+import { Peer, RpcError, type PeerHost } from '../../src/rpc/browser/peer.js'
+import { parseFrame, RpcErrorCode, type Frame } from '../../src/rpc/browser/protocol.js'
+
+type Run = PeerHost['run']
+
+function host (run: Run, limits: Partial<PeerHost> = {}): PeerHost {
+  return { run, maxInFlight: 64, maxOutboxBytes: 1024 * 1024, timeout: 5_000, ...limits }
+}
+
+/**
+ * Two peers joined by a link of the test's own: frames go through a queue
+ * the test can drop, duplicate or hold, and the link can be cut and restored
+ * (each side then resends what the other has not acknowledged).
+ */
+function pair (runA: Run, runB: Run, limits: Partial<PeerHost> = {}) {
+  const a = new Peer(host(runA, limits))
+  const b = new Peer(host(runB, limits))
+  const log: Array<{ from: 'a' | 'b', frame: Frame }> = []
+  let up = false
+  let duplicate = false
+  const deliver = (to: Peer, text: string, from: 'a' | 'b'): void => {
+    const frame = parseFrame(text)
+    if (frame === null) throw new Error(`bad frame ${text}`)
+    log.push({ from, frame })
+    // A microtask, as a socket's message event comes later than the send.
+    queueMicrotask(() => {
+      if (!up) return
+      to.receive(frame)
+      if (duplicate) to.receive(frame)
+    })
+  }
+  const connect = (): void => {
+    up = true
+    a.attach((text) => { if (up) deliver(b, text, 'a') }, b.received)
+    b.attach((text) => { if (up) deliver(a, text, 'b') }, a.received)
+  }
+  const cut = (): void => {
+    up = false
+    a.detach()
+    b.detach()
+  }
+  connect()
+  return { a, b, log, connect, cut, duplicating: (on: boolean) => { duplicate = on } }
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5))
+
+t.test('a call gets its result; a throwing function is a remote error with its message, never a stack', async (t) => {
+  const { a } = pair(async () => {}, async (fn, args) => {
+    if (fn === 'add') return (args[0] as number) + (args[1] as number)
+    throw new Error('nope')
+  })
+  t.equal(await a.call('add', [1, 2]), 3)
+  const error = await a.call('boom', []).catch((caught: RpcError) => caught)
+  t.match(error, { name: 'RpcError', code: RpcErrorCode.REMOTE, message: 'nope' })
+  t.notMatch(JSON.stringify(error), /at /, 'no stack travels')
+})
+
+t.test('an RpcError thrown by the function keeps its code; undefined comes back as null', async (t) => {
+  const { a } = pair(async () => {}, async (fn) => {
+    if (fn === 'missing') throw new RpcError(RpcErrorCode.NOT_FOUND, 'no function missing')
+    return undefined
+  })
+  await t.rejects(a.call('missing', []), { code: RpcErrorCode.NOT_FOUND })
+  t.equal(await a.call('void', []), null)
+})
+
+t.test('a timeout rejects, and the callee sees its signal abort', async (t) => {
+  let aborted: unknown
+  const { a, b } = pair(async () => {}, (_fn, _args, { signal }) => new Promise((resolve) => {
+    signal.addEventListener('abort', () => { aborted = signal.reason; resolve('late') })
+  }))
+  await t.rejects(a.call('slow', [], { timeout: 30 }), { code: RpcErrorCode.TIMEOUT })
+  await turn()
+  t.match(aborted, { code: RpcErrorCode.TIMEOUT })
+  t.equal(b.running, 0, 'nothing left running')
+  t.equal(a.pending, 0)
+})
+
+t.test('an abort signal cancels the call on both sides', async (t) => {
+  let aborted: unknown
+  const { a, b } = pair(async () => {}, (_fn, _args, { signal }) => new Promise(() => {
+    signal.addEventListener('abort', () => { aborted = signal.reason })
+  }))
+  const controller = new AbortController()
+  const call = a.call('slow', [], { signal: controller.signal })
+  await turn()
+  t.equal(b.running, 1)
+  controller.abort()
+  await t.rejects(call, { code: RpcErrorCode.CANCELLED })
+  await turn()
+  t.match(aborted, { code: RpcErrorCode.CANCELLED })
+  t.equal(b.running, 0)
+  await t.rejects(a.call('x', [], { signal: controller.signal }), { code: RpcErrorCode.CANCELLED }, 'an aborted signal: rejected at once')
+})
+
+t.test('calls in flight across a cut are answered exactly once after the link is back', async (t) => {
+  let runs = 0
+  const link = pair(async () => {}, async (_fn, args) => { runs++; return args[0] })
+  link.cut()
+  const calls = [1, 2, 3].map((n) => link.a.call('echo', [n]))
+  await turn()
+  t.equal(runs, 0, 'nothing crossed the cut link')
+  link.connect()
+  t.same(await Promise.all(calls), [1, 2, 3])
+  t.equal(runs, 3, 'each ran once')
+  // The answers crossed, then the link is cut before the acks: on the next connect both sides resend, nothing runs again.
+  const more = link.a.call('echo', [4])
+  t.equal(await more, 4)
+  link.cut()
+  link.connect()
+  await turn()
+  t.equal(runs, 4, 'a resent call is not run again')
+})
+
+t.test('a duplicated frame is handled once', async (t) => {
+  let runs = 0
+  const link = pair(async () => {}, async () => { runs++; return runs })
+  link.duplicating(true)
+  t.equal(await link.a.call('count', []), 1)
+  await turn()
+  t.equal(runs, 1)
+})
+
+t.test('acknowledged frames are forgotten: a cut after the acks resends nothing', async (t) => {
+  const link = pair(async () => {}, async () => 'ok')
+  await link.a.call('x', [])
+  await turn()
+  const before = link.log.length
+  link.cut()
+  link.connect()
+  await turn()
+  t.same(link.log.slice(before).map((entry) => entry.frame.t), [], 'no frame resent')
+})
+
+t.test('limits: calls in flight and bytes kept for a resend, each an overloaded error', async (t) => {
+  const never = (): Promise<unknown> => new Promise(() => {})
+  const link = pair(async () => {}, never, { maxInFlight: 2 })
+  const first = link.a.call('x', [])
+  const second = link.a.call('x', [])
+  await t.rejects(link.a.call('x', []), { code: RpcErrorCode.OVERLOADED })
+  link.a.end(new RpcError(RpcErrorCode.EXPIRED, 'gone'))
+  link.b.end(new RpcError(RpcErrorCode.EXPIRED, 'gone'))
+  await t.rejects(first, { code: RpcErrorCode.EXPIRED })
+  await t.rejects(second, { code: RpcErrorCode.EXPIRED })
+  await t.rejects(link.a.call('x', []), { code: RpcErrorCode.EXPIRED }, 'after end(), at once')
+
+  const small = pair(async () => {}, never, { maxOutboxBytes: 100 })
+  small.cut()
+  const kept = small.a.call('x', ['y'.repeat(200)], { timeout: 50 })
+  await t.rejects(small.a.call('x', []), { code: RpcErrorCode.OVERLOADED }, 'the outbox is full')
+  await t.rejects(kept, { code: RpcErrorCode.TIMEOUT })
+})
+
+t.test('the callee refuses calls past its own in-flight limit', async (t) => {
+  const never = (): Promise<unknown> => new Promise(() => {})
+  const a = new Peer(host(async () => {}, { maxInFlight: 10 }))
+  const b = new Peer(host(never, { maxInFlight: 1 }))
+  a.attach((text) => { queueMicrotask(() => b.receive(parseFrame(text) as Frame)) }, 0)
+  b.attach((text) => { queueMicrotask(() => a.receive(parseFrame(text) as Frame)) }, 0)
+  a.call('x', [], { timeout: 100 }).catch(() => {})
+  await t.rejects(a.call('x', []), { code: RpcErrorCode.OVERLOADED })
+  b.end(new RpcError(RpcErrorCode.EXPIRED, 'done'))
+  a.end(new RpcError(RpcErrorCode.EXPIRED, 'done'))
+})
+
+t.test('a frame out of order or of an unknown kind is refused', async (t) => {
+  const peer = new Peer(host(async () => {}))
+  t.equal(peer.receive({ t: 'result', s: 5, id: 1 }), false, 'a gap: frames were lost, the socket is closed')
+  t.equal(peer.receive({ t: 'bye' }), false, 'not the peer\'s to handle')
+  t.equal(parseFrame('{"t":"call","s":1,"id":1,"fn":"x"}'), null, 'a call without args')
+  t.equal(parseFrame('[1]'), null)
+  t.equal(parseFrame('not json'), null)
+  t.same(parseFrame('{"t":"bye","extra":1}'), { t: 'bye' })
+})
+
+t.test('a callee cannot answer with the caller\'s own verdicts: a timeout or an expiry it claims is a remote error', async (t) => {
+  const { a } = pair(async () => {}, async (fn) => { throw new RpcError(fn === 'spoof' ? RpcErrorCode.TIMEOUT : RpcErrorCode.INVALID_PARAMS, 'as the callee says') })
+  await t.rejects(a.call('spoof', []), { code: RpcErrorCode.REMOTE, message: 'as the callee says' })
+  await t.rejects(a.call('params', []), { code: RpcErrorCode.INVALID_PARAMS }, 'a code a callee may give')
+})
