@@ -20,6 +20,13 @@ export function nameOf (variant) {
   return variant.ours ? `**${variant.label}**` : variant.diagnostic ? `_${variant.label}_` : variant.label
 }
 
+/** The variants whose server did not start in a run (`unavailable`: id → why), as a section, or nothing. */
+export function unavailableSection (unavailable, variantById) {
+  const entries = Object.entries(unavailable ?? {})
+  if (entries.length === 0) return []
+  return ['## Not available in this run', '', ...entries.map(([id, why]) => `- **${variantById(id).label}**: its server did not start — \`${why}\`.`), '']
+}
+
 /** A file's text, or null if it cannot be read. */
 export function readFileSafe (file) {
   try {

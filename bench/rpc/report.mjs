@@ -3,7 +3,7 @@
 // again (`node bench/rpc/run.mjs --render bench/rpc/results.json`).
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Chart, fmt, idleRoundColumns, median, nameOf, readFileSafe, table } from '../common/report.mjs'
+import { Chart, fmt, idleRoundColumns, median, nameOf, readFileSafe, table, unavailableSection } from '../common/report.mjs'
 import { variantById } from './variants.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -115,12 +115,7 @@ function report (data, svgName) {
   out.push('fastify-datastar/rpc (`app.register(rpc)` with its defaults, browser functions declared with their bodies, `session.call(echo, [text])` and `app.rpc.callAll(add, [1, 2])`) side by side with a raw `ws` echo and socket.io acks (`socket.emitWithAck()`, `io.timeout(ms).emitWithAck()` to all sockets), over WebSocket on 127.0.0.1, measured in one run (issue #12).', '')
   out.push('_This file is written by `bench/rpc/run.mjs`; the notes at the end are kept in `bench/rpc/NOTES.md` and copied in._', '')
   out.push('## Command', '', '```sh', 'npm run bench:rpc   # = npm run build && node bench/rpc/run.mjs', `${data.command}   # this run`, '```', '')
-  const unavailable = Object.entries(data.unavailable ?? {})
-  if (unavailable.length > 0) {
-    out.push('## Not available in this run', '')
-    for (const [id, why] of unavailable) out.push(`- **${variantById(id).label}**: its server did not start — \`${why}\`.`)
-    out.push('')
-  }
+  out.push(...unavailableSection(data.unavailable, variantById))
   out.push('## Setup', '')
   out.push(`- Machine: ${data.cpus} cores (${data.cpuModel}), ${data.memGiB} GiB, ${data.os}; Node ${data.node}. A shared VM: the 1-minute load average is recorded at every round (2 would be this bench alone: server and pages each on a core). During the run: median ${fmt(median(loads), 1)}, highest ${fmt(Math.max(...loads), 1)}.`,
     `- Versions: ws ${version('ws')}; fastify ${version('fastify')}; @fastify/websocket ${version('@fastify/websocket')}; socket.io ${version('socket.io')}; socket.io-client ${version('socket.io-client')}; fastify-datastar ${version('fastify-datastar')} (dist/${data.commit === undefined ? '' : `, built from ${data.commit}`}).`,

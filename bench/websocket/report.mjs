@@ -3,7 +3,7 @@
 // rendered again (`node bench/websocket/run.mjs --render bench/websocket/results.json`).
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Chart, fmt, heapSection, idleRoundColumns, median, medianColumns, nameOf, readFileSafe, roundColumns, table } from '../common/report.mjs'
+import { Chart, fmt, heapSection, idleRoundColumns, median, medianColumns, nameOf, readFileSafe, roundColumns, table, unavailableSection } from '../common/report.mjs'
 import { variantById } from './variants.mjs'
 
 export { fmt, median }
@@ -126,11 +126,7 @@ function report (data, svgName) {
   out.push('_This file is written by `bench/websocket/run.mjs`; the notes at the end are kept in `bench/websocket/NOTES.md` and copied in._', '')
   out.push('## Command', '', '```sh', 'npm run bench:websocket   # = npm run build && node bench/websocket/run.mjs', `${data.command}   # this run`, '```', '')
   const unavailable = Object.entries(data.unavailable ?? {})
-  if (unavailable.length > 0) {
-    out.push('## Not available in this run', '')
-    for (const [id, why] of unavailable) out.push(`- **${variantById(id).label}**: its server did not start — \`${why}\`.`)
-    out.push('')
-  }
+  out.push(...unavailableSection(data.unavailable, variantById))
   out.push('## Setup', '')
   out.push(`- Machine: ${data.cpus} cores (${data.cpuModel}), ${data.memGiB} GiB, ${data.os}; Node ${data.node}. A shared VM: other work may run beside the bench, so the 1-minute load average is recorded at every round (2 would be this bench alone: server and client each on a core). During the run: median ${fmt(median(loads), 1)}, highest ${fmt(Math.max(...loads), 1)}.`)
   out.push(`- Versions: ws ${version('ws')}; @fastify/websocket ${version('@fastify/websocket')}; fastify ${version('fastify')}; socket.io ${version('socket.io')}; socket.io-client ${version('socket.io-client')}; fastify-datastar ${version('fastify-datastar')} (dist/${data.commit === undefined ? '' : `, built from ${data.commit}`}).`)
