@@ -82,16 +82,24 @@ export class RpcSession<Data = Record<string, unknown>, Request = unknown> {
    * checked against `fn.result`, or rejects with an `RpcError`.
    * @example const ok = await session.call(confirm, ['Delete?'], { timeout: 30_000 })
    */
-  async call<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, args: Params, options?: CallOptions): Promise<Result> {
-    return await this.callEncoded(fn, JSON.stringify(args), options)
+  call<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, args: Params, options?: CallOptions): Promise<Result> {
+    let encoded: string
+    try {
+      encoded = JSON.stringify(args)
+    } catch (error) {
+      // Arguments that are not JSON (a cycle, a BigInt): the call fails, it does not throw.
+      return Promise.reject(error)
+    }
+    return this.callEncoded(fn, encoded, options)
   }
 
   /** `call()` with the arguments already JSON (encoded once for many sessions). */
-  async callEncoded<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, encodedArgs: string, options?: CallOptions): Promise<Result> {
-    const value = await this.#peer.call(fn.name, encodedArgs, options)
-    const check = this.#host.checkResult(this, fn as BrowserFunction, value)
-    if (!check.valid) throw new RpcError(RpcErrorCode.INVALID_RESULT, `the browser's result of ${fn.name} is invalid: ${check.message}`)
-    return check.value as Result
+  callEncoded<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, encodedArgs: string, options?: CallOptions): Promise<Result> {
+    return this.#peer.call(fn.name, encodedArgs, options).then((value) => {
+      const check = this.#host.checkResult(this, fn as BrowserFunction, value)
+      if (!check.valid) throw new RpcError(RpcErrorCode.INVALID_RESULT, `the browser's result of ${fn.name} is invalid: ${check.message}`)
+      return check.value as Result
+    })
   }
 
   /** A new secret for the next resume (the old one stops working). */

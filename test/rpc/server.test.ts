@@ -162,3 +162,12 @@ t.test('a resume by another user is refused and starts a new session', async (t)
   t.equal(server.sessions.resume(session.id, 'not the token', 'alice'), undefined, 'wrong token')
   t.equal(server.sessions.resume(session.id, token, 'alice'), session, 'the right token and user')
 })
+
+t.test('arguments that are not JSON make the call fail, not throw', async (t) => {
+  const { server, client } = await start(t)
+  const page = await client()
+  const session = server.sessions.get(page.session as string) as Session
+  const call = session.call(add, [1n as unknown as number, 2])
+  await t.rejects(call, TypeError)
+  t.equal(session.pending, 0, 'nothing left waiting')
+})

@@ -97,10 +97,10 @@ export class RpcClient extends EventTarget {
       timeout: this.#options.timeout,
       maxInFlight: this.#options.maxInFlight,
       maxOutboxBytes: this.#options.maxOutboxBytes,
-      run: async (name, args, context) => {
+      run: (name, args, context) => {
         const fn = this.#functions[name]
         if (fn === undefined) throw new RpcError(RpcErrorCode.NOT_FOUND, `the page has no function ${JSON.stringify(name)}`)
-        return await fn(...args, context)
+        return fn(...args, context)
       }
     }
     this.#peer = new Peer(this.#host)

@@ -21,13 +21,14 @@ import { RpcErrorCode } from './protocol.js'
 /**
  * What a peer needs from the side that owns it, shared by all its peers:
  * `run` runs an incoming call for `owner` (the peer's owner: a session, a
- * client), resolving with its result or rejecting (an `RpcError` travels with
- * its code, anything else as a remote error with its message); the calls
+ * client): its result, or a promise of it; what it throws or rejects with is
+ * the error (an `RpcError` travels with its code, anything else as a remote
+ * error with its message); the calls
  * allowed in flight each way; the characters of frames kept for a resend; the
  * default timeout of outgoing calls, in ms; and the largest frame the other
  * side takes, in bytes (its WebSocket `maxPayload`; none by default).
  * @typedef {{
- *   run: (fn: string, args: unknown[], context: CallContext, owner: any) => Promise<unknown>,
+ *   run: (fn: string, args: unknown[], context: CallContext, owner: any) => unknown,
  *   maxInFlight: number,
  *   maxOutboxBytes: number,
  *   timeout: number,
@@ -289,14 +290,20 @@ export class Peer {
     }
     const context = new CallContext(frame.deadline)
     running.set(frame.id, context)
-    /** @type {Promise<unknown>} */
+    /** @type {unknown} */
     let result
     try {
       result = this.#host.run(frame.fn, frame.args, context, this.#owner)
     } catch (error) {
-      result = Promise.reject(error)
+      if (this.#finished(frame.id, context)) this.#answer(frame.id, wireError(error))
+      return
     }
-    result.then(
+    // A function that answered at once (add, echo) is answered at once: no promise in between.
+    if (typeof (/** @type {{ then?: unknown }} */ (result))?.then !== 'function') {
+      if (this.#finished(frame.id, context)) this.#answer(frame.id, undefined, result)
+      return
+    }
+    /** @type {Promise<unknown>} */ (result).then(
       (value) => { if (this.#finished(frame.id, context)) this.#answer(frame.id, undefined, value) },
       (error) => { if (this.#finished(frame.id, context)) this.#answer(frame.id, wireError(error)) }
     )
