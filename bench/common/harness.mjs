@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Child, fileLimit, hasTaskset } from './child.mjs'
 import { diffSnapshots } from './heap.mjs'
-import { median } from './report.mjs'
+import { fmt, median } from './report.mjs'
 
 export const log = (...parts) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...parts)
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -372,32 +372,46 @@ export function medians (rows, keys) {
 }
 
 /**
- * The medians over rounds per size and variant, with, for each of `ratios`
- * (`{ field: baseline id }`), the median of the same-round ratios of
- * deliveries/s to the baseline's. Incomplete rounds count with what arrived
- * (their rate is what it is); failed ones not at all.
+ * Medians over rounds per group (a size, an in-flight count) and variant,
+ * with the range (min, max) of every key, and for each of `ratios`
+ * (`{ name: [field, baseline id] }`) the median and range of the same-round
+ * ratios of `field` to the baseline's (same machine load). Incomplete rounds
+ * count with what arrived (their rate is what it is); failed ones not at all.
  */
-export function broadcastMedians (rows, { sizes, variants, ratios, keys }) {
+export function roundMedians (rows, { groups, variants, keys, ratios }) {
   const out = {}
-  for (const n of sizes) {
+  for (const n of groups) {
     out[n] = {}
     for (const variant of variants) {
       const mine = rows.filter((row) => row.n === n && row.variant === variant.id && row.error === undefined)
       if (mine.length === 0) continue
-      // The ratio to a baseline within each round (same machine load), as well as the ratio of the medians.
-      const sameRound = (baseline) => mine.map((row) => {
-        const other = rows.find((candidate) => candidate.n === n && candidate.variant === baseline && candidate.round === row.round && candidate.error === undefined)
-        return other === undefined ? NaN : row.deliveriesPerSec / other.deliveriesPerSec
-      })
-      out[n][variant.id] = {
-        rounds: mine.length,
-        completeRounds: mine.filter((row) => row.complete).length,
-        ...Object.fromEntries(Object.entries(ratios).map(([field, baseline]) => [field, median(sameRound(baseline))])),
-        ...medians(mine, keys)
+      const entry = { rounds: mine.length, completeRounds: mine.filter((row) => row.complete).length }
+      for (const key of keys) {
+        const values = mine.map((row) => row[key]).filter(Number.isFinite)
+        entry[key] = median(values)
+        entry[`${key}Range`] = values.length === 0 ? [NaN, NaN] : [Math.min(...values), Math.max(...values)]
       }
+      for (const [name, [field, baseline]] of Object.entries(ratios)) {
+        const same = mine.map((row) => {
+          const other = rows.find((candidate) => candidate.n === n && candidate.variant === baseline && candidate.round === row.round && candidate.error === undefined)
+          return other === undefined ? NaN : row[field] / other[field]
+        }).filter(Number.isFinite)
+        entry[name] = median(same)
+        entry[`${name}Range`] = same.length === 0 ? [NaN, NaN] : [Math.min(...same), Math.max(...same)]
+      }
+      out[n][variant.id] = entry
     }
   }
   return out
+}
+
+/**
+ * `roundMedians()` of a broadcast bench: per size, the same-round ratios
+ * (`{ name: baseline id }`) are of deliveries/s.
+ */
+export function broadcastMedians (rows, { sizes, variants, ratios, keys }) {
+  const deliveries = Object.fromEntries(Object.entries(ratios).map(([name, baseline]) => [name, ['deliveriesPerSec', baseline]]))
+  return roundMedians(rows, { groups: sizes, variants, keys, ratios: deliveries })
 }
 
 /** The idle rounds (`all`) and, per variant that has any that did not fail, the medians of `keys`. */
@@ -408,6 +422,26 @@ export function idleMedians (rows, { variants, keys }) {
     if (mine.length > 0) out[variant.id] = medians(mine, keys)
   }
   return out
+}
+
+/**
+ * A bench's idle phase: `rounds` rounds of `count` idle connections per
+ * variant (`harness.idleOnce`), then the medians of `keys`; `idle` is null
+ * when the phase is off (`count` or `rounds` 0). Each round is logged with
+ * its bytes per `noun`.
+ * @example const { idle, roundsDone, cut } = await idlePhase(harness, { count: IDLE, rounds: IDLE_ROUNDS, variants, order: shuffled, stop, noun: 'connection', keys })
+ */
+export async function idlePhase (harness, { count, rounds, variants, order, stop, noun, keys }) {
+  if (!(count > 0 && rounds > 0)) return { idle: null, rows: [], roundsDone: 0, cut: false }
+  const phase = await idleRounds({
+    rounds,
+    variants,
+    order,
+    once: (variant) => harness.idleOnce(variant, count),
+    stop,
+    describe: (result) => `${fmt(result.rssPerConn)} B RSS, ${fmt(result.heapPerConn)} B heap per ${noun}${result.connectMs === undefined ? '' : ` (connect ${fmt(result.connectMs)} ms, load ${result.load.toFixed(1)})`}`
+  })
+  return { idle: idleMedians(phase.rows, { variants, keys }), rows: phase.rows, roundsDone: phase.roundsDone, cut: phase.cut }
 }
 
 // ---------------------------------------------------------------- the record

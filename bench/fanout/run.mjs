@@ -26,7 +26,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { broadcastMedians, broadcastRounds, createHarness, environment, idleMedians, idleRounds, log, root, setup, withScratch } from '../common/harness.mjs'
+import { broadcastMedians, broadcastRounds, createHarness, environment, idlePhase, log, root, setup, withScratch } from '../common/harness.mjs'
 import { fmt } from '../common/report.mjs'
 import * as report from './report.mjs'
 import * as variants from './variants.mjs'
@@ -144,21 +144,17 @@ const fanout = broadcastMedians(fanoutRounds, {
   keys: ['deliveriesPerSec', 'p50Ms', 'p99Ms', 'maxMs', 'burstP50Ms', 'burstP99Ms', 'serverCpuUsPerDelivery', 'serverUserUsPerDelivery', 'serverSystemUsPerDelivery', 'clientCpuUsPerDelivery', 'publishMs', 'load']
 })
 
-let idle = null
-let idleRoundsDone = 0
-if (IDLE > 0 && IDLE_ROUNDS > 0) {
-  const idlePhase = await idleRounds({
-    rounds: IDLE_ROUNDS,
-    variants: IDLE_VARIANTS,
-    order: (variants) => variants,
-    once: (variant) => harness.idleOnce(variant, IDLE),
-    stop: () => Date.now() > IDLE_DEADLINE ? 'time limit reached: no more idle rounds' : undefined,
-    describe: (result) => `${fmt(result.rssPerConn)} B RSS, ${fmt(result.heapPerConn)} B heap per connection`
-  })
-  cut ||= idlePhase.cut
-  idleRoundsDone = idlePhase.roundsDone
-  idle = idleMedians(idlePhase.rows, { variants: IDLE_VARIANTS, keys: ['rssPerConn', 'heapPerConn', 'externalPerConn', 'rssBefore', 'rssAfter'] })
-}
+const idlePart = await idlePhase(harness, {
+  count: IDLE,
+  rounds: IDLE_ROUNDS,
+  variants: IDLE_VARIANTS,
+  order: (variants) => variants,
+  stop: () => Date.now() > IDLE_DEADLINE ? 'time limit reached: no more idle rounds' : undefined,
+  noun: 'connection',
+  keys: ['rssPerConn', 'heapPerConn', 'externalPerConn', 'rssBefore', 'rssAfter']
+})
+cut ||= idlePart.cut
+const { idle, roundsDone: idleRoundsDone } = idlePart
 
 // Evidence for the analysis: where our server spends its time and memory, against raw's.
 const profiles = []

@@ -25,7 +25,7 @@
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import process from 'node:process'
-import { broadcastRounds, createHarness, environment, idleMedians, idleRounds, log, setup, shuffled } from '../common/harness.mjs'
+import { broadcastRounds, createHarness, environment, idlePhase, log, roundMedians, setup, shuffled } from '../common/harness.mjs'
 import { fmt, median } from '../common/report.mjs'
 import * as report from './report.mjs'
 import * as variants from './variants.mjs'
@@ -153,38 +153,6 @@ function callAllOnce (variant, n) {
   })
 }
 
-/**
- * Medians over rounds per group (in-flight count or N) and variant, the
- * same-round ratios of `ratios` ({ name: [field, baseline id] }) and the
- * range (min, max) of every key.
- */
-function summarize (rows, { groups, variants: list, keys, ratios }) {
-  const out = {}
-  for (const n of groups) {
-    out[n] = {}
-    for (const variant of list) {
-      const mine = rows.filter((row) => row.n === n && row.variant === variant.id && row.error === undefined)
-      if (mine.length === 0) continue
-      const entry = { rounds: mine.length, completeRounds: mine.filter((row) => row.complete).length }
-      for (const key of keys) {
-        const values = mine.map((row) => row[key]).filter(Number.isFinite)
-        entry[key] = median(values)
-        entry[`${key}Range`] = values.length === 0 ? [NaN, NaN] : [Math.min(...values), Math.max(...values)]
-      }
-      for (const [name, [field, baseline]] of Object.entries(ratios)) {
-        const same = mine.map((row) => {
-          const other = rows.find((candidate) => candidate.n === n && candidate.variant === baseline && candidate.round === row.round && candidate.error === undefined)
-          return other === undefined ? NaN : row[field] / other[field]
-        }).filter(Number.isFinite)
-        entry[name] = median(same)
-        entry[`${name}Range`] = same.length === 0 ? [NaN, NaN] : [Math.min(...same), Math.max(...same)]
-      }
-      out[n][variant.id] = entry
-    }
-  }
-  return out
-}
-
 // ---------------------------------------------------------------- main
 
 const startedAt = new Date().toISOString()
@@ -199,33 +167,28 @@ for (const variant of SELECTED) {
   }
 }
 const VARIANTS = SELECTED.filter((variant) => unavailable[variant.id] === undefined)
-let cut = false
 
 // 1. Idle memory first (its duration is about the same every run).
-let idle = null
-let idleRoundsDone = 0
-if (IDLE > 0 && IDLE_ROUNDS > 0) {
-  const phase = await idleRounds({
-    rounds: IDLE_ROUNDS,
-    variants: VARIANTS,
-    order: shuffled,
-    once: (variant) => harness.idleOnce(variant, IDLE),
-    stop: stopAt(IDLE_DEADLINE, 'idle'),
-    describe: (result) => `${fmt(result.rssPerConn)} B RSS, ${fmt(result.heapPerConn)} B heap per page (connect ${fmt(result.connectMs)} ms, load ${result.load.toFixed(1)})`
-  })
-  cut ||= phase.cut
-  idleRoundsDone = phase.roundsDone
-  idle = idleMedians(phase.rows, { variants: VARIANTS, keys: ['rssPerConn', 'heapPerConn', 'externalPerConn', 'rssBefore', 'rssAfter', 'connectMs', 'load'] })
-  // The same-round ratios to raw ws.
-  for (const variant of VARIANTS) {
-    if (idle[variant.id] === undefined) continue
-    for (const key of ['rssPerConn', 'heapPerConn']) {
-      const same = phase.rows.filter((row) => row.variant === variant.id && row.error === undefined).map((row) => {
-        const raw = phase.rows.find((other) => other.variant === 'raw-ws' && other.round === row.round && other.error === undefined)
-        return raw === undefined ? NaN : row[key] / raw[key]
-      })
-      idle[variant.id][`${key}RoundRatio`] = median(same)
-    }
+const idlePart = await idlePhase(harness, {
+  count: IDLE,
+  rounds: IDLE_ROUNDS,
+  variants: VARIANTS,
+  order: shuffled,
+  stop: stopAt(IDLE_DEADLINE, 'idle'),
+  noun: 'page',
+  keys: ['rssPerConn', 'heapPerConn', 'externalPerConn', 'rssBefore', 'rssAfter', 'connectMs', 'load']
+})
+let cut = idlePart.cut
+const { idle, roundsDone: idleRoundsDone } = idlePart
+// The same-round ratios to raw ws.
+for (const variant of VARIANTS) {
+  if (idle?.[variant.id] === undefined) continue
+  for (const key of ['rssPerConn', 'heapPerConn']) {
+    const same = idlePart.rows.filter((row) => row.variant === variant.id && row.error === undefined).map((row) => {
+      const raw = idlePart.rows.find((other) => other.variant === 'raw-ws' && other.round === row.round && other.error === undefined)
+      return raw === undefined ? NaN : row[key] / raw[key]
+    })
+    idle[variant.id][`${key}RoundRatio`] = median(same)
   }
 }
 
@@ -240,7 +203,7 @@ const rttPhase = await broadcastRounds({
   describe: (r) => `${fmt(r.perSec)} round trips/s, p50 ${fmt(r.p50Us)} µs, p99 ${fmt(r.p99Us)} µs, CPU/call ${fmt(r.serverCpuUsPerCall, 1)} µs server, ${fmt(r.clientCpuUsPerCall, 1)} µs page (busy ${fmt(100 * r.serverBusy)} % / ${fmt(100 * r.clientBusy)} %), load ${r.load.toFixed(1)}`
 })
 cut ||= rttPhase.cut
-const rtt = summarize(rttPhase.rows, {
+const rtt = roundMedians(rttPhase.rows, {
   groups: IN_FLIGHT,
   variants: VARIANTS,
   keys: ['perSec', 'p50Us', 'p99Us', 'maxUs', 'count', 'serverCpuUsPerCall', 'clientCpuUsPerCall', 'serverBusy', 'clientBusy', 'load'],
@@ -258,7 +221,7 @@ const callPhase = await broadcastRounds({
   describe: (r) => `${fmt(r.medianMs, 1)} ms until every result (${fmt(r.minMs, 1)}–${fmt(r.maxMs, 1)}), ${fmt(r.resultsPerSec)} results/s, CPU/result ${fmt(r.serverCpuUsPerResult, 1)} µs server, ${fmt(r.clientCpuUsPerResult, 1)} µs pages (busy ${fmt(100 * r.clientBusy)} %), load ${r.load.toFixed(1)}`
 })
 cut ||= callPhase.cut
-const callAll = summarize(callPhase.rows, {
+const callAll = roundMedians(callPhase.rows, {
   groups: SIZES,
   variants: VARIANTS,
   keys: ['medianMs', 'resultsPerSec', 'serverCpuUsPerResult', 'clientCpuUsPerResult', 'clientBusy', 'connectMs', 'load'],

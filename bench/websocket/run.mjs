@@ -23,7 +23,7 @@
 // longest so far still ends in time (the opt-in --heap-diff comes on top).
 // The processes, the measurements and the rounds are bench/common/*.mjs's,
 // shared with bench/fanout; this file has the WebSocket bench's choices.
-import { broadcastMedians, broadcastRounds, createHarness, environment, idleMedians, idleRounds, log, setup, shuffled, withScratch } from '../common/harness.mjs'
+import { broadcastMedians, broadcastRounds, createHarness, environment, idlePhase, log, setup, shuffled, withScratch } from '../common/harness.mjs'
 import { fmt } from '../common/report.mjs'
 import * as report from './report.mjs'
 import * as variants from './variants.mjs'
@@ -93,23 +93,18 @@ const FANOUT_VARIANTS = bench.inPhase('fanout').filter(available)
 const IDLE_VARIANTS = bench.inPhase('idle').filter(available)
 
 // Idle memory first (its duration is about the same every run), then the broadcast rounds in the time left.
-let idle = null
-let idleRoundsDone = 0
-let cut = false
-if (IDLE > 0 && IDLE_ROUNDS > 0) {
-  const idlePhase = await idleRounds({
-    rounds: IDLE_ROUNDS,
-    variants: IDLE_VARIANTS,
-    order: shuffled,
-    once: (variant) => harness.idleOnce(variant, IDLE),
-    // The first round always; another only if one as long as the longest so far ends within its share of the time.
-    stop: (round, longest) => round > 1 && Date.now() + longest > IDLE_DEADLINE ? `time limit: no idle round after ${round - 1}` : undefined,
-    describe: (result) => `${fmt(result.rssPerConn)} B RSS, ${fmt(result.heapPerConn)} B heap per connection (connect ${fmt(result.connectMs)} ms, load ${result.load.toFixed(1)})`
-  })
-  cut = idlePhase.cut
-  idleRoundsDone = idlePhase.roundsDone
-  idle = idleMedians(idlePhase.rows, { variants: IDLE_VARIANTS, keys: ['rssPerConn', 'heapPerConn', 'externalPerConn', 'rssBefore', 'rssAfter', 'heapBefore', 'heapAfter', 'connectMs', 'load'] })
-}
+const idlePart = await idlePhase(harness, {
+  count: IDLE,
+  rounds: IDLE_ROUNDS,
+  variants: IDLE_VARIANTS,
+  order: shuffled,
+  // The first round always; another only if one as long as the longest so far ends within its share of the time.
+  stop: (round, longest) => round > 1 && Date.now() + longest > IDLE_DEADLINE ? `time limit: no idle round after ${round - 1}` : undefined,
+  noun: 'connection',
+  keys: ['rssPerConn', 'heapPerConn', 'externalPerConn', 'rssBefore', 'rssAfter', 'heapBefore', 'heapAfter', 'connectMs', 'load']
+})
+let cut = idlePart.cut
+const { idle, roundsDone: idleRoundsDone } = idlePart
 
 const broadcastPhase = await broadcastRounds({
   name: 'broadcast',
