@@ -7,7 +7,7 @@
 import { functionTable, type BrowserFunction, type Checker, type ServerFunction } from './functions.js'
 import { RpcError } from './browser/peer.js'
 import sjson from 'secure-json-parse'
-import { parseFrame, PROTOCOL_VERSION, RpcErrorCode, type Frame } from './browser/protocol.js'
+import { parseFrames, PROTOCOL_VERSION, RpcErrorCode, type Frame } from './browser/protocol.js'
 import { RpcSession, type RpcConnection, type SessionHost } from './session.js'
 import { SessionStore } from './sessions.js'
 
@@ -92,20 +92,23 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
     }
     return {
       receive: (text) => {
-        const frame = parseFrame(text, parseSafely)
-        if (frame === null) {
+        const frames = parseFrames(text, parseSafely)
+        if (frames === null) {
           refuse('not an RPC frame')
           return
         }
-        if (session === undefined) {
-          if (frame.t !== 'hello' || frame.v !== PROTOCOL_VERSION) {
-            refuse(frame.t === 'hello' ? `protocol version ${frame.v} is not ${PROTOCOL_VERSION}` : 'the first frame must be a hello')
+        for (const frame of frames) {
+          if (session === undefined) {
+            if (frame.t !== 'hello' || frame.v !== PROTOCOL_VERSION) {
+              refuse(frame.t === 'hello' ? `protocol version ${frame.v} is not ${PROTOCOL_VERSION}` : 'the first frame must be a hello')
+              return
+            }
+            session = this.#open(connection, request, principal, frame)
+          } else if (!this.#receive(session, frame)) {
+            refuse(`unexpected ${frame.t} frame`)
             return
           }
-          session = this.#open(connection, request, principal, frame)
-          return
         }
-        if (!this.#receive(session, frame)) refuse(`unexpected ${frame.t} frame`)
       },
       closed: (code) => {
         if (session === undefined || session.expired) return
@@ -194,6 +197,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
       timeout,
       maxInFlight,
       maxOutboxBytes,
+      defer: afterIo,
       run: async (name, args, context, session) => {
         const now = Date.now()
         let window = windows.get(session)
@@ -224,6 +228,17 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
       this.#settings.onError(error as Error, session)
     }
   }
+}
+
+// Every session's frames of one turn leave after the turn's I/O (its other results are in), in one setImmediate for all.
+const flushes: Array<() => void> = []
+function afterIo (flush: () => void): void {
+  if (flushes.push(flush) === 1) setImmediate(flushAll)
+}
+function flushAll (): void {
+  // A flush that sends may make another session's frames: they leave in this loop too.
+  for (let index = 0; index < flushes.length; index++) (flushes[index] as () => void)()
+  flushes.length = 0
 }
 
 // Arguments reach handlers as parsed: keys that could pollute a prototype are refused, as Fastify does for bodies.

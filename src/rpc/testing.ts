@@ -27,8 +27,9 @@ export interface Faults {
   /** Delivers each frame twice, both ways, while on. */
   duplicate: (on: boolean) => void
   /**
-   * Drops the next `count` frames the page sends, then cuts the connection
-   * (TCP loses frames only with the connection that carried them).
+   * Drops the next `count` messages the page sends (a message carries the
+   * frames of one turn), then cuts the connection (TCP loses frames only with
+   * the connection that carried them).
    */
   dropOutgoing: (count: number) => void
 }

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Peer, RpcError, type PeerHost } from '../../src/rpc/browser/peer.js'
-import { parseFrame, RpcErrorCode, type Frame } from '../../src/rpc/browser/protocol.js'
+import { parseFrames, RpcErrorCode, type Frame } from '../../src/rpc/browser/protocol.js'
 
 type Run = PeerHost['run']
 
@@ -17,17 +17,21 @@ function pair (runA: Run, runB: Run, limits: Partial<PeerHost> = {}) {
   const a = new Peer(host(runA, limits))
   const b = new Peer(host(runB, limits))
   const log: Array<{ from: 'a' | 'b', frame: Frame }> = []
+  const messages: Array<{ from: 'a' | 'b', text: string }> = []
   let up = false
   let duplicate = false
   const deliver = (to: Peer, text: string, from: 'a' | 'b'): void => {
-    const frame = parseFrame(text)
-    if (frame === null) throw new Error(`bad frame ${text}`)
-    log.push({ from, frame })
+    const frames = parseFrames(text)
+    if (frames === null) throw new Error(`bad message ${text}`)
+    messages.push({ from, text })
+    for (const frame of frames) log.push({ from, frame })
     // A microtask, as a socket's message event comes later than the send.
     queueMicrotask(() => {
-      if (!up) return
-      to.receive(frame)
-      if (duplicate) to.receive(frame)
+      for (const frame of frames) {
+        if (!up) return
+        to.receive(frame)
+        if (duplicate) to.receive(frame)
+      }
     })
   }
   const connect = (): void => {
@@ -41,7 +45,7 @@ function pair (runA: Run, runB: Run, limits: Partial<PeerHost> = {}) {
     b.detach()
   }
   connect()
-  return { a, b, log, connect, cut, duplicating: (on: boolean) => { duplicate = on } }
+  return { a, b, log, messages, connect, cut, duplicating: (on: boolean) => { duplicate = on } }
 }
 
 const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5))
@@ -157,22 +161,46 @@ t.test('the callee refuses calls past its own in-flight limit', async (t) => {
   const never = (): Promise<unknown> => new Promise(() => {})
   const a = new Peer(host(async () => {}, { maxInFlight: 10 }))
   const b = new Peer(host(never, { maxInFlight: 1 }))
-  a.attach((text) => { queueMicrotask(() => b.receive(parseFrame(text) as Frame)) }, 0)
-  b.attach((text) => { queueMicrotask(() => a.receive(parseFrame(text) as Frame)) }, 0)
+  a.attach((text) => { queueMicrotask(() => { for (const frame of parseFrames(text) ?? []) b.receive(frame) }) }, 0)
+  b.attach((text) => { queueMicrotask(() => { for (const frame of parseFrames(text) ?? []) a.receive(frame) }) }, 0)
   a.call('x', [], { timeout: 100 }).catch(() => {})
   await t.rejects(a.call('x', []), { code: RpcErrorCode.OVERLOADED })
   b.end(new RpcError(RpcErrorCode.EXPIRED, 'done'))
   a.end(new RpcError(RpcErrorCode.EXPIRED, 'done'))
 })
 
+t.test('the frames of one turn leave in two messages each way (the first at once), never one past the other side\'s bound', async (t) => {
+  const link = pair(async () => {}, (fn, args) => args[0])
+  const results = await Promise.all(Array.from({ length: 64 }, (_, index) => link.a.call('echo', [index])))
+  t.same(results, Array.from({ length: 64 }, (_, index) => index))
+  const numbered = link.messages
+    .map(({ from, text }) => ({ from, frames: (parseFrames(text) ?? []).filter((frame) => frame.t !== 'ack').length }))
+    .filter((message) => message.frames > 0)
+  // The first frame of a turn leaves at once, the rest together.
+  t.same(numbered, [{ from: 'a', frames: 1 }, { from: 'a', frames: 63 }, { from: 'b', frames: 1 }, { from: 'b', frames: 63 }], '64 calls in two messages, 64 results in two')
+
+  const bound = 1024
+  const small = pair(async () => {}, (fn, args) => args[0], { maxFrameBytes: bound })
+  const text = 'x'.repeat(100)
+  t.same(await Promise.all(Array.from({ length: 20 }, () => small.a.call('echo', [text]))), Array.from({ length: 20 }, () => text))
+  const sizes = small.messages.map((message) => Buffer.byteLength(message.text))
+  t.ok(sizes.every((size) => size <= bound), `every message within ${bound} bytes: ${sizes.join(', ')}`)
+  t.ok(small.messages.filter((message) => message.from === 'a').length > 1, 'the calls were split')
+})
+
 t.test('a frame out of order or of an unknown kind is refused', async (t) => {
   const peer = new Peer(host(async () => {}))
   t.equal(peer.receive({ t: 'result', s: 5, id: 1 }), false, 'a gap: frames were lost, the socket is closed')
   t.equal(peer.receive({ t: 'bye' }), false, 'not the peer\'s to handle')
-  t.equal(parseFrame('{"t":"call","s":1,"id":1,"fn":"x"}'), null, 'a call without args')
-  t.equal(parseFrame('[1]'), null)
-  t.equal(parseFrame('not json'), null)
-  t.same(parseFrame('{"t":"bye","extra":1}'), { t: 'bye' })
+  t.equal(parseFrames('{"t":"call","s":1,"id":1,"fn":"x"}'), null, 'a call without args')
+  t.equal(parseFrames('[1]'), null)
+  t.equal(parseFrames('[]'), null, 'an empty batch')
+  t.equal(parseFrames('[{"t":"ack","ack":1},{"t":"bye"}]'), null, 'a bye travels alone')
+  t.equal(parseFrames('[{"t":"hello","v":1,"ack":0}]'), null, 'so does the handshake')
+  t.equal(parseFrames('[{"t":"ack","ack":1},{"t":"call","s":1,"id":1,"fn":"x"}]'), null, 'one bad frame spoils the batch')
+  t.equal(parseFrames('not json'), null)
+  t.same(parseFrames('{"t":"bye","extra":1}'), [{ t: 'bye' }])
+  t.same(parseFrames('[{"t":"ack","ack":1},{"t":"cancel","s":2,"id":1,"reason":"x"}]'), [{ t: 'ack', ack: 1 }, { t: 'cancel', s: 2, id: 1, reason: 'x' }], 'a batch, in order')
 })
 
 t.test('a callee cannot answer with the caller\'s own verdicts: a timeout or an expiry it claims is a remote error', async (t) => {

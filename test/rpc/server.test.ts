@@ -68,7 +68,7 @@ async function start (t: Test, settings: Partial<RpcServerSettings<{ visits: num
   }
   // The server side of a client's socket, to cut it as a network would.
   const cut = (): void => { for (const ws of sockets) ws.terminate() }
-  return { server, client, cut, errors }
+  return { server, client, cut, errors, port }
 }
 
 t.test('the browser calls a server function; the server calls a browser function', async (t) => {
@@ -170,4 +170,29 @@ t.test('arguments that are not JSON make the call fail, not throw', async (t) =>
   const call = session.call(add, [1n as unknown as number, 2])
   await t.rejects(call, TypeError)
   t.equal(session.pending, 0, 'nothing left waiting')
+})
+
+t.test('a batch of frames is handled in order; a handshake inside a batch is refused', async (t) => {
+  const { server, port } = await start(t)
+  const open = async (): Promise<{ ws: WebSocket, messages: string[], closed: Promise<number> }> => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/rpc`)
+    const messages: string[] = []
+    ws.on('message', (data) => { messages.push(String(data)) })
+    const closed = once(ws, 'close').then(([code]) => code as number)
+    await once(ws, 'open')
+    return { ws, messages, closed }
+  }
+  const refused = await open()
+  refused.ws.send('[{"t":"hello","v":1,"ack":0}]')
+  t.equal(await refused.closed, 1008, 'a hello must travel alone')
+
+  const page = await open()
+  page.ws.send('{"t":"hello","v":1,"ack":0}')
+  await waitFor(() => page.messages.length === 1, 'the welcome')
+  page.ws.send('[{"s":1,"a":0,"t":"call","id":1,"fn":"greet","args":["ada"]},{"s":2,"a":0,"t":"call","id":2,"fn":"greet","args":["bob"]}]')
+  await waitFor(() => page.messages.length > 1 && page.messages.join('').includes('bob'), 'both results')
+  const results = page.messages.slice(1).flatMap((text) => [JSON.parse(text)].flat()).filter((frame) => frame.t === 'result')
+  t.match(results, [{ id: 1, value: /^hello ada/ }, { id: 2, value: /^hello bob/ }], 'answered in order')
+  t.equal(server.sessions.size, 1)
+  page.ws.close()
 })

@@ -7,7 +7,7 @@
  * session: calls in flight on either side are answered exactly once.
  */
 import { Peer, RpcError } from './peer.js'
-import { parseFrame, PROTOCOL_VERSION, RpcErrorCode } from './protocol.js'
+import { parseFrames, PROTOCOL_VERSION, RpcErrorCode } from './protocol.js'
 
 /** @typedef {import('./peer.js').CallOptions} CallOptions */
 /** @typedef {import('./protocol.js').WelcomeFrame} WelcomeFrame */
@@ -163,13 +163,18 @@ export class RpcClient extends EventTarget {
       socket.send(JSON.stringify({ t: 'hello', v: PROTOCOL_VERSION, ack: this.#peer.received, session: this.#session, token: this.#token, module: this.#options.module?.hash }))
     }
     socket.onmessage = (event) => {
-      const frame = typeof event.data === 'string' ? parseFrame(event.data) : null
-      if (frame === null) {
+      const frames = typeof event.data === 'string' ? parseFrames(event.data) : null
+      if (frames === null) {
         socket.close(1008, 'not an RPC frame')
-      } else if (frame.t === 'welcome') {
-        this.#welcome(socket, frame)
-      } else if (!this.#peer.receive(frame)) {
-        socket.close(1008, `unexpected ${frame.t} frame`)
+        return
+      }
+      for (const frame of frames) {
+        if (frame.t === 'welcome') {
+          this.#welcome(socket, frame)
+        } else if (!this.#peer.receive(frame)) {
+          socket.close(1008, `unexpected ${frame.t} frame`)
+          return
+        }
       }
     }
     socket.onerror = () => {}

@@ -25,14 +25,18 @@ import { RpcErrorCode } from './protocol.js'
  * the error (an `RpcError` travels with its code, anything else as a remote
  * error with its message); the calls
  * allowed in flight each way; the characters of frames kept for a resend; the
- * default timeout of outgoing calls, in ms; and the largest frame the other
- * side takes, in bytes (its WebSocket `maxPayload`; none by default).
+ * default timeout of outgoing calls, in ms; the largest message the other
+ * side takes, in bytes (its WebSocket `maxPayload`; none by default); and
+ * `defer`, which runs a function once the current turn's frames are out of
+ * the caller's code (the frames of one turn leave as one batch; by default a
+ * microtask, the server waits for the turn's I/O).
  * @typedef {{
  *   run: (fn: string, args: unknown[], context: CallContext, owner: any) => unknown,
  *   maxInFlight: number,
  *   maxOutboxBytes: number,
  *   timeout: number,
- *   maxFrameBytes?: number
+ *   maxFrameBytes?: number,
+ *   defer?: (flush: () => void) => void
  * }} PeerHost
  */
 /**
@@ -155,6 +159,11 @@ export class Peer {
   #running = null
   /** @type {RpcError | null} */
   #ended = null
+  // Once a frame left this turn, the turn's next ones wait in a batch, sent as one message when the turn is over.
+  #turnBusy = false
+  /** @type {string[] | null} */
+  #batch = null
+  #batchChars = 0
 
   /**
    * @param {PeerHost} host what runs incoming calls, and the limits (shared by the owner's peers)
@@ -191,12 +200,14 @@ export class Peer {
     this.#acknowledged(peerReceived)
     // The hello or welcome that opened this socket told the other side what we have.
     this.#acknowledgedOut = this.#received
-    for (const kept of this.#outbox) send(kept.text)
+    for (const kept of this.#outbox) this.#transmit(kept.text)
   }
 
   /** The socket is gone: frames are kept for the next one. */
   detach () {
     this.#send = null
+    // What waited is in the outbox: the next socket gets it.
+    this.#batch = null
     clearTimeout(this.#ackTimer)
     this.#ackTimer = undefined
   }
@@ -405,7 +416,45 @@ export class Peer {
     this.#outboxBytes += text.length
     if (this.#send === null) return
     this.#acknowledgedOut = this.#received
-    this.#send(text)
+    this.#transmit(text)
+  }
+
+  /**
+   * Sends a frame: at once when it is the turn's first (a lone call waits for
+   * nothing), else with the turn's others in one batch when the turn is over;
+   * a batch that would pass the other side's message bound leaves first.
+   * @param {string} text
+   */
+  #transmit (text) {
+    if (!this.#turnBusy) {
+      this.#turnBusy = true
+      const defer = this.#host.defer ?? queueMicrotask
+      defer(this.#endTurn)
+      this.#send?.(text)
+      return
+    }
+    const max = this.#host.maxFrameBytes
+    if (this.#batch !== null && max !== undefined && (this.#batchChars + text.length) * 3 > max) this.#flush()
+    if (this.#batch === null) {
+      this.#batch = [text]
+      this.#batchChars = text.length + 2
+    } else {
+      this.#batch.push(text)
+      this.#batchChars += text.length + 1
+    }
+  }
+
+  #endTurn = () => {
+    this.#turnBusy = false
+    this.#flush()
+  }
+
+  // Sends the waiting frames: one alone as it is, more as an array.
+  #flush () {
+    const batch = this.#batch
+    if (batch === null || this.#send === null) return
+    this.#batch = null
+    this.#send(batch.length === 1 ? /** @type {string} */ (batch[0]) : '[' + batch.join(',') + ']')
   }
 
   /** @param {number} upTo */
@@ -434,7 +483,7 @@ export class Peer {
   #sendAck () {
     if (this.#send === null) return
     this.#acknowledgedOut = this.#received
-    this.#send(`{"t":"ack","ack":${this.#received}}`)
+    this.#transmit(`{"t":"ack","ack":${this.#received}}`)
   }
 }
 

@@ -14,6 +14,10 @@
  * - `ack` says the highest number received in order; the sender then forgets
  *   what it kept for a resend.
  * - `bye`: the page is going away; its session ends now, not after its TTL.
+ *
+ * A WebSocket message is one frame, or a batch: a JSON array of the
+ * `call`, `result`, `cancel` and `ack` frames one side sent in the same turn
+ * (64 calls in flight then cost one message each way, not 64).
  */
 
 /** The protocol version a `hello` carries. */
@@ -85,24 +89,50 @@ function isWireError (value) {
 }
 
 /**
- * Parses one text frame; null when it is not a well-formed frame (the
- * connection is then closed: a peer that sends garbage is not talked to).
- * `parse` is the JSON parser (the server's refuses `__proto__` and
- * `constructor.prototype` keys, as it does for request bodies).
+ * Parses one WebSocket message: its frames, in order (a batch is an array of
+ * them); null when it is not well-formed (the connection is then closed: a
+ * peer that sends garbage is not talked to). `parse` is the JSON parser (the
+ * server's refuses `__proto__` and `constructor.prototype` keys, as it does
+ * for request bodies).
  * @param {string} text
  * @param {(text: string) => any} [parse]
- * @returns {Frame | null}
- * @example parseFrame('{"t":"ack","ack":3}') // { t: 'ack', ack: 3 }
+ * @returns {Frame[] | null}
+ * @example parseFrames('[{"t":"ack","ack":3},{"t":"cancel","s":4,"id":2,"reason":"x"}]') // two frames
  */
-export function parseFrame (text, parse = JSON.parse) {
-  /** @type {Record<string, unknown>} */
-  let frame
+export function parseFrames (text, parse = JSON.parse) {
+  /** @type {unknown} */
+  let parsed
   try {
-    frame = parse(text)
+    parsed = parse(text)
   } catch {
     return null
   }
-  if (frame === null || typeof frame !== 'object' || Array.isArray(frame)) return null
+  if (!Array.isArray(parsed)) {
+    const frame = validFrame(parsed)
+    return frame === null ? null : [frame]
+  }
+  if (parsed.length === 0) return null
+  /** @type {Frame[]} */
+  const frames = []
+  for (const item of parsed) {
+    const frame = validFrame(item)
+    if (frame === null || !BATCHED.has(frame.t)) return null
+    frames.push(frame)
+  }
+  return frames
+}
+
+// The frames a batch may hold: the handshake and `bye` travel alone.
+const BATCHED = new Set(['call', 'result', 'cancel', 'ack'])
+
+/**
+ * A parsed value as a frame; null when it is not one.
+ * @param {unknown} value
+ * @returns {Frame | null}
+ */
+function validFrame (value) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null
+  const frame = /** @type {Record<string, unknown>} */ (value)
   /** @type {unknown} */
   const parsed = frame
   switch (frame.t) {
