@@ -138,6 +138,17 @@ t.test('acknowledged frames are forgotten: a cut after the acks resends nothing'
   t.same(link.log.slice(before).map((entry) => entry.frame.t), [], 'no frame resent')
 })
 
+t.test('a side with nothing to send back acknowledges on its own: after 32 frames at once, else within a second', async (t) => {
+  const link = pair(async () => {}, (fn, args) => args[0])
+  const acks = (): number[] => link.log.filter((entry) => entry.from === 'a' && entry.frame.t === 'ack').map((entry) => (entry.frame as { ack: number }).ack)
+  await Promise.all(Array.from({ length: 40 }, (_, index) => link.a.call('echo', [index])))
+  t.same(acks(), [32], 'the 32nd result is acknowledged at once')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.same(acks(), [32], 'the rest wait for a call going back to carry their ack')
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.same(acks(), [32, 40], 'the rest within a second')
+})
+
 t.test('limits: calls in flight and bytes kept for a resend, each an overloaded error', async (t) => {
   const never = (): Promise<unknown> => new Promise(() => {})
   const link = pair(async () => {}, never, { maxInFlight: 2 })

@@ -54,8 +54,9 @@ import { RpcErrorCode } from './protocol.js'
 /** @type {Set<string>} */
 const CALLEE_CODES = new Set([RpcErrorCode.REMOTE, RpcErrorCode.NOT_FOUND, RpcErrorCode.INVALID_PARAMS, RpcErrorCode.OVERLOADED])
 
-// A standalone ack waits this long for a frame going the other way to carry it.
-const ACK_DELAY = 20
+// A standalone ack waits this long for a frame going the other way to carry it: long enough for the next
+// call to a page (callAll after callAll) to carry it instead; a late ack only keeps a few frames for a resend.
+const ACK_DELAY = 1000
 // ...or until this many frames wait for one.
 const ACK_EVERY = 32
 
