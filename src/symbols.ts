@@ -38,3 +38,6 @@ export const kStreamTracker = Symbol('fastify-datastar.streamTracker')
 export const kSignals = Symbol('fastify-datastar.signals')
 /** Marks a socket whose TCP_NODELAY is already set. */
 export const kNoDelay = Symbol('fastify-datastar.noDelay')
+
+/** Starts a session's call with its arguments already JSON, its outcome heard by a callback (a call to many sessions). */
+export const kStartCall = Symbol('fastify-datastar.rpc.startCall')

@@ -10,6 +10,7 @@ import sjson from 'secure-json-parse'
 import { parseFrames, PROTOCOL_VERSION, RpcErrorCode, type Frame } from './browser/protocol.js'
 import { RpcSession, type RpcConnection, type SessionHost } from './session.js'
 import { SessionStore } from './sessions.js'
+import { kStartCall } from '../symbols.js'
 
 /** Options of an RPC server, every default applied (see plugins/rpc.ts for the defaults). */
 export interface RpcServerSettings<Data, Request> {
@@ -126,7 +127,17 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
    * @example for (const { session, status, value } of await server.callAll(add, [1, 2])) console.log(session.id, status, value)
    */
   async callAll<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, args: Params, options: CallManyOptions<RpcSession<Data, Request>> = {}): Promise<Array<CallEntry<RpcSession<Data, Request>, Result>>> {
-    return await Promise.all(this.#callMany(fn, args, options))
+    return await new Promise((resolve) => {
+      const entries: Array<CallEntry<RpcSession<Data, Request>, Result>> = []
+      let settled = 0
+      // Entries stay in the targets' order; the promise resolves with the last one (some may settle at once, before the count is known).
+      let total = -1
+      total = this.#callMany(fn, args, options, (index, entry) => {
+        entries[index] = entry
+        if (++settled === total) resolve(entries)
+      })
+      if (settled === total) resolve(entries)
+    })
   }
 
   /**
@@ -134,11 +145,16 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
    * @example for await (const entry of server.callEach(add, [1, 2])) console.log(entry.session.id, entry.status)
    */
   async * callEach<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, args: Params, options: CallManyOptions<RpcSession<Data, Request>> = {}): AsyncGenerator<CallEntry<RpcSession<Data, Request>, Result>> {
-    const waiting = new Map(this.#callMany(fn, args, options).map((entry, index) => [index, entry.then((settled) => ({ index, settled }))]))
-    while (waiting.size > 0) {
-      const { index, settled } = await Promise.race(waiting.values())
-      waiting.delete(index)
-      yield settled
+    const settled: Array<CallEntry<RpcSession<Data, Request>, Result>> = []
+    let wake: (() => void) | undefined
+    const total = this.#callMany(fn, args, options, (index, entry) => {
+      settled.push(entry)
+      wake?.()
+    })
+    for (let yielded = 0; yielded < total; yielded++) {
+      if (settled.length === 0) await new Promise<void>((resolve) => { wake = resolve })
+      wake = undefined
+      yield settled.shift() as CallEntry<RpcSession<Data, Request>, Result>
     }
   }
 
@@ -147,15 +163,18 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
     this.sessions.close(new RpcError(RpcErrorCode.DISCONNECTED, 'the server is shutting down'))
   }
 
-  #callMany<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, args: Params, options: CallManyOptions<RpcSession<Data, Request>>): Array<Promise<CallEntry<RpcSession<Data, Request>, Result>>> {
+  // Calls every target; `each` hears each one's entry (with its index among the targets) once. Returns how many there are.
+  #callMany<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, args: Params, options: CallManyOptions<RpcSession<Data, Request>>, each: (index: number, entry: CallEntry<RpcSession<Data, Request>, Result>) => void): number {
     // The targets are fixed now; the arguments are encoded once for all of them.
     const targets = [...(options.sessions ?? this.sessions.values())]
     const encoded = JSON.stringify(args)
     const callOptions = options.timeout === undefined ? {} : { timeout: options.timeout }
-    return targets.map((session) => session.callEncoded(fn, encoded, callOptions).then(
-      (value): CallEntry<RpcSession<Data, Request>, Result> => ({ session, status: 'ok', value }),
-      (error: RpcError): CallEntry<RpcSession<Data, Request>, Result> => ({ session, status: entryStatus(error), error })
-    ))
+    targets.forEach((session, index) => {
+      session[kStartCall](fn as BrowserFunction<unknown[], Result>, encoded, callOptions, (error, value) => {
+        each(index, error === undefined ? { session, status: 'ok', value } : { session, status: entryStatus(error), error })
+      })
+    })
+    return targets.length
   }
 
   #open (connection: RpcConnection, request: Request, principal: string | undefined, hello: Extract<Frame, { t: 'hello' }>): RpcSession<Data, Request> {

@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { Peer, RpcError, type CallContext, type CallOptions, type PeerHost } from './browser/peer.js'
+import { kStartCall } from '../symbols.js'
 import type { BrowserFunction, Check } from './functions.js'
 import { RpcErrorCode } from './browser/protocol.js'
 
@@ -90,15 +91,18 @@ export class RpcSession<Data = Record<string, unknown>, Request = unknown> {
       // Arguments that are not JSON (a cycle, a BigInt): the call fails, it does not throw.
       return Promise.reject(error)
     }
-    return this.callEncoded(fn, encoded, options)
+    return new Promise((resolve, reject) => {
+      this[kStartCall](fn, encoded, options ?? {}, (error, value) => { if (error === undefined) resolve(value as Result); else reject(error) })
+    })
   }
 
-  /** `call()` with the arguments already JSON (encoded once for many sessions). */
-  callEncoded<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, encodedArgs: string, options?: CallOptions): Promise<Result> {
-    return this.#peer.call(fn.name, encodedArgs, options).then((value) => {
+  /** `call()` with the arguments already JSON (encoded once for many sessions); `settle` hears the checked outcome once. */
+  [kStartCall]<Result> (fn: BrowserFunction<unknown[], Result>, encodedArgs: string, options: CallOptions, settle: (error: RpcError | undefined, value?: Result) => void): void {
+    this.#peer.start(fn.name, encodedArgs, options, (error, value) => {
+      if (error !== undefined) return settle(error)
       const check = this.#host.checkResult(this, fn as BrowserFunction, value)
-      if (!check.valid) throw new RpcError(RpcErrorCode.INVALID_RESULT, `the browser's result of ${fn.name} is invalid: ${check.message}`)
-      return check.value as Result
+      if (!check.valid) settle(new RpcError(RpcErrorCode.INVALID_RESULT, `the browser's result of ${fn.name} is invalid: ${check.message}`))
+      else settle(undefined, check.value as Result)
     })
   }
 

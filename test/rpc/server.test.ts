@@ -8,6 +8,7 @@ import { Type, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { WebSocket, WebSocketServer } from 'ws'
 import { RpcClient, type ConnectOptions } from '../../src/rpc/browser/client.js'
+import { RpcError } from '../../src/rpc/browser/peer.js'
 import { RpcErrorCode } from '../../src/rpc/browser/protocol.js'
 import type { BrowserFunction } from '../../src/rpc/functions.js'
 import { RpcServer, type RpcServerSettings } from '../../src/rpc/server.js'
@@ -112,6 +113,17 @@ t.test('callAll: one entry per session, each naming its session, never rejecting
   const seen: string[] = []
   for await (const entry of server.callEach(add, [2, 3], { timeout: 200, sessions: [server.sessions.get(pages[0]!.session as string) as Session] })) seen.push(`${entry.status} ${String(entry.value)}`)
   t.same(seen, ['ok 5'], 'sessions narrows the targets')
+
+  // A session that cannot take the call settles at once: its entry is there all the same, in its place.
+  const ended = server.sessions.get(pages[1]!.session as string) as Session
+  ended.expire(new RpcError(RpcErrorCode.EXPIRED, 'gone'))
+  const targets = [ended, server.sessions.get(pages[0]!.session as string) as Session]
+  t.same((await server.callAll(add, [1, 1], { sessions: targets })).map((entry) => entry.status), ['disconnected', 'ok'])
+  t.same((await server.callAll(add, [1, 1], { sessions: [ended] })).map((entry) => entry.status), ['disconnected'], 'every target settled at once')
+  t.same(await server.callAll(add, [1, 1], { sessions: [] }), [], 'no targets')
+  const each: string[] = []
+  for await (const entry of server.callEach(add, [1, 1], { sessions: targets })) each.push(entry.status)
+  t.same(each, ['disconnected', 'ok'])
 })
 
 t.test('a call in flight across a cut connection is answered exactly once, on the same session', async (t) => {

@@ -40,9 +40,12 @@ import { RpcErrorCode } from './protocol.js'
  * }} PeerHost
  */
 /**
+ * What a caller hears once: an error, or none and the value.
+ * @typedef {(error: RpcError | undefined, value?: unknown) => void} Settle
+ */
+/**
  * @typedef {{
- *   resolve: (value: unknown) => void,
- *   reject: (error: RpcError) => void,
+ *   settle: Settle,
  *   timer: ReturnType<typeof setTimeout> | undefined,
  *   signal: AbortSignal | undefined,
  *   onAbort: (() => void) | undefined
@@ -223,31 +226,43 @@ export class Peer {
    * @returns {Promise<unknown>}
    */
   call (fn, args, options = {}) {
-    if (this.#ended !== null) return Promise.reject(this.#ended)
-    if (options.signal?.aborted === true) return Promise.reject(new RpcError(RpcErrorCode.CANCELLED, `call to ${fn} was cancelled`))
+    return new Promise((resolve, reject) => {
+      this.start(fn, args, options, (error, value) => { if (error === undefined) resolve(value); else reject(error) })
+    })
+  }
+
+  /**
+   * `call()` for a caller of many peers: `settle` hears the outcome once (at
+   * once when the call cannot start), with no promise per call.
+   * @param {string} fn
+   * @param {unknown[] | string} args
+   * @param {CallOptions} options
+   * @param {Settle} settle
+   */
+  start (fn, args, options, settle) {
+    if (this.#ended !== null) return settle(this.#ended)
+    if (options.signal?.aborted === true) return settle(new RpcError(RpcErrorCode.CANCELLED, `call to ${fn} was cancelled`))
     const pendingCalls = (this.#pending ??= new Map())
     if (pendingCalls.size >= this.#host.maxInFlight) {
-      return Promise.reject(new RpcError(RpcErrorCode.OVERLOADED, `${this.#host.maxInFlight} calls are already in flight`))
+      return settle(new RpcError(RpcErrorCode.OVERLOADED, `${this.#host.maxInFlight} calls are already in flight`))
     }
     if (this.#outboxBytes >= this.#host.maxOutboxBytes) {
-      return Promise.reject(new RpcError(RpcErrorCode.OVERLOADED, `${this.#outboxBytes} characters wait for the other side already`))
+      return settle(new RpcError(RpcErrorCode.OVERLOADED, `${this.#outboxBytes} characters wait for the other side already`))
     }
     const timeout = options.timeout ?? this.#host.timeout
     const id = this.#nextCallId++
     const frame = `"call","id":${id},"fn":${JSON.stringify(fn)},"deadline":${timeout},"args":${typeof args === 'string' ? args : JSON.stringify(args)}}`
     // The other side would close the socket, and the frame would be resent on every reconnect.
-    if (this.#tooLarge(frame)) return Promise.reject(new RpcError(RpcErrorCode.OVERLOADED, `the call to ${fn} is larger than the ${this.#host.maxFrameBytes} bytes the other side takes`))
-    return new Promise((resolve, reject) => {
-      /** @type {Pending} */
-      const pending = { resolve, reject, timer: undefined, signal: options.signal, onAbort: undefined }
-      pendingCalls.set(id, pending)
-      pending.timer = setTimeout(() => { this.#giveUp(id, RpcErrorCode.TIMEOUT, `call to ${fn} timed out after ${timeout} ms`) }, timeout)
-      if (options.signal !== undefined) {
-        pending.onAbort = () => { this.#giveUp(id, RpcErrorCode.CANCELLED, `call to ${fn} was cancelled`) }
-        options.signal.addEventListener('abort', pending.onAbort, { once: true })
-      }
-      this.#push(frame)
-    })
+    if (this.#tooLarge(frame)) return settle(new RpcError(RpcErrorCode.OVERLOADED, `the call to ${fn} is larger than the ${this.#host.maxFrameBytes} bytes the other side takes`))
+    /** @type {Pending} */
+    const pending = { settle, timer: undefined, signal: options.signal, onAbort: undefined }
+    pendingCalls.set(id, pending)
+    pending.timer = setTimeout(() => { this.#giveUp(id, RpcErrorCode.TIMEOUT, `call to ${fn} timed out after ${timeout} ms`) }, timeout)
+    if (options.signal !== undefined) {
+      pending.onAbort = () => { this.#giveUp(id, RpcErrorCode.CANCELLED, `call to ${fn} was cancelled`) }
+      options.signal.addEventListener('abort', pending.onAbort, { once: true })
+    }
+    this.#push(frame)
   }
 
   /**
@@ -374,8 +389,8 @@ export class Peer {
     const pending = this.#pending?.get(frame.id)
     if (pending === undefined) return
     this.#forget(frame.id, pending)
-    if (frame.error !== undefined) pending.reject(new RpcError(CALLEE_CODES.has(frame.error.code) ? frame.error.code : RpcErrorCode.REMOTE, frame.error.message))
-    else pending.resolve(frame.value)
+    if (frame.error !== undefined) pending.settle(new RpcError(CALLEE_CODES.has(frame.error.code) ? frame.error.code : RpcErrorCode.REMOTE, frame.error.message))
+    else pending.settle(undefined, frame.value)
   }
 
   /**
@@ -389,7 +404,7 @@ export class Peer {
     if (pending === undefined) return
     this.#forget(id, pending)
     if (tell) this.#push(`"cancel","id":${id},"reason":${JSON.stringify(code)}}`)
-    pending.reject(new RpcError(code, message))
+    pending.settle(new RpcError(code, message))
   }
 
   /**
