@@ -60,8 +60,8 @@ export type ClusterListener = (payload: Buffer, from: string) => void
 export const DEFAULT_CLUSTER_HEARTBEAT = 2000
 /** Default deadline of a request, in ms. */
 export const DEFAULT_CLUSTER_TIMEOUT = 1000
-// How long close() waits for its goodbye to go out (Redis may be down), in ms.
-const BYE_LIMIT = 500
+// How long close() waits for its goodbye to go out, and then for its subscriptions to end (Redis may be down), in ms.
+const CLOSE_LIMIT = 500
 // A stamp is one byte of length, then the sender's id.
 const MAX_ID_BYTES = 255
 
@@ -296,8 +296,9 @@ export class ClusterNode {
     clearInterval(this.#timer)
     for (const pending of [...this.#pending.values()]) pending.settle()
     const stops = await this.#started.catch(() => [])
-    if (stops.length > 0) await this.#within(this.#send(this.#channel, { t: 'bye' }).catch(this.#report), BYE_LIMIT)
-    await Promise.all(stops.map((stop) => stop().catch(this.#report)))
+    // Bounded: a backplane that cannot reach its server must not hold the app's close.
+    if (stops.length > 0) await this.#within(this.#send(this.#channel, { t: 'bye' }).catch(this.#report), CLOSE_LIMIT)
+    await this.#within(Promise.all(stops.map((stop) => stop().catch(this.#report))), CLOSE_LIMIT)
     this.#handlers.clear()
     this.#seen.clear()
   }

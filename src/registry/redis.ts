@@ -308,8 +308,13 @@ export class RedisBackplane implements Backplane {
       if (!listening.listeners.delete(subscription) || listening.listeners.size > 0 || this.#ephemeral.get(key) !== listening) return
       this.#ephemeral.delete(key)
       if (this.#closed) return
+      const subscriber = this.#subscriber as Redis
       // On the same connection as the SUBSCRIBE: a channel subscribed again later is subscribed after this.
-      await this.#command('unsubscribeEphemeral', () => (this.#subscriber as Redis).unsubscribe(key))
+      const unsubscribed = this.#command('unsubscribeEphemeral', () => subscriber.unsubscribe(key))
+      // Nothing reaches the listener any more. With Redis unreachable the UNSUBSCRIBE waits for it,
+      // and so would whoever is closing: it goes out on reconnection, after ioredis' resubscribe.
+      if (subscriber.status === 'ready') await unsubscribed
+      else unsubscribed.catch(this.#report)
     }
     try {
       await listening.subscribed
@@ -323,7 +328,8 @@ export class RedisBackplane implements Backplane {
   #subscriberConnection (): Redis {
     if (this.#subscriber !== undefined) return this.#subscriber
     // Like the read loop, it waits for Redis as long as it takes; ioredis subscribes again after a reconnection.
-    const subscriber = connect(this.#redisOptions, { maxRetriesPerRequest: null })
+    // No ready check: its INFO, sent after a SUBSCRIBE issued while connecting, fails in subscriber mode (ioredis 5).
+    const subscriber = connect(this.#redisOptions, { maxRetriesPerRequest: null, enableReadyCheck: false })
     subscriber.on('error', this.#report)
     subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
       const state = this.#ephemeral.get(channel.toString())
