@@ -12,20 +12,31 @@
  *   validated by a TypeBox schema; anything else closes the connection with
  *   1008 (Policy Violation).
  * - The server broadcasts to everyone in the room, the sender included (so
- *   every member sees the same order): `{ "type": "joined", "name" }`,
+ *   every member of a node sees the same order): `{ "type": "joined", "name" }`,
  *   `{ "type": "say", "name", "text" }` and `{ "type": "left", "name" }`.
+ * - Who is in a room, on every node: `GET /presence/bongo` answers
+ *   `{ "clients": 2, "nodes": { "answered": 2, "missing": 0 } }`.
+ * - Two nodes, one Redis: `buildChatNodes()` gives each node the WebSocket
+ *   plugin with a `RedisBackplane`. A room is then one room across the
+ *   nodes: what a member says on node A reaches the members on node B.
+ *   Messages from one node arrive everywhere in the order it sent them; two
+ *   members on two nodes who speak at the same moment may be seen in either
+ *   order (each node delivers its own members' messages at once).
  *
  * The page at `/chat` is plain HTML and JavaScript (`new WebSocket(…)`, no
  * external script). It renders every name and text with `textContent`: nothing
  * a member sends is ever parsed as HTML.
  *
  * Run it alone: `npm run build && node dist/examples/chat.js`, then open
- * http://127.0.0.1:3007/chat in two tabs.
+ * http://127.0.0.1:3007/chat in two tabs. On two nodes, with a Redis at
+ * REDIS_URL: `REDIS_URL=redis://127.0.0.1:6379 node dist/examples/chat.js`,
+ * then open http://127.0.0.1:3007/chat and http://127.0.0.1:3009/chat.
  */
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
 import websocket, { type ResourceClient, type WebSocketPluginOptions } from 'fastify-datastar/websocket'
-import { isMain, serveAlone } from './run-alone.js'
+import { RedisBackplane, type RedisBackplaneOptions } from 'fastify-datastar/redis'
+import { buildPair, isMain, serveAlone, serveTwoNodes } from './run-alone.js'
 
 /** The rooms that exist; an upgrade to any other path is a 404. */
 export const ROOMS = ['bongo', 'fury'] as const
@@ -178,23 +189,35 @@ const page = `<!doctype html>
 export const chat: FastifyPluginAsync = async (fastify) => {
   fastify.get('/chat', async (_request, reply) => reply.type('text/html; charset=utf-8').send(page))
 
-  fastify.resource('/:room', {
+  const rooms = fastify.resource('/:room', {
     // An unknown room is a 404 before the upgrade.
     resolve: roomOf,
     schema: ChatMessage,
     data: (request) => ({ name: (request.query as Static<typeof JoinQuery>).name.trim() }),
     // A missing or unusable name is a 400 before the upgrade (validation runs before resolve).
     route: { schema: { querystring: JoinQuery } },
-    connected: (client) => {
+    connected: async (client) => {
+      // On several nodes: announced once this node hears the room's other nodes (at once on one node).
+      // The member's own messages wait for this, so everything after "joined" reaches every node.
+      await rooms.ready()
       client.resource.broadcast({ type: 'joined', name: client.data.name } satisfies ChatEvent)
     },
     message: (client, message) => {
       client.resource.broadcast({ type: 'say', name: client.data.name, text: message.text } satisfies ChatEvent)
     },
     disconnected: (client) => {
-      // The client has left the room already: this reaches the others.
-      client.resource.broadcast({ type: 'left', name: client.data.name } satisfies ChatEvent)
+      // The client has left the room already: this reaches the others (on every node, even
+      // when it was the last member here, since the route broadcasts by room name).
+      rooms.broadcast(client.resource.name, { type: 'left', name: client.data.name } satisfies ChatEvent)
     }
+  })
+
+  // Who is in a room, counted on every node (within half a second: a node that does not answer is counted as missing).
+  fastify.get('/presence/:room', async (request, reply) => {
+    const room = roomOf(request)
+    if (room === undefined) return reply.code(404).send({ error: 'no such room' })
+    const { clients, nodes } = await rooms.presence(room, { timeout: 500 })
+    return { clients, nodes: { answered: nodes.answered.length, missing: nodes.missing.length } }
   })
 }
 
@@ -206,4 +229,29 @@ export async function buildChatApp (options: FastifyServerOptions = {}, websocke
   return app
 }
 
-if (isMain(import.meta.url)) await serveAlone(() => buildChatApp({ logger: true }), 3007, 'Chat example', '/chat')
+/** Options of `buildChatNodes()`. */
+export interface ChatNodesOptions {
+  /** Where Redis is: a redis:// URL or ioredis options. Default redis://127.0.0.1:6379. */
+  redis?: RedisBackplaneOptions['redis']
+  /** Options of both Fastify instances. */
+  server?: FastifyServerOptions
+}
+
+/**
+ * Two chat nodes, A and B, whose rooms are shared through Redis; neither is
+ * listening yet: give each its own port. Each has a backplane of its own,
+ * which the WebSocket plugin closes with the app.
+ * @example
+ * const { a, b } = await buildChatNodes({ redis: 'redis://127.0.0.1:6379' })
+ * await a.listen({ port: 3007 })
+ * await b.listen({ port: 3009 })
+ */
+export async function buildChatNodes (options: ChatNodesOptions = {}): Promise<{ a: FastifyInstance, b: FastifyInstance }> {
+  return await buildPair(() => buildChatApp(options.server, { backplane: new RedisBackplane({ redis: options.redis }) }))
+}
+
+if (isMain(import.meta.url)) {
+  const redis = process.env.REDIS_URL
+  if (redis === undefined) await serveAlone(() => buildChatApp({ logger: true }), 3007, 'Chat example', '/chat')
+  else await serveTwoNodes(await buildChatNodes({ redis, server: { logger: true } }), [3007, 3009], 'Chat example on two nodes', '/chat')
+}

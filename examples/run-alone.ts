@@ -59,3 +59,38 @@ export async function serveAlone (build: () => FastifyInstance | Promise<Fastify
   app.log.info(`${what} at ${address}${path}`)
   return app
 }
+
+/**
+ * Listens with two nodes of an example on 127.0.0.1 (ports `$PORT_A` and
+ * `$PORT_B`, or `ports`), logs where `path` is on each, and closes both on
+ * SIGINT or SIGTERM.
+ * @example await serveTwoNodes(await buildChatNodes({ redis }), [3007, 3009], 'Chat example on two nodes', '/chat')
+ */
+export async function serveTwoNodes (nodes: { a: FastifyInstance, b: FastifyInstance }, ports: [number, number], what: string, path: string): Promise<void> {
+  const { a, b } = nodes
+  const addressA = await a.listen({ host: '127.0.0.1', port: Number(process.env.PORT_A ?? ports[0]) })
+  const addressB = await b.listen({ host: '127.0.0.1', port: Number(process.env.PORT_B ?? ports[1]) })
+  a.log.info(`${what}: node A at ${addressA}${path}, node B at ${addressB}${path}`)
+  const stop = (): void => {
+    Promise.all([a.close(), b.close()]).then(() => process.exit(0), (error: Error) => {
+      a.log.error(error)
+      process.exit(1)
+    })
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}
+
+/**
+ * Builds node A, then node B; A is closed again if B cannot be built.
+ * @example const { a, b } = await buildPair((name) => buildNode(name, options))
+ */
+export async function buildPair (build: (name: 'A' | 'B') => Promise<FastifyInstance>): Promise<{ a: FastifyInstance, b: FastifyInstance }> {
+  const a = await build('A')
+  try {
+    return { a, b: await build('B') }
+  } catch (error) {
+    await a.close()
+    throw error
+  }
+}

@@ -23,7 +23,7 @@ import { Type } from '@sinclair/typebox'
 import datastar from 'fastify-datastar'
 import { escapeHtml } from 'fastify-datastar/core'
 import { RedisBackplane, type RedisBackplaneOptions } from 'fastify-datastar/redis'
-import { isMain } from './run-alone.js'
+import { buildPair, isMain, serveTwoNodes } from './run-alone.js'
 
 /** The signals of `POST /board/messages`: the text typed. */
 export const MessageSignals = Type.Object({
@@ -113,26 +113,10 @@ async function buildNode (node: string, options: TwoNodesOptions): Promise<Fasti
  * await b.listen({ port: 3006 })
  */
 export async function buildTwoNodes (options: TwoNodesOptions = {}): Promise<{ a: FastifyInstance, b: FastifyInstance }> {
-  const a = await buildNode('A', options)
-  try {
-    return { a, b: await buildNode('B', options) }
-  } catch (error) {
-    await a.close()
-    throw error
-  }
+  return await buildPair((name) => buildNode(name, options))
 }
 
 if (isMain(import.meta.url)) {
-  const { a, b } = await buildTwoNodes({ redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', server: { logger: true } })
-  const addressA = await a.listen({ host: '127.0.0.1', port: Number(process.env.PORT_A ?? 3005) })
-  const addressB = await b.listen({ host: '127.0.0.1', port: Number(process.env.PORT_B ?? 3006) })
-  a.log.info(`two-nodes example: node A at ${addressA}/, node B at ${addressB}/`)
-  const stop = (): void => {
-    Promise.all([a.close(), b.close()]).then(() => process.exit(0), (error: Error) => {
-      a.log.error(error)
-      process.exit(1)
-    })
-  }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+  const nodes = await buildTwoNodes({ redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', server: { logger: true } })
+  await serveTwoNodes(nodes, [3005, 3006], 'two-nodes example', '/')
 }

@@ -59,6 +59,7 @@ export {
   type BackplaneListener,
   type BackplaneMessage,
   type BroadcastOptions,
+  type EphemeralListener,
   type Broadcaster,
   type LongPollOptions,
   type PollOptions,

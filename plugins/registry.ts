@@ -16,6 +16,7 @@ import { Registry } from '../src/registry/registry.js'
 import { validateRegistryOptions, type RegistryOptions } from '../src/registry/options.js'
 import type { Subscriber } from '../src/registry/subscriber.js'
 import type { DatastarStream } from '../src/datastar/stream.js'
+import { closeBackplaneOnce } from '../src/registry/backplane.js'
 
 /** Defaults of every registry of the instance. */
 export type RegistryPluginOptions = Omit<RegistryOptions, 'onResync' | 'onError'>
@@ -106,7 +107,8 @@ const registryPlugin: FastifyPluginCallback<RegistryPluginOptions> = (fastify, o
     await Promise.all([...registries.values()].map((open) => open.close()))
   })
   fastify.addHook('onClose', async () => {
-    await defaults.backplane?.close()
+    // Once, though the WebSocket plugin may have been given the same backplane.
+    if (defaults.backplane !== undefined) await closeBackplaneOnce(defaults.backplane)
   })
   done()
 }
@@ -119,7 +121,7 @@ export const registry = fp(registryPlugin, {
 
 export default registry
 export { Registry }
-export { MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneListener, type BackplaneMessage } from '../src/registry/backplane.js'
+export { MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneListener, type BackplaneMessage, type EphemeralListener } from '../src/registry/backplane.js'
 export type { Broadcaster } from '../src/registry/broadcaster.js'
 export type { PollResult } from '../src/registry/long-poll.js'
 export type { AddOptions, PollOptions, RegistryOptions } from '../src/registry/options.js'

@@ -34,12 +34,22 @@ import { resolveResourceOptions, type ResolvedResourceOptions, type ResourceOpti
 import { isOriginAllowed } from '../src/websocket/origin.js'
 import { offeredProtocols, selectProtocol } from '../src/websocket/protocol.js'
 import { compileValidator, type Validation } from './validation.js'
+import { closeBackplaneOnce, hasEphemeral, type Backplane } from '../src/registry/backplane.js'
+import { ClusterNode } from '../src/cluster/node.js'
 import { answerProtocolsWith, releaseUpgrade } from './websocket-upgrade.js'
 
 /** Options of the plugin: defaults of every resource, and how to run @fastify/websocket. */
 export interface WebSocketPluginOptions extends ResourceOptions {
   /** On `app.close()`, how long clients get to answer the 1001 close before they are terminated, in ms. Default 2 000. */
   closeTimeout?: number
+  /**
+   * Rooms across nodes: the backplane the nodes share (a `RedisBackplane`;
+   * the same object as the registry plugin's, if it has one). Broadcasts then
+   * reach a room's clients on every node, and `route.presence()` asks every
+   * node. Closed on `app.close()` (once, however many plugins were given it).
+   * Default: none, rooms are this node's only.
+   */
+  backplane?: Backplane
   /**
    * Options for @fastify/websocket when this plugin registers it (it does unless
    * it is registered already). `options.maxPayload` defaults to `maxPayload`.
@@ -109,17 +119,28 @@ function upgradeOf (request: IncomingMessage): Upgrade {
 const DEFAULT_CLOSE_TIMEOUT = 2000
 
 const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fastify, options) => {
-  const { closeTimeout = DEFAULT_CLOSE_TIMEOUT, websocket: websocketOptions, ...resourceOptions } = options
+  const { closeTimeout = DEFAULT_CLOSE_TIMEOUT, websocket: websocketOptions, backplane, ...resourceOptions } = options
   const defaults = resolveResourceOptions(resourceOptions)
   if (!Number.isSafeInteger(closeTimeout) || closeTimeout < 0) {
     throw new FST_ERR_WS_INVALID_OPTION('closeTimeout', `expected a number of milliseconds >= 0, got ${String(closeTimeout)}`)
   }
+  if (backplane !== undefined && (typeof backplane !== 'object' || backplane === null || !hasEphemeral(backplane))) {
+    throw new FST_ERR_WS_INVALID_OPTION('backplane', 'expected a backplane with publishEphemeral() and subscribeEphemeral(), such as RedisBackplane')
+  }
   const routes: Array<ResourceRoute<any, any>> = []
+  // One node of the cluster per app, shared by its routes.
+  const cluster = backplane === undefined
+    ? undefined
+    : new ClusterNode({ backplane, onError: (err) => { fastify.log.warn({ err }, 'websocket rooms across nodes') } })
 
   // Added before @fastify/websocket's own preClose, which closes sockets without a code.
   fastify.addHook('preClose', async () => {
+    // Clients first: their `disconnected` handlers may still broadcast to the other nodes.
     await Promise.all(routes.map((route) => route.closeAll(closeTimeout)))
+    await Promise.all(routes.map((route) => route.close()))
+    await cluster?.close()
   })
+  if (backplane !== undefined) fastify.addHook('onClose', () => closeBackplaneOnce(backplane))
 
   if (!fastify.hasDecorator('websocketServer')) {
     await fastify.register(fastifyWebsocket, {
@@ -151,7 +172,7 @@ const websocketPlugin: FastifyPluginAsync<WebSocketPluginOptions> = async (fasti
       options: settings,
       validate,
       onError: logClientError
-    })
+    }, { cluster, onError: (err) => { this.log.warn({ err, resource: path }, 'websocket rooms across nodes') } })
     routes.push(route)
     const resolve = definition.resolve ?? pathOf
     const initialData = definition.data
@@ -254,6 +275,7 @@ export const websocket = fp(websocketPlugin, {
 export default websocket
 export type { BroadcastOptions } from '../src/broadcast.js'
 export type { Resource, ResourceClient, ResourceHandlers, ResourceMessage, ResourceRoute } from './websocket-types.js'
+export type { Presence, PresenceOptions } from '../src/websocket/resource-route.js'
 export type { OutgoingMessage } from '../src/websocket/message.js'
 export { CloseCode } from '../src/websocket/close-codes.js'
 export type { ResourceOptions, InvalidMessagePolicy } from '../src/websocket/options.js'

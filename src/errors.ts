@@ -142,6 +142,25 @@ export const FST_ERR_REGISTRY_BACKPLANE = createError(
   500
 )
 
+// The cluster of nodes on one backplane (src/cluster): options, and what a node drops or refuses.
+export const FST_ERR_CLUSTER_INVALID_OPTION = createError(
+  'FST_ERR_CLUSTER_INVALID_OPTION',
+  'Invalid cluster option %s: %s',
+  500,
+  TypeError
+)
+export const FST_ERR_CLUSTER_CLOSED = createError(
+  'FST_ERR_CLUSTER_CLOSED',
+  'Cluster node %s is closed',
+  500
+)
+// Only reported (onError, logged by the plugins): the message is dropped, nothing is thrown into the backplane's read loop.
+export const FST_ERR_CLUSTER_MALFORMED_MESSAGE = createError(
+  'FST_ERR_CLUSTER_MALFORMED_MESSAGE',
+  'Dropped a malformed message on backplane channel %s: %s',
+  500
+)
+
 // WebSocket resources: mistakes in options (500) and refused upgrades (4xx, real HTTP answers before the 101).
 export const FST_ERR_WS_INVALID_OPTION = createError(
   'FST_ERR_WS_INVALID_OPTION',
@@ -278,6 +297,9 @@ export const errorCodes = Object.freeze({
   FST_ERR_REGISTRY_INVALID_OPTION,
   FST_ERR_REGISTRY_CLOSED,
   FST_ERR_REGISTRY_BACKPLANE,
+  FST_ERR_CLUSTER_INVALID_OPTION,
+  FST_ERR_CLUSTER_CLOSED,
+  FST_ERR_CLUSTER_MALFORMED_MESSAGE,
   FST_ERR_WS_INVALID_OPTION,
   FST_ERR_WS_RESOURCE_NOT_FOUND,
   FST_ERR_WS_UPGRADE_REQUIRED,

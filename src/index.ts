@@ -55,12 +55,15 @@ export type { Broadcaster } from './registry/broadcaster.js'
 export type { Subscriber } from './registry/subscriber.js'
 export type { AddOptions, PollOptions, RegistryOptions } from './registry/options.js'
 export type { PollResult } from './registry/long-poll.js'
-export { MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneListener, type BackplaneMessage } from './registry/backplane.js'
+export { MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneListener, type BackplaneMessage, type EphemeralListener } from './registry/backplane.js'
+
+// The nodes on one backplane, as a cluster (rooms across nodes use it).
+export { ClusterNode, type ClusterAnswers, type ClusterHandler, type ClusterListener, type ClusterNodeOptions, type ClusterRequestOptions } from './cluster/node.js'
 
 // WebSocket resources, for a bare ws server.
 export { ResourceClient, type ClientDefinition, type MessageValidator, type ResourceHandlers } from './websocket/resource-client.js'
-export { Resource, type ResourceMember } from './websocket/resource.js'
-export { ResourceRoute, type Connection } from './websocket/resource-route.js'
+export { Resource, type BroadcastRelay, type ResourceMember } from './websocket/resource.js'
+export { ResourceRoute, type Connection, type Presence, type PresenceOptions, type ResourceRouteOptions } from './websocket/resource-route.js'
 export { CloseCode, type CloseCodeValue } from './websocket/close-codes.js'
 export { SharedMessage } from './websocket/frame.js'
 export type { Envelope } from './websocket/envelope.js'

@@ -23,6 +23,8 @@ export const kRead = Symbol('fastify-datastar.websocket.read')
 export const kPonged = Symbol('fastify-datastar.websocket.ponged')
 /** A resource instance takes in a client. */
 export const kAdd = Symbol('fastify-datastar.websocket.add')
+/** A resource instance hands a shared message to its clients (a local broadcast, or one relayed from another node). */
+export const kDeliver = Symbol('fastify-datastar.websocket.deliver')
 /** A resource instance lets a client go. */
 export const kRemove = Symbol('fastify-datastar.websocket.remove')
 /** A closed client goes out of its room through the route that accepted it (set on the route's client definition). */

@@ -1,12 +1,16 @@
 /**
- * Smoke test of the two-node example against a real redis-server (started on
- * a free loopback port): each node serves its page, and a message POSTed on
- * one node reaches an SSE client of the other, over real sockets of 127.0.0.1.
+ * Smoke test of the examples that run on two nodes against a real
+ * redis-server (started on a free loopback port), over real sockets of
+ * 127.0.0.1: the two-node board (each node serves its page, and a message
+ * POSTed on one node reaches an SSE client of the other), and the chat rooms
+ * on two nodes (a room split over them is one room; presence counts both).
  */
 import t from 'tap'
+import { buildChatNodes } from '../examples/chat.js'
 import { buildTwoNodes, renderMessage } from '../examples/two-nodes.js'
 import { listen, openStream, waitFor, within } from './helpers.js'
 import { redisSkip, startRedis } from './registry/redis-server.js'
+import { connect, wsUrl, type TestClient } from './websocket/helpers.js'
 
 const skip = await redisSkip()
 if (skip !== false) t.plan(0, skip)
@@ -60,4 +64,52 @@ t.test('two nodes on one Redis: a POST on A reaches an SSE client on B, and back
 
   const refused = await post(urlA + '/board/messages', { text: '   ' })
   t.equal(refused.status, 400, 'a blank message is refused')
+})
+
+t.test('the chat on two nodes with one Redis: a room split over them is one room, and presence counts both halves', async (t) => {
+  const redis = await startRedis(t)
+  const { a, b } = await buildChatNodes({ redis: redis.url, server: { forceCloseConnections: true } })
+  const sockets: TestClient[] = []
+  t.teardown(async () => {
+    for (const socket of sockets) socket.socket.terminate()
+    await Promise.all([a.close(), b.close()])
+  })
+  const urlA = await listen(a)
+  const urlB = await listen(b)
+  const join = async (url: string, path: string): Promise<TestClient> => {
+    const client = await within(connect(wsUrl(url, path)), LIMIT, `joining ${path}`)
+    sockets.push(client)
+    return client
+  }
+  const nth = async (client: TestClient, index: number, what: string): Promise<unknown> => JSON.parse(String(await within(client.message(index), LIMIT, what)))
+
+  // Each member's own "joined" is sent once its node hears the room's other nodes.
+  const alice = await join(urlA, '/bongo?name=alice')
+  t.same(await nth(alice, 0, 'alice joined, on A'), { type: 'joined', name: 'alice' })
+  const carol = await join(urlA, '/fury?name=carol')
+  t.same(await nth(carol, 0, 'carol joined /fury, on A'), { type: 'joined', name: 'carol' })
+  const bob = await join(urlB, '/bongo?name=bob')
+  t.same(await nth(bob, 0, 'bob joined, on B'), { type: 'joined', name: 'bob' })
+  t.same(await nth(alice, 1, 'bob\'s join at alice'), { type: 'joined', name: 'bob' }, 'from B to A')
+
+  alice.socket.send(JSON.stringify({ type: 'say', text: 'hi bob' }))
+  const hi = { type: 'say', name: 'alice', text: 'hi bob' }
+  t.same(await nth(bob, 1, 'alice\'s message at bob'), hi, 'from A to B')
+  t.same(await nth(alice, 2, 'alice\'s message at alice'), hi)
+  bob.socket.send(JSON.stringify({ type: 'say', text: 'hi alice' }))
+  const back = { type: 'say', name: 'bob', text: 'hi alice' }
+  t.same(await nth(alice, 3, 'bob\'s message at alice'), back, 'once: alice did not get her own message twice')
+  t.same(await nth(bob, 2, 'bob\'s message at bob'), back)
+
+  for (const [name, url] of [['A', urlA], ['B', urlB]]) {
+    const presence = await (await fetch(`${url}/presence/bongo`)).json()
+    t.same(presence, { clients: 2, nodes: { answered: 2, missing: 0 } }, `presence asked on ${name}`)
+  }
+  t.equal((await fetch(`${urlA}/presence/nowhere`)).status, 404)
+
+  bob.socket.close()
+  t.same(await nth(alice, 4, 'bob left, at alice'), { type: 'left', name: 'bob' }, 'the last member of B leaving reaches A')
+  const dave = await join(urlB, '/fury?name=dave')
+  t.same(await nth(dave, 0, 'dave joined /fury, on B'), { type: 'joined', name: 'dave' })
+  t.same(await nth(carol, 1, 'carol\'s next message'), { type: 'joined', name: 'dave' }, '/fury heard nothing of /bongo, and hears B')
 })

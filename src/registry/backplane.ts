@@ -28,6 +28,9 @@ export type BackplaneMessage = Omit<BackplaneEvent, 'id'>
 /** Receives a channel's events in order. */
 export type BackplaneListener = (event: BackplaneEvent) => void
 
+/** Receives the payloads of a channel's ephemeral messages (`publishEphemeral`), in the order they were published. */
+export type EphemeralListener = (payload: Buffer) => void
+
 /**
  * What a registry needs to share its events between nodes.
  * @example new Registry('feed', { backplane: new RedisBackplane({ redis: process.env.REDIS_URL }) })
@@ -54,8 +57,49 @@ export interface Backplane {
   since? (channel: string, id: string): Promise<BackplaneEvent[] | undefined>
   /** Orders two ids of this backplane (negative, zero, positive). */
   compare (a: string, b: string): number
+  /**
+   * Optional: fire-and-forget messages, for what is worth nothing later
+   * (WebSocket room broadcasts, the cluster's heartbeats and requests).
+   * Hands `payload` (any bytes) to the listeners every node has on
+   * `channel` now, this node's included, with no id and no history: a node
+   * that is not listening (down, reconnecting) never gets it. Messages of one
+   * publisher arrive in the order it published them. Ephemeral channels are
+   * apart from the channels of `publish()`. Both backplanes of this package
+   * have it; rooms and the cluster (`ClusterNode`) need it.
+   */
+  publishEphemeral? (channel: string, payload: Buffer): Promise<void>
+  /**
+   * Optional, with `publishEphemeral`: listens to an ephemeral channel from
+   * when it resolves; resolves with a function that stops listening.
+   */
+  subscribeEphemeral? (channel: string, listener: EphemeralListener): Promise<() => Promise<void>>
   /** Releases connections and listeners. */
   close (): Promise<void>
+}
+
+/** A backplane that carries ephemeral messages too. */
+export type EphemeralBackplane = Backplane & Required<Pick<Backplane, 'publishEphemeral' | 'subscribeEphemeral'>>
+
+/**
+ * True when `backplane` carries ephemeral messages (`publishEphemeral` and `subscribeEphemeral`).
+ * @example if (!hasEphemeral(backplane)) throw new Error('rooms across nodes need ephemeral messages')
+ */
+export function hasEphemeral (backplane: Backplane): backplane is EphemeralBackplane {
+  return typeof backplane.publishEphemeral === 'function' && typeof backplane.subscribeEphemeral === 'function'
+}
+
+// Each backplane is closed once, whichever plugins were given it (the registry and the WebSocket plugins may share one).
+const closings = new WeakMap<Backplane, Promise<void>>()
+
+/**
+ * Closes `backplane` once however many plugins ask: every call after the
+ * first resolves when that first close does.
+ * @example fastify.addHook('onClose', () => closeBackplaneOnce(backplane))
+ */
+export function closeBackplaneOnce (backplane: Backplane): Promise<void> {
+  let closing = closings.get(backplane)
+  if (closing === undefined) closings.set(backplane, closing = backplane.close())
+  return closing
 }
 
 /**
@@ -67,6 +111,8 @@ export interface Backplane {
  */
 export class MemoryBackplane implements Backplane {
   readonly #channels = new Map<string, { sequence: number, listeners: Set<BackplaneListener> }>()
+  // Each subscription is an object of its own: the same function subscribed twice is two listeners.
+  readonly #ephemeral = new Map<string, Set<{ listener: EphemeralListener }>>()
   readonly #epoch = String(Date.now())
 
   #channel (name: string): { sequence: number, listeners: Set<BackplaneListener> } {
@@ -91,6 +137,40 @@ export class MemoryBackplane implements Backplane {
     return async () => { state.listeners.delete(listener) }
   }
 
+  /**
+   * Hands `payload` to every listener of the ephemeral `channel`, before it returns.
+   * @example await backplane.publishEphemeral('ws:/chat/:room', Buffer.from('hi'))
+   */
+  async publishEphemeral (channel: string, payload: Buffer): Promise<void> {
+    for (const subscription of [...this.#ephemeral.get(channel) ?? []]) subscription.listener(payload)
+  }
+
+  /**
+   * Listens to the ephemeral `channel`; resolves with a function that stops listening.
+   * @example const stop = await backplane.subscribeEphemeral('ws:/chat/:room', (payload) => console.log(payload.length))
+   */
+  async subscribeEphemeral (channel: string, listener: EphemeralListener): Promise<() => Promise<void>> {
+    let subscriptions = this.#ephemeral.get(channel)
+    if (subscriptions === undefined) this.#ephemeral.set(channel, subscriptions = new Set())
+    const subscription = { listener }
+    subscriptions.add(subscription)
+    const listening = subscriptions
+    return async () => {
+      listening.delete(subscription)
+      if (listening.size === 0 && this.#ephemeral.get(channel) === listening) this.#ephemeral.delete(channel)
+    }
+  }
+
+  /**
+   * How many ephemeral listeners this backplane holds (what a test checks is released).
+   * @example backplane.ephemeralListeners // 0 once every room and cluster node is closed
+   */
+  get ephemeralListeners (): number {
+    let count = 0
+    for (const subscriptions of this.#ephemeral.values()) count += subscriptions.size
+    return count
+  }
+
   compare (a: string, b: string): number {
     const [timeA = 0, sequenceA = 0] = a.split('-').map(Number)
     const [timeB = 0, sequenceB = 0] = b.split('-').map(Number)
@@ -99,5 +179,6 @@ export class MemoryBackplane implements Backplane {
 
   async close (): Promise<void> {
     this.#channels.clear()
+    this.#ephemeral.clear()
   }
 }

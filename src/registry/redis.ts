@@ -3,7 +3,10 @@
  * Redis Stream; a publish is an `XADD`, and the id Redis gives the entry is
  * the event's id (the SSE `id:` line), so a client can resume on any node.
  * One connection publishes and reads history; a second one runs a single
- * `XREAD BLOCK` loop over every channel this node listens to.
+ * `XREAD BLOCK` loop over every channel this node listens to. Ephemeral
+ * messages (WebSocket rooms, the cluster) are Redis Pub/Sub: `PUBLISH` on the
+ * first connection, and a third one, made for the first ephemeral
+ * subscription, in subscriber mode.
  *
  * Imported from its own subpath so that apps without ioredis never load it.
  *
@@ -17,7 +20,7 @@
 import { randomUUID } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { FST_ERR_REGISTRY_BACKPLANE, FST_ERR_REGISTRY_INVALID_OPTION } from '../errors.js'
-import type { Backplane, BackplaneEvent, BackplaneListener, BackplaneMessage } from './backplane.js'
+import type { Backplane, BackplaneEvent, BackplaneListener, BackplaneMessage, EphemeralListener } from './backplane.js'
 
 /** Options of a `RedisBackplane`. */
 export interface RedisBackplaneOptions {
@@ -105,6 +108,13 @@ interface Channel {
   listeners: Set<Listening>
 }
 
+interface EphemeralChannel {
+  // Each subscription is an object of its own: the same function subscribed twice is two listeners.
+  listeners: Set<{ listener: EphemeralListener }>
+  // Settles once Redis has acknowledged the SUBSCRIBE.
+  subscribed: Promise<unknown>
+}
+
 /**
  * A backplane over Redis Streams, for registries on several nodes: a
  * broadcast on any node reaches the subscribers of every node, in the order
@@ -142,6 +152,8 @@ export class RedisBackplane implements Backplane {
   readonly #writer: Redis
   readonly #reader: Redis
   readonly #onError: ((error: Error) => void) | undefined
+  // For the subscriber connection, made on first need.
+  readonly #redisOptions: RedisOptions | string | undefined
   // The read loop's channels, by stream key.
   readonly #channels = new Map<string, Channel>()
   // Written to interrupt the XREAD when the channels change (no admin command needed).
@@ -161,10 +173,14 @@ export class RedisBackplane implements Backplane {
   #abandonRead: (() => void) | undefined
   #closed = false
   #closing: Promise<void> | undefined
+  // A third connection, in Redis' subscriber mode, made by the first ephemeral subscription.
+  #subscriber: Redis | undefined
+  // The ephemeral channels listened to, by Redis channel name.
+  readonly #ephemeral = new Map<string, EphemeralChannel>()
 
   /**
    * Connects to Redis (two connections: one for commands, one for the
-   * blocking read loop).
+   * blocking read loop; a third one for the first ephemeral subscription).
    * @example const backplane = new RedisBackplane({ redis: 'redis://127.0.0.1:6379', maxLength: 50_000 })
    */
   constructor (options: RedisBackplaneOptions = {}) {
@@ -185,6 +201,7 @@ export class RedisBackplane implements Backplane {
     this.maxLength = maxLength
     this.blockMs = blockMs
     this.#onError = onError
+    this.#redisOptions = redis
     this.#wakeKey = `${this.prefix}__wake__:${this.#node}`
     this.#writer = connect(redis, {})
     // Sent as EVALSHA, and as EVAL again when Redis lost its script cache (a restart).
@@ -258,6 +275,78 @@ export class RedisBackplane implements Backplane {
   }
 
   /**
+   * Sends an ephemeral message (Redis `PUBLISH` on the channel
+   * `<prefix><channel>`): every node subscribed now gets it, none later.
+   * Rejects with `FST_ERR_REGISTRY_BACKPLANE` when the command fails.
+   * @example await backplane.publishEphemeral('cluster', Buffer.from('{"t":"hb"}'))
+   */
+  async publishEphemeral (channel: string, payload: Buffer): Promise<void> {
+    await this.#command('publishEphemeral', () => this.#writer.publish(this.#key(channel), payload))
+  }
+
+  /**
+   * Listens to an ephemeral channel (Redis `SUBSCRIBE`, on a third
+   * connection made for the first one); resolves once Redis has acknowledged
+   * it, waiting for Redis as long as it takes, with a function that stops
+   * listening. After a reconnection ioredis subscribes again; what was
+   * published meanwhile is lost, as ephemeral messages are.
+   * @example const stop = await backplane.subscribeEphemeral('cluster', (payload) => console.log(payload.toString()))
+   */
+  async subscribeEphemeral (channel: string, listener: EphemeralListener): Promise<() => Promise<void>> {
+    if (this.#closed) throw new FST_ERR_REGISTRY_BACKPLANE('subscribeEphemeral', 'the backplane is closed')
+    const key = this.#key(channel)
+    let state = this.#ephemeral.get(key)
+    if (state === undefined) {
+      const subscriber = this.#subscriberConnection()
+      state = { listeners: new Set(), subscribed: this.#command('subscribeEphemeral', () => subscriber.subscribe(key)) }
+      this.#ephemeral.set(key, state)
+    }
+    const subscription = { listener }
+    const listening = state
+    listening.listeners.add(subscription)
+    const stop = async (): Promise<void> => {
+      if (!listening.listeners.delete(subscription) || listening.listeners.size > 0 || this.#ephemeral.get(key) !== listening) return
+      this.#ephemeral.delete(key)
+      if (this.#closed) return
+      const subscriber = this.#subscriber as Redis
+      // On the same connection as the SUBSCRIBE: a channel subscribed again later is subscribed after this.
+      const unsubscribed = this.#command('unsubscribeEphemeral', () => subscriber.unsubscribe(key))
+      // Nothing reaches the listener any more. With Redis unreachable the UNSUBSCRIBE waits for it,
+      // and so would whoever is closing: it goes out on reconnection, after ioredis' resubscribe.
+      if (subscriber.status === 'ready') await unsubscribed
+      else unsubscribed.catch(this.#report)
+    }
+    try {
+      await listening.subscribed
+    } catch (error) {
+      await stop().catch(() => {})
+      throw error
+    }
+    return stop
+  }
+
+  #subscriberConnection (): Redis {
+    if (this.#subscriber !== undefined) return this.#subscriber
+    // Like the read loop, it waits for Redis as long as it takes; ioredis subscribes again after a reconnection.
+    // No ready check: its INFO, sent after a SUBSCRIBE issued while connecting, fails in subscriber mode (ioredis 5).
+    const subscriber = connect(this.#redisOptions, { maxRetriesPerRequest: null, enableReadyCheck: false })
+    subscriber.on('error', this.#report)
+    subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
+      const state = this.#ephemeral.get(channel.toString())
+      if (state === undefined) return
+      for (const { listener } of [...state.listeners]) {
+        try {
+          listener(payload)
+        } catch (error) {
+          this.#report(error as Error)
+        }
+      }
+    })
+    this.#subscriber = subscriber
+    return subscriber
+  }
+
+  /**
    * The events of `channel` after `id` still in its stream (`XRANGE`), in
    * order; `undefined` when the stream does not hold `id`: older than its
    * first entry (trimmed), or never given by it (the stream restarted empty,
@@ -311,11 +400,13 @@ export class RedisBackplane implements Backplane {
   async #close (): Promise<void> {
     this.#closed = true
     this.#channels.clear()
+    this.#ephemeral.clear()
     this.#abandonRead?.()
     this.#idle?.()
     for (const end of [...this.#pauses]) end()
     // Ends the blocked XREAD (and any reconnection) at once: it only reads.
     const reader = shut(this.#reader)
+    const subscriber = this.#subscriber === undefined ? undefined : shut(this.#subscriber)
     await this.#loop
     if (this.#writer.status === 'ready') {
       // QUIT is answered after the commands sent before it: pending publishes complete.
@@ -324,7 +415,7 @@ export class RedisBackplane implements Backplane {
         await this.#writer.quit()
       } catch {}
     }
-    await Promise.all([reader, shut(this.#writer)])
+    await Promise.all([reader, subscriber, shut(this.#writer)])
     const closed = new FST_ERR_REGISTRY_BACKPLANE('command', 'the backplane closed')
     for (const reject of [...this.#pending]) reject(closed)
   }

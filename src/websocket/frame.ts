@@ -6,6 +6,7 @@
  */
 import * as wsModule from 'ws'
 import type { WebSocket } from 'ws'
+import { encodeMessage, type OutgoingMessage } from './message.js'
 
 // ws 8's framing function (lib/sender.js): `Sender` is exported by ws but not declared by @types/ws.
 interface FrameOptions { fin: boolean, opcode: number, mask: boolean, readOnly: boolean, rsv1: boolean }
@@ -44,6 +45,15 @@ export class SharedMessage {
   constructor (bytes: Buffer, binary: boolean) {
     this.bytes = bytes
     this.binary = binary
+  }
+
+  /**
+   * A message encoded once for many sockets: text and JSON as UTF-8 bytes, bytes as binary.
+   * @example SharedMessage.of({ n: 1 }).bytes.toString() // '{"n":1}'
+   */
+  static of (message: OutgoingMessage): SharedMessage {
+    const { data, binary } = encodeMessage(message)
+    return new SharedMessage(typeof data === 'string' ? Buffer.from(data) : data, binary)
   }
 
   /**

@@ -5,6 +5,7 @@
  * `Subscriber` interface so a client can join any registry. Its route
  * (resource-route.ts) starts it and takes it out of its room when it closes.
  */
+import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import type { RawData, WebSocket } from 'ws'
 import sjson from 'secure-json-parse'
@@ -90,6 +91,8 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
   closeError: Error | undefined
 
   readonly #socket: Socket
+  // Made when first read (room presence reads it): idle clients that nobody asks about carry no string.
+  #id: string | undefined
   // Made on first use when the resource has no data() (most idle clients of such resources never touch it).
   #data: Data | undefined
   readonly #definition: ClientDefinition<Data, Request, Message>
@@ -130,6 +133,15 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     this.lastEventId = info.lastEventId
     this.#dropOldest = definition.options.overflow === 'drop-oldest' ? new DropOldestSender(socket, slowConsumerLimits(definition.options)) : null
     this.#frameSender = frameSender(socket)
+  }
+
+  /**
+   * The client's id: a random UUID, made when first read and the same for the
+   * client's whole life. Room presence across nodes lists these.
+   * @example client.send({ type: 'welcome', you: client.id })
+   */
+  get id (): string {
+    return (this.#id ??= randomUUID())
   }
 
   /** Per-client state of the application. */

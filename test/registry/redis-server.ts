@@ -132,3 +132,28 @@ export function compareIds (a: string, b: string): number {
   const [bTime, bSeq] = b.split('-').map(BigInt) as [bigint, bigint]
   return aTime !== bTime ? (aTime < bTime ? -1 : 1) : aSeq === bSeq ? 0 : aSeq < bSeq ? -1 : 1
 }
+
+/** How many connections of this package (`CLIENT SETNAME fastify-datastar`) Redis has. */
+export async function connections (redis: { command: (...args: string[]) => Promise<string> }): Promise<number> {
+  const list = await redis.command('CLIENT', 'LIST')
+  return list.split('\n').filter((line) => line.includes(' name=fastify-datastar ')).length
+}
+
+/** Resolves once Redis lists no connection of this package, within `limitMs`. */
+export async function noConnectionsLeft (redis: { command: (...args: string[]) => Promise<string> }, limitMs = 5000): Promise<void> {
+  const start = Date.now()
+  while (await connections(redis) > 0) {
+    if (Date.now() - start > limitMs) throw new Error(`connections still open after ${limitMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** How many timers keep the process alive. */
+export function timers (): number {
+  return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
+}
+
+/** How many TCP sockets keep the process alive. */
+export function sockets (): number {
+  return process.getActiveResourcesInfo().filter((resource) => resource === 'TCPSocketWrap').length
+}

@@ -12,7 +12,7 @@ import type { Subscriber } from '../../src/registry/subscriber.js'
 import type { BackplaneEvent } from '../../src/registry/backplane.js'
 import { SSEParser, type ParsedEvent } from '../../src/sse/parser.js'
 import { listen, openStream, waitFor, within, type StreamClient } from '../helpers.js'
-import { compareIds, freePort, redisSkip, startRedis } from './redis-server.js'
+import { compareIds, connections, freePort, noConnectionsLeft, redisSkip, sockets, startRedis, timers } from './redis-server.js'
 import { startProxy } from './tcp-proxy.js'
 
 const skip = await redisSkip()
@@ -46,20 +46,6 @@ function numbers (events: ParsedEvent[]): unknown[] {
 async function events (client: StreamClient, count: number, what: string): Promise<ParsedEvent[]> {
   await within(client.event(count - 1), 10_000, what)
   return client.events.slice(0, count)
-}
-
-/** How many connections of this package (`CLIENT SETNAME fastify-datastar`) Redis has. */
-async function connections (redis: { command: (...args: string[]) => Promise<string> }): Promise<number> {
-  const list = await redis.command('CLIENT', 'LIST')
-  return list.split('\n').filter((line) => line.includes(' name=fastify-datastar ')).length
-}
-
-/** How many timers and TCP sockets keep the process alive. */
-function timers (): number {
-  return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
-}
-function sockets (): number {
-  return process.getActiveResourcesInfo().filter((resource) => resource === 'TCPSocketWrap').length
 }
 
 /** A subscriber that records what it is handed. */
@@ -425,13 +411,8 @@ t.test('app.close() leaves no Redis connection and no timer', async (t) => {
   await within(client.ended, 5000, 'the stream ended')
   t.ok(timers() <= before.timers, 'no timer left')
   t.ok(sockets() <= before.sockets, 'no socket left')
-  const left = await within((async () => {
-    for (;;) {
-      if (await connections(redis) === 0) return 0
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-  })(), 5000, 'the connections to close')
-  t.equal(left, 0, 'no connection left in CLIENT LIST')
+  await noConnectionsLeft(redis)
+  t.pass('no connection left in CLIENT LIST')
   t.equal((await redis.command('KEYS', 'fastify-datastar:__wake__:*')).trim(), '*0', 'the wake stream was deleted')
 })
 
