@@ -4,6 +4,7 @@
  * included) and delivers it to its local subscribers. The in-memory backplane
  * is the embedded default (one node); `RedisBackplane` spans nodes.
  */
+import { MemoryStore, type SharedStore } from '../cluster/store.js'
 
 /** One published event as the backplane carries it. */
 export interface BackplaneEvent {
@@ -73,6 +74,12 @@ export interface Backplane {
    * when it resolves; resolves with a function that stops listening.
    */
   subscribeEphemeral? (channel: string, listener: EphemeralListener): Promise<() => Promise<void>>
+  /**
+   * Optional: records every node can read, each with an expiry (RPC
+   * sessions across nodes keep theirs there). Both backplanes of this
+   * package have one.
+   */
+  readonly store?: SharedStore
   /** Releases connections and listeners. */
   close (): Promise<void>
 }
@@ -110,6 +117,8 @@ export function closeBackplaneOnce (backplane: Backplane): Promise<void> {
  * before a restart is not mistaken for one that missed a few events.
  */
 export class MemoryBackplane implements Backplane {
+  /** Records shared by the nodes on this backplane (in this process). */
+  readonly store: SharedStore = new MemoryStore()
   readonly #channels = new Map<string, { sequence: number, listeners: Set<BackplaneListener> }>()
   // Each subscription is an object of its own: the same function subscribed twice is two listeners.
   readonly #ephemeral = new Map<string, Set<{ listener: EphemeralListener }>>()

@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import { FST_ERR_REGISTRY_BACKPLANE, FST_ERR_REGISTRY_INVALID_OPTION } from '../errors.js'
 import type { Backplane, BackplaneEvent, BackplaneListener, BackplaneMessage, EphemeralListener } from './backplane.js'
+import { redisStore, type SharedStore } from '../cluster/store.js'
 
 /** Options of a `RedisBackplane`. */
 export interface RedisBackplaneOptions {
@@ -175,6 +176,7 @@ export class RedisBackplane implements Backplane {
   #closing: Promise<void> | undefined
   // A third connection, in Redis' subscriber mode, made by the first ephemeral subscription.
   #subscriber: Redis | undefined
+  #store: SharedStore | undefined
   // The ephemeral channels listened to, by Redis channel name.
   readonly #ephemeral = new Map<string, EphemeralChannel>()
 
@@ -272,6 +274,16 @@ export class RedisBackplane implements Backplane {
         this.#interrupt()
       }
     }
+  }
+
+  /**
+   * Records every node can read, each with an expiry, on the command
+   * connection (keys start with `prefix`): RPC sessions across nodes.
+   * @example await backplane.store.get('rpc:session:abc')
+   */
+  get store (): SharedStore {
+    this.#store ??= redisStore((what, run) => this.#command(what, () => run(this.#writer)), this.prefix)
+    return this.#store
   }
 
   /**
