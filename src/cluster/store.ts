@@ -103,8 +103,8 @@ export function redisStore (command: RedisCommand, prefix: string): SharedStore 
         const pipeline = redis.pipeline()
         for (const key of keys) pipeline.pexpire(prefix + key, ttl)
         const results = await pipeline.exec()
-        const failed = results?.find(([error]) => error !== null)
-        if (failed !== undefined) throw failed[0] as Error
+        const failed = results?.find(([error]) => error !== null)?.[0]
+        if (failed != null) throw failed
       })
     },
     add: async (key, member, ttl) => {
