@@ -110,7 +110,7 @@ function adminPage (clientUrl: string): string {
  * Session ids and statuses are the server's own; values and error codes come
  * from the pages and are escaped, as anything a page sends.
  */
-export function renderAnswers (entries: ReadonlyArray<CallEntry<Session, number>>): string {
+export function renderAnswers (entries: ReadonlyArray<CallEntry<{ id: string }, number>>): string {
   const rows = entries.map(({ session, status, value, error }) => `<tr id="page-${session.id}">
         <td><code>${session.id}</code></td>
         <td class="status">${status}</td>

@@ -11,13 +11,17 @@
  */
 import { readFileSync } from 'node:fs'
 import fp from 'fastify-plugin'
-import type { FastifyPluginAsync, FastifyRequest, RouteShorthandOptions } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, RouteShorthandOptions } from 'fastify'
 import type { Static, TSchema } from '@sinclair/typebox'
 import { FST_ERR_RPC_DUPLICATE_FUNCTION, FST_ERR_RPC_INVALID_OPTION } from '../src/errors.js'
 import { browserFunctionSource, renderBrowserModule } from '../src/rpc/browser-module.js'
 import type { BrowserFunction } from '../src/rpc/functions.js'
 import { RpcServer, type CallEntry, type CallManyOptions, type RpcSocket } from '../src/rpc/server.js'
 import type { RpcSession } from '../src/rpc/session.js'
+import type { RemoteSession } from '../src/rpc/remote-session.js'
+import { closeBackplaneOnce, hasEphemeral, type Backplane } from '../src/registry/backplane.js'
+import { ClusterNode } from '../src/cluster/node.js'
+import type { SharedStore } from '../src/cluster/store.js'
 import { DEFAULT_MAX_BUFFERED_BYTES } from '../src/slow-consumer.js'
 import { RESOURCE_DEFAULTS, type ResourceOptions } from '../src/websocket/options.js'
 import { compileValidator } from './validation.js'
@@ -60,6 +64,13 @@ export interface RpcPluginOptions<Data = Record<string, unknown>> {
   websocket?: ResourceOptions
   /** Route options of the socket's upgrade: `onRequest` auth hooks answer 401/403 before it. */
   route?: Omit<RouteShorthandOptions, 'websocket'>
+  /**
+   * Sessions across nodes: the backplane the nodes share (a `RedisBackplane`,
+   * the same object as the other plugins'). Session records live in its
+   * store, `callAll()` reaches every node's sessions, a page resumes its
+   * session on whichever node it reconnects to. See docs/rpc.md.
+   */
+  backplane?: Backplane
 }
 
 /** A function shape: the JSON Schemas of its argument list (a tuple) and of its result. */
@@ -102,19 +113,21 @@ export interface RpcApi<Data = Record<string, unknown>> {
    * Calls `fn` in every session (or `options.sessions`): one entry per session, never a rejection as a whole.
    * @example for (const { session, status, value } of await app.rpc.callAll(add, [1, 2])) app.log.info({ session: session.id, status, value })
    */
-  callAll: <Params extends unknown[], Result>(fn: BrowserFunction<Params, Result>, args: Params, options?: CallManyOptions<Session<Data>>) => Promise<Array<CallEntry<Session<Data>, Result>>>
+  callAll: <Params extends unknown[], Result>(fn: BrowserFunction<Params, Result>, args: Params, options?: CallManyOptions<Session<Data>>) => Promise<Array<CallEntry<Session<Data> | RemoteSession, Result>>>
   /**
    * `callAll()` yielding each session's entry as it comes.
    * @example for await (const entry of app.rpc.callEach(add, [1, 2])) console.log(entry.status)
    */
-  callEach: <Params extends unknown[], Result>(fn: BrowserFunction<Params, Result>, args: Params, options?: CallManyOptions<Session<Data>>) => AsyncGenerator<CallEntry<Session<Data>, Result>>
+  callEach: <Params extends unknown[], Result>(fn: BrowserFunction<Params, Result>, args: Params, options?: CallManyOptions<Session<Data>>) => AsyncGenerator<CallEntry<Session<Data> | RemoteSession, Result>>
   /**
-   * The session with this id (connected or waiting for a resume).
+   * The session with this id (connected or waiting for a resume); with a
+   * `backplane`, an id this node does not hold gives a `RemoteSession` whose
+   * calls go to the node that does.
    * @example await app.rpc.session(id)?.call(confirm, ['Delete?'])
    */
-  session: (id: string) => Session<Data> | undefined
+  session: (id: string) => Session<Data> | RemoteSession | undefined
   /**
-   * Every session, connected or waiting for a resume.
+   * Every session of this node, connected or waiting for a resume.
    * @example for (const session of app.rpc.sessions()) console.log(session.id, session.connected)
    */
   sessions: () => IterableIterator<Session<Data>>
@@ -165,8 +178,10 @@ const rpcPlugin: FastifyPluginAsync<RpcPluginOptions> = async (fastify, options)
   let browserModule = renderBrowserModule(sources)
   // The socket's message bound, passed to the resource below and told to each page.
   const maxFrameBytes = options.websocket?.maxPayload ?? RESOURCE_DEFAULTS.maxPayload
+  const cluster = sessionsAcrossNodes(options.backplane, fastify)
   const server = new RpcServer<Record<string, unknown>, FastifyRequest>({
     ...settings,
+    cluster,
     maxFrameBytes,
     data: options.data ?? (() => ({})),
     onBoot: options.onBoot,
@@ -202,11 +217,17 @@ const rpcPlugin: FastifyPluginAsync<RpcPluginOptions> = async (fastify, options)
     },
     callAll: (fn, args, callOptions) => server.callAll(fn, args, callOptions),
     callEach: (fn, args, callOptions) => server.callEach(fn, args, callOptions),
-    session: (id) => server.sessions.get(id),
+    session: (id) => server.session(id),
     sessions: () => server.sessions.values()
   } satisfies RpcApi<Record<string, unknown>>)
 
-  fastify.addHook('onClose', async () => { server.close() })
+  fastify.addHook('onClose', async () => {
+    await server.close()
+    if (cluster !== undefined) {
+      await cluster.node.close()
+      await closeBackplaneOnce(cluster.node.backplane)
+    }
+  })
 
   const prefix = settings.prefix
   // The entry the page imports: the runtime, bound to this server's socket and browser-function module.
@@ -272,6 +293,16 @@ function checkWith () {
   }
 }
 
+// With a backplane: this app's node of the RPC cluster (its own channel) and the backplane's shared store.
+function sessionsAcrossNodes (backplane: Backplane | undefined, fastify: FastifyInstance): { node: ClusterNode, store: SharedStore } | undefined {
+  if (backplane === undefined) return undefined
+  if (typeof backplane !== 'object' || backplane === null || !hasEphemeral(backplane) || backplane.store === undefined) {
+    throw new FST_ERR_RPC_INVALID_OPTION('backplane', 'expected a backplane with ephemeral messages and a shared store, such as RedisBackplane')
+  }
+  const node = new ClusterNode({ backplane, channel: 'rpc', onError: (err) => { fastify.log.warn({ err }, 'rpc across nodes') } })
+  return { node, store: backplane.store }
+}
+
 function defaultPrincipal (request: FastifyRequest): string | undefined {
   const user = (request as { user?: unknown }).user
   if (typeof user === 'string') return user
@@ -311,5 +342,6 @@ export type { BrowserFunction } from '../src/rpc/functions.js'
 export type { CallEntry, CallManyOptions } from '../src/rpc/server.js'
 export type { CallOptions } from '../src/rpc/browser/peer.js'
 export type { RpcSession } from '../src/rpc/session.js'
+export type { RemoteSession } from '../src/rpc/remote-session.js'
 export type { ConnectOptions } from '../src/rpc/browser/client.js'
 export { connectTestPage, type Faults, type TestPage, type TestPageOptions } from '../src/rpc/testing.js'

@@ -43,3 +43,5 @@ export const kNoDelay = Symbol('fastify-datastar.noDelay')
 
 /** Starts a session's call with its arguments already JSON, its outcome heard by a callback (a call to many sessions). */
 export const kStartCall = Symbol('fastify-datastar.rpc.startCall')
+/** The hex hash of a session's resume token, for its record across nodes. */
+export const kTokenHash = Symbol('fastify-datastar.rpc.tokenHash')

@@ -10,7 +10,11 @@ import sjson from 'secure-json-parse'
 import { parseFrames, PROTOCOL_VERSION, RpcErrorCode, type Frame } from './browser/protocol.js'
 import { RpcSession, type RpcConnection, type SessionHost } from './session.js'
 import { SessionStore } from './sessions.js'
-import { kStartCall } from '../symbols.js'
+import { RpcNodes, type LocalNode, type ManyRequest, type SessionRecord, type WireEntry } from './nodes.js'
+import { RemoteSession } from './remote-session.js'
+import type { ClusterNode } from '../cluster/node.js'
+import type { SharedStore } from '../cluster/store.js'
+import { kStartCall, kTokenHash } from '../symbols.js'
 
 /** Options of an RPC server, every default applied (see plugins/rpc.ts for the defaults). */
 export interface RpcServerSettings<Data, Request> {
@@ -34,6 +38,8 @@ export interface RpcServerSettings<Data, Request> {
   onError: (error: Error, session: RpcSession<Data, Request> | undefined) => void
   /** The hash of the browser-function module the server serves now. */
   moduleHash: () => string
+  /** Nodes: this node of the cluster and the store the nodes share (sessions span nodes). */
+  cluster?: { node: ClusterNode, store: SharedStore }
 }
 
 /** One session's outcome of a call to many. */
@@ -47,8 +53,8 @@ export interface CallEntry<Session, Result> {
 /** Options of `callAll()` and `callEach()`. */
 export interface CallManyOptions<Session> {
   timeout?: number
-  /** The sessions to call; default every session at the time of the call. */
-  sessions?: Iterable<Session>
+  /** The sessions to call; default every session (of every node) at the time of the call. */
+  sessions?: Iterable<Session | RemoteSession>
 }
 
 /** What the plugin hands each socket's frames and close to. */
@@ -61,8 +67,10 @@ export interface RpcSocket {
 const PAGE_GONE = new Set([1000, 1001])
 // A frame that is not the protocol, or a handshake out of place.
 const POLICY_VIOLATION = 1008
-// The session was resumed by another socket (the same page's newer connection).
+// The session was resumed by another socket (the same page's newer connection, maybe on another node).
 const RESUMED_ELSEWHERE = 4001
+// This node shuts down: its pages reconnect, and resume on another node.
+const SERVICE_RESTART = 1012
 
 /**
  * An RPC server.
@@ -77,19 +85,50 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
   readonly sessions: SessionStore<RpcSession<Data, Request>>
   readonly #settings: RpcServerSettings<Data, Request>
   readonly #sessionHost: SessionHost<RpcSession<Data, Request>>
+  readonly #nodes: RpcNodes | undefined
+  readonly #refresh: ReturnType<typeof setInterval> | undefined
 
   constructor (settings: RpcServerSettings<Data, Request>) {
     this.#settings = settings
     this.#sessionHost = this.#makeSessionHost()
-    this.sessions = new SessionStore(settings, (session) => { this.#hook(settings.onExpire, session) })
+    this.sessions = new SessionStore(settings, (session) => {
+      this.#hook(settings.onExpire, session)
+      this.#nodes?.forget(session.id).catch(this.#report)
+    })
+    if (settings.cluster !== undefined) {
+      this.#nodes = new RpcNodes(settings.cluster.node, settings.cluster.store, settings.sessionTtl, this.#localNode())
+      // The records of this node's sessions live while it does (a third of their life between refreshes).
+      this.#refresh = setInterval(() => {
+        this.#nodes?.refresh([...this.sessions.values()].map((session) => session.id)).catch(this.#report)
+      }, Math.max(1000, Math.floor(settings.sessionTtl / 3)))
+      this.#refresh.unref()
+    }
+  }
+
+  /**
+   * The session with this id: this node's, or with nodes, a handle whose
+   * calls go to the node that holds it (undefined: no such session here, and no nodes).
+   * @example await server.session(id)?.call(add, [1, 2])
+   */
+  session (id: string): RpcSession<Data, Request> | RemoteSession | undefined {
+    const local = this.sessions.get(id)
+    if (local !== undefined || this.#nodes === undefined) return local
+    return new RemoteSession(id, undefined, this.#nodes, this.#settings.timeout)
   }
 
   /** A new socket: its first frame must be a `hello`, which opens or resumes a session. */
   connect (connection: RpcConnection, request: Request, principal: string | undefined): RpcSocket {
     let session: RpcSession<Data, Request> | undefined
+    // A resume from another node: its record is being read.
+    let claiming = false
+    let gone = false
     const refuse = (message: string): void => {
       this.#settings.onError(new RpcError(RpcErrorCode.INVALID_PARAMS, message), session)
       connection.close(POLICY_VIOLATION, message)
+    }
+    const open = (hello: Extract<Frame, { t: 'hello' }>, record?: SessionRecord): void => {
+      claiming = false
+      if (!gone) session = this.#open(connection, request, principal, hello, record)
     }
     return {
       receive: (text) => {
@@ -100,11 +139,22 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
         }
         for (const frame of frames) {
           if (session === undefined) {
-            if (frame.t !== 'hello' || frame.v !== PROTOCOL_VERSION) {
-              refuse(frame.t === 'hello' ? `protocol version ${frame.v} is not ${PROTOCOL_VERSION}` : 'the first frame must be a hello')
+            if (claiming || frame.t !== 'hello' || frame.v !== PROTOCOL_VERSION) {
+              refuse(frame.t === 'hello' && !claiming ? `protocol version ${frame.v} is not ${PROTOCOL_VERSION}` : 'the first frame must be a hello, alone')
               return
             }
-            session = this.#open(connection, request, principal, frame)
+            const nodes = this.#nodes
+            if (nodes === undefined || frame.session === undefined || frame.token === undefined || this.sessions.get(frame.session) !== undefined) {
+              open(frame)
+              continue
+            }
+            // Not a session of this node: maybe another node's, whose page reconnected here.
+            claiming = true
+            nodes.claim(frame.session, frame.token, principal).then((record) => { open(frame, record) }, (error: Error) => {
+              this.#report(error)
+              open(frame)
+            })
+            return
           } else if (!this.#receive(session, frame)) {
             refuse(`unexpected ${frame.t} frame`)
             return
@@ -112,76 +162,212 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
         }
       },
       closed: (code) => {
+        gone = true
         if (session === undefined || session.expired) return
         session.detach(connection)
         // Resumed by a newer socket: nothing to keep or end.
         if (session.connected) return
         this.sessions.disconnected(session, PAGE_GONE.has(code))
+        if (!session.expired) this.#save(session)
       }
     }
   }
 
   /**
-   * Calls `fn` in each target session; resolves with one entry per session,
-   * never rejecting as a whole. Arguments are encoded once.
+   * Calls `fn` in each target session (with nodes, every node's); resolves
+   * with one entry per session, never rejecting as a whole: this node's
+   * sessions first, in order, then the others' as their nodes answered.
+   * Arguments are encoded once.
    * @example for (const { session, status, value } of await server.callAll(add, [1, 2])) console.log(session.id, status, value)
    */
-  async callAll<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, args: Params, options: CallManyOptions<RpcSession<Data, Request>> = {}): Promise<Array<CallEntry<RpcSession<Data, Request>, Result>>> {
-    return await new Promise((resolve) => {
-      const entries: Array<CallEntry<RpcSession<Data, Request>, Result>> = []
-      let settled = 0
-      // Entries stay in the targets' order; the promise resolves with the last one (some may settle at once, before the count is known).
-      let total = -1
-      total = this.#callMany(fn, args, options, (index, entry) => {
-        entries[index] = entry
-        if (++settled === total) resolve(entries)
-      })
-      if (settled === total) resolve(entries)
+  async callAll<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, args: Params, options: CallManyOptions<RpcSession<Data, Request>> = {}): Promise<Array<CallEntry<RpcSession<Data, Request> | RemoteSession, Result>>> {
+    const local: Array<CallEntry<RpcSession<Data, Request>, Result>> = []
+    const remote: Array<CallEntry<RemoteSession, Result>> = []
+    await this.#callEverywhere(fn, args, options, (entry, index) => {
+      if (index === undefined) remote.push(entry as CallEntry<RemoteSession, Result>)
+      else local[index] = entry as CallEntry<RpcSession<Data, Request>, Result>
     })
+    return [...local, ...remote]
   }
 
   /**
-   * `callAll()` yielding each session's entry as it settles.
+   * `callAll()` yielding each session's entry as it settles (another node's
+   * entries when that node answers).
    * @example for await (const entry of server.callEach(add, [1, 2])) console.log(entry.session.id, entry.status)
    */
-  async * callEach<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, args: Params, options: CallManyOptions<RpcSession<Data, Request>> = {}): AsyncGenerator<CallEntry<RpcSession<Data, Request>, Result>> {
-    const settled: Array<CallEntry<RpcSession<Data, Request>, Result>> = []
+  async * callEach<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, args: Params, options: CallManyOptions<RpcSession<Data, Request>> = {}): AsyncGenerator<CallEntry<RpcSession<Data, Request> | RemoteSession, Result>> {
+    const settled: Array<CallEntry<RpcSession<Data, Request> | RemoteSession, Result>> = []
     let wake: (() => void) | undefined
-    const total = this.#callMany(fn, args, options, (index, entry) => {
+    let done = false
+    this.#callEverywhere(fn, args, options, (entry) => {
       settled.push(entry)
       wake?.()
-    })
-    for (let yielded = 0; yielded < total; yielded++) {
-      if (settled.length === 0) await new Promise<void>((resolve) => { wake = resolve })
-      wake = undefined
-      yield settled.shift() as CallEntry<RpcSession<Data, Request>, Result>
+    }).finally(() => {
+      done = true
+      wake?.()
+    }).catch(this.#report)
+    while (true) {
+      if (settled.length === 0) {
+        if (done) return
+        await new Promise<void>((resolve) => { wake = resolve })
+        wake = undefined
+        continue
+      }
+      yield settled.shift() as CallEntry<RpcSession<Data, Request> | RemoteSession, Result>
     }
   }
 
-  /** Ends every session (the app closes). */
-  close (): void {
-    this.sessions.close(new RpcError(RpcErrorCode.DISCONNECTED, 'the server is shutting down'))
+  /**
+   * Ends every session of this node (the app closes). With nodes, each
+   * session's record is saved first and its page told to reconnect: it
+   * resumes on another node (no `onExpire` here).
+   */
+  async close (): Promise<void> {
+    const nodes = this.#nodes
+    if (nodes === undefined) {
+      this.sessions.close(new RpcError(RpcErrorCode.DISCONNECTED, 'the server is shutting down'))
+      return
+    }
+    clearInterval(this.#refresh)
+    nodes.close()
+    const sessions = [...this.sessions.values()]
+    await Promise.all(sessions.map((session) => this.#saveNow(session).catch(this.#report)))
+    for (const session of sessions) this.sessions.expire(session, new RpcError(RpcErrorCode.DISCONNECTED, 'the node is shutting down'), { closeCode: SERVICE_RESTART })
   }
 
-  // Calls every target; `each` hears each one's entry (with its index among the targets) once. Returns how many there are.
-  #callMany<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, args: Params, options: CallManyOptions<RpcSession<Data, Request>>, each: (index: number, entry: CallEntry<RpcSession<Data, Request>, Result>) => void): number {
+  // Calls the targets: this node's at once (`each` gets their index), then the other nodes'. Resolves once every entry is in.
+  async #callEverywhere<Result> (fn: BrowserFunction<unknown[], Result>, args: unknown[], options: CallManyOptions<RpcSession<Data, Request>>, each: (entry: CallEntry<RpcSession<Data, Request> | RemoteSession, Result>, index?: number) => void): Promise<void> {
     // The targets are fixed now; the arguments are encoded once for all of them.
-    const targets = [...(options.sessions ?? this.sessions.values())]
     const encoded = JSON.stringify(args)
-    const callOptions = options.timeout === undefined ? {} : { timeout: options.timeout }
+    const timeout = options.timeout ?? this.#settings.timeout
+    const nodes = this.#nodes
+    const local: Array<RpcSession<Data, Request>> = []
+    const remote: RemoteSession[] = []
+    if (options.sessions === undefined) local.push(...this.sessions.values())
+    else {
+      for (const session of options.sessions) {
+        if (session instanceof RemoteSession) remote.push(session)
+        else local.push(session)
+      }
+    }
+    const localDone = new Promise<void>((resolve) => {
+      let settled = 0
+      const total = local.length
+      if (total === 0) resolve()
+      this.#callLocal(fn, encoded, timeout, local, (index, entry) => {
+        each(entry, index)
+        if (++settled === total) resolve()
+      })
+    })
+    if (nodes === undefined) {
+      await localDone
+      return
+    }
+    // node → the session ids asked there (undefined: all of its sessions).
+    const targets = new Map<string, string[] | undefined>()
+    const sessionsById = new Map<string, RemoteSession>()
+    if (options.sessions === undefined) {
+      for (const node of nodes.cluster.nodes) if (node !== nodes.id) targets.set(node, undefined)
+    } else {
+      for (const session of remote) {
+        const node = session.node ?? await nodes.locate(session.id).catch(() => undefined)
+        if (node === undefined) {
+          each({ session, status: 'disconnected', error: new RpcError(RpcErrorCode.EXPIRED, `no node holds session ${session.id}`) })
+          continue
+        }
+        sessionsById.set(session.id, session)
+        const ids = targets.get(node) ?? []
+        ids.push(session.id)
+        targets.set(node, ids)
+      }
+    }
+    const remoteDone = nodes.callMany({ fn: fn.name, args: encoded, timeout }, targets, (node, entries) => {
+      for (const wire of entries) {
+        const session = sessionsById.get(wire.id) ?? new RemoteSession(wire.id, node, nodes, this.#settings.timeout)
+        each(wire.error === undefined
+          ? { session, status: wire.status, value: wire.value as Result }
+          : { session, status: wire.status, error: new RpcError(wire.error.code, wire.error.message) })
+      }
+    })
+    await Promise.all([localDone, remoteDone])
+  }
+
+  // Calls this node's `targets`; `each` hears each one's entry (with its index among the targets) once, maybe at once.
+  #callLocal<Result> (fn: BrowserFunction<unknown[], Result>, encoded: string, timeout: number, targets: Array<RpcSession<Data, Request>>, each: (index: number, entry: CallEntry<RpcSession<Data, Request>, Result>) => void): void {
+    const callOptions = { timeout }
     targets.forEach((session, index) => {
-      session[kStartCall](fn as BrowserFunction<unknown[], Result>, encoded, callOptions, (error, value) => {
+      session[kStartCall](fn, encoded, callOptions, (error, value) => {
         each(index, error === undefined ? { session, status: 'ok', value } : { session, status: entryStatus(error), error })
       })
     })
-    return targets.length
   }
 
-  #open (connection: RpcConnection, request: Request, principal: string | undefined, hello: Extract<Frame, { t: 'hello' }>): RpcSession<Data, Request> {
+  // What the other nodes ask of this one.
+  #localNode (): LocalNode {
+    const declared = (name: string): BrowserFunction => {
+      const fn = this.browserFunctions[name]
+      if (fn === undefined) throw new RpcError(RpcErrorCode.NOT_FOUND, `no browser function ${JSON.stringify(name)} on this node`)
+      return fn
+    }
+    return {
+      call: (id, name, args, timeout) => new Promise((resolve, reject) => {
+        const session = this.sessions.get(id)
+        if (session === undefined) throw new RpcError(RpcErrorCode.EXPIRED, `session ${id} is not on this node`)
+        session[kStartCall](declared(name), args, { timeout }, (error, value) => { if (error === undefined) resolve(value); else reject(error) })
+      }),
+      callMany: (request: ManyRequest) => new Promise<WireEntry[]>((resolve) => {
+        const entries: WireEntry[] = []
+        const found: Array<RpcSession<Data, Request>> = []
+        for (const id of request.sessions ?? [...this.sessions.values()].map((session) => session.id)) {
+          const session = this.sessions.get(id)
+          if (session === undefined) entries.push({ id, status: 'disconnected', error: { code: RpcErrorCode.EXPIRED, message: `session ${id} is not on this node` } })
+          else found.push(session)
+        }
+        let fn: BrowserFunction
+        try {
+          fn = declared(request.fn)
+        } catch (error) {
+          const { code, message } = error as RpcError
+          resolve([...entries, ...found.map((session): WireEntry => ({ id: session.id, status: 'error', error: { code, message } }))])
+          return
+        }
+        let settled = 0
+        if (found.length === 0) resolve(entries)
+        this.#callLocal(fn, request.args, request.timeout, found, (_index, entry) => {
+          entries.push({ id: entry.session.id, status: entry.status, value: entry.value, error: entry.error === undefined ? undefined : { code: entry.error.code, message: entry.error.message } })
+          if (++settled === found.length) resolve(entries)
+        })
+      }),
+      release: (id) => {
+        const session = this.sessions.get(id)
+        if (session === undefined) return undefined
+        const data = session.data
+        this.sessions.expire(session, new RpcError(RpcErrorCode.DISCONNECTED, 'the session moved to another node'), { closeCode: RESUMED_ELSEWHERE })
+        return data
+      }
+    }
+  }
+
+  // Writes a session's record for the other nodes (its token's hash, its data); errors are reported, never thrown.
+  #save (session: RpcSession<Data, Request>): void {
+    this.#saveNow(session).catch(this.#report)
+  }
+
+  async #saveNow (session: RpcSession<Data, Request>): Promise<void> {
+    await this.#nodes?.save(session.id, { principal: session.principal, token: session[kTokenHash], data: session.data })
+  }
+
+  readonly #report = (error: Error): void => {
+    this.#settings.onError(error, undefined)
+  }
+
+  // Opens a new session, resumes one of this node's, or (with `record`) one another node had.
+  #open (connection: RpcConnection, request: Request, principal: string | undefined, hello: Extract<Frame, { t: 'hello' }>, record?: SessionRecord): RpcSession<Data, Request> {
     let session = hello.session === undefined || hello.token === undefined ? undefined : this.sessions.resume(hello.session, hello.token, principal)
-    const resumed = session !== undefined
+    const resumed = session !== undefined || record !== undefined
     if (session === undefined) {
-      session = new RpcSession(this.#sessionHost, request, principal, this.#settings.data(request))
+      // From another node: the same id and data; frames are numbered afresh (the page is told: `moved`).
+      session = new RpcSession(this.#sessionHost, request, principal, record === undefined ? this.#settings.data(request) : record.data as Data, record === undefined ? undefined : hello.session)
       this.sessions.add(session)
     } else {
       session.request = request
@@ -192,9 +378,11 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
       session.detach(previous)
       previous.close(RESUMED_ELSEWHERE, 'resumed by another connection')
     }
-    connection.send(JSON.stringify({ t: 'welcome', session: session.id, token: session.rotateToken(), resumed, ack: session.received, module: this.#settings.moduleHash(), maxFrame: this.#settings.maxFrameBytes }))
+    const moved = record === undefined ? undefined : true
+    connection.send(JSON.stringify({ t: 'welcome', session: session.id, token: session.rotateToken(), resumed, moved, ack: session.received, module: this.#settings.moduleHash(), maxFrame: this.#settings.maxFrameBytes }))
     // A new session's page has sent nothing numbered yet; a resumed one gets what it lacks.
-    session.attach(connection, resumed ? hello.ack : 0)
+    session.attach(connection, resumed && record === undefined ? hello.ack : 0)
+    this.#save(session)
     this.#hook(resumed ? this.#settings.onResume : this.#settings.onBoot, session)
     return session
   }

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { Peer, RpcError, type CallContext, type CallOptions, type PeerHost } from './browser/peer.js'
-import { kStartCall } from '../symbols.js'
+import { kStartCall, kTokenHash } from '../symbols.js'
 import type { BrowserFunction, Check } from './functions.js'
 import { RpcErrorCode } from './browser/protocol.js'
 
@@ -26,7 +26,8 @@ export interface SessionHost<S> extends PeerHost {
 // 32 random bytes: the resume token, kept only as its SHA-256.
 const TOKEN_BYTES = 32
 
-function hashToken (token: string): Buffer {
+/** The SHA-256 of a resume token: all a server keeps of it. */
+export function hashToken (token: string): Buffer {
   return createHash('sha256').update(token).digest()
 }
 
@@ -49,8 +50,9 @@ export class RpcSession<Data = Record<string, unknown>, Request = unknown> {
   #connection: RpcConnection | null = null
   #expired = false
 
-  constructor (host: SessionHost<RpcSession<Data, Request>>, request: Request, principal: string | undefined, data: Data) {
-    this.id = randomBytes(16).toString('base64url')
+  /** `id`: a session resumed from another node keeps its id. */
+  constructor (host: SessionHost<RpcSession<Data, Request>>, request: Request, principal: string | undefined, data: Data, id = randomBytes(16).toString('base64url')) {
+    this.id = id
     this.#host = host
     this.#peer = new Peer(host, this)
     this.request = request
@@ -111,6 +113,11 @@ export class RpcSession<Data = Record<string, unknown>, Request = unknown> {
     const token = randomBytes(TOKEN_BYTES).toString('base64url')
     this.#tokenHash = hashToken(token)
     return token
+  }
+
+  /** The hex SHA-256 of the current token (what a session's record across nodes keeps). */
+  get [kTokenHash] (): string {
+    return this.#tokenHash.toString('hex')
   }
 
   /** True when `token` is this session's (compared in constant time). */

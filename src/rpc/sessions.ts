@@ -76,13 +76,17 @@ export class SessionStore<S extends RpcSession<any, any>> {
     }
   }
 
-  /** Ends a session now. */
-  expire (session: S, reason: RpcError): void {
+  /**
+   * Ends a session now. `moved`: it lives on in another node (its page
+   * resumed there, or this node shuts down): no `onExpire`, and its socket,
+   * if any, is closed with `closeCode`.
+   */
+  expire (session: S, reason: RpcError, moved?: { closeCode: number }): void {
     if (this.#sessions.get(session.id) !== session) return
     this.#keep(session)
     this.#sessions.delete(session.id)
-    session.expire(reason)
-    this.#onExpire(session)
+    session.expire(reason, moved?.closeCode)
+    if (moved === undefined) this.#onExpire(session)
   }
 
   /** Ends every session (the server closes). */

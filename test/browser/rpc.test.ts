@@ -410,7 +410,7 @@ t.test('a resume with another user\'s token is refused and starts a new session'
   const bob = await openPage(contexts.bob, base)
   const aliceSession = app.rpc.session(alice.session) as Session
   t.equal(aliceSession.principal, 'alice')
-  t.equal(app.rpc.session(bob.session)?.principal, 'bob')
+  t.equal((app.rpc.session(bob.session) as Session).principal, 'bob')
   // Alice's current token, from the welcome her page received.
   const token = (await snapshot(alice.page)).welcomes.at(-1)?.token as string
   t.type(token, 'string')
@@ -430,7 +430,7 @@ t.test('a resume with another user\'s token is refused and starts a new session'
   const stolen = await hello('user=bob')
   t.equal(stolen.resumed, false, 'bob cannot resume alice\'s session')
   t.not(stolen.session, alice.session, 'bob gets a new session')
-  t.equal(app.rpc.session(stolen.session)?.principal, 'bob')
+  t.equal((app.rpc.session(stolen.session) as Session).principal, 'bob')
   t.equal(aliceSession.connected, true, 'alice\'s page keeps its connection')
   const [entry] = await within(app.rpc.callAll(functions.add, [2, 3], { sessions: [aliceSession] }), LIMIT, 'alice\'s page answers')
   t.match(entry, { status: 'ok', value: 5 })

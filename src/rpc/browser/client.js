@@ -201,6 +201,10 @@ export class RpcClient extends EventTarget {
       // The server did not keep the session (expired, restarted): what was in flight is lost with it.
       this.#peer.end(new RpcError(RpcErrorCode.EXPIRED, 'the session expired; a new one began'))
       this.#peer = new Peer(this.#host)
+    } else if (frame.moved === true) {
+      // The same session on another server: its data came along, the calls in flight did not.
+      this.#peer.end(new RpcError(RpcErrorCode.DISCONNECTED, 'the session moved to another server'))
+      this.#peer = new Peer(this.#host)
     }
     this.#session = frame.session
     this.#token = frame.token

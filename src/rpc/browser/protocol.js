@@ -37,8 +37,10 @@ export const PROTOCOL_VERSION = 1
  * The server's answer: the session, the token the next resume must present
  * (rotated each time), the last frame number received from the client, and the
  * hash of the server's browser-function module (another one: the page is out of date),
- * and the largest frame the server takes, in bytes.
- * @typedef {{ t: 'welcome', session: string, token: string, resumed: boolean, ack: number, module: string, maxFrame?: number }} WelcomeFrame
+ * and the largest frame the server takes, in bytes. `moved`: the session was
+ * resumed on another server than before (frames are numbered afresh: calls in
+ * flight are lost with the old one).
+ * @typedef {{ t: 'welcome', session: string, token: string, resumed: boolean, moved?: boolean, ack: number, module: string, maxFrame?: number }} WelcomeFrame
  */
 /**
  * A call; `deadline` is the ms left before the caller gives up (relative: the
@@ -141,7 +143,7 @@ function validFrame (value) {
         ? /** @type {HelloFrame} */ (parsed)
         : null
     case 'welcome':
-      return isString(frame.session) && isString(frame.token) && typeof frame.resumed === 'boolean' && isCount(frame.ack) && isString(frame.module) && isOptionalCount(frame.maxFrame)
+      return isString(frame.session) && isString(frame.token) && typeof frame.resumed === 'boolean' && (frame.moved === undefined || typeof frame.moved === 'boolean') && isCount(frame.ack) && isString(frame.module) && isOptionalCount(frame.maxFrame)
         ? /** @type {WelcomeFrame} */ (parsed)
         : null
     case 'call':

@@ -1,0 +1,182 @@
+/**
+ * RPC across the nodes of a cluster: each session's record (its node, its
+ * principal, its token's hash, its data) in the backplane's shared store, so
+ * a page that reconnects to another node resumes its session there; calls to
+ * a session on another node, routed to it; calls to every node's sessions.
+ * The nodes talk through a `ClusterNode` on their shared backplane.
+ */
+import { timingSafeEqual } from 'node:crypto'
+import type { ClusterNode } from '../cluster/node.js'
+import type { SharedStore } from '../cluster/store.js'
+import { RpcError } from './browser/peer.js'
+import { RpcErrorCode } from './browser/protocol.js'
+import { hashToken } from './session.js'
+
+/** What the store keeps of a session, as JSON. */
+export interface SessionRecord {
+  /** The node the session lives on. */
+  node: string
+  principal?: string
+  /** The hex SHA-256 of its resume token. */
+  token: string
+  data: unknown
+}
+
+/** One session's outcome of a call to many, as it travels between nodes. */
+export interface WireEntry {
+  id: string
+  status: 'ok' | 'error' | 'timeout' | 'disconnected' | 'invalid'
+  value?: unknown
+  error?: { code: string, message: string }
+}
+
+/** A call to many, as it travels: the function's name, its arguments as JSON, the deadline, the sessions (default all). */
+export interface ManyRequest {
+  fn: string
+  args: string
+  timeout: number
+  sessions?: string[]
+}
+
+/** What the nodes layer needs of its node's RPC server. */
+export interface LocalNode {
+  /** Calls one local session; resolves with the value, or rejects with an RpcError (NOT_FOUND: no such session here). */
+  call: (id: string, fn: string, args: string, timeout: number) => Promise<unknown>
+  /** Calls the local sessions named (or all): one entry each, `each` hearing them as they settle. */
+  callMany: (request: ManyRequest) => Promise<WireEntry[]>
+  /** Ends the local session `id` without its onExpire (it lives on elsewhere); resolves with its data, or undefined. */
+  release: (id: string) => unknown
+}
+
+/** How long a node's records outlive its last refresh: the session's TTL plus this margin, in ms. */
+const RECORD_MARGIN = 5_000
+// Time for a node to answer beyond a call's own deadline, in ms.
+const ANSWER_MARGIN = 1_000
+
+/**
+ * The RPC layer of one node in a cluster.
+ * @example const nodes = new RpcNodes(cluster, backplane.store, 120_000, local)
+ */
+export class RpcNodes {
+  readonly cluster: ClusterNode
+  readonly #store: SharedStore
+  readonly #recordTtl: number
+  readonly #local: LocalNode
+  readonly #stops: Array<() => void>
+
+  constructor (cluster: ClusterNode, store: SharedStore, sessionTtl: number, local: LocalNode) {
+    this.cluster = cluster
+    this.#store = store
+    this.#recordTtl = sessionTtl + RECORD_MARGIN
+    this.#local = local
+    this.#stops = [
+      cluster.handle('rpc:call', async (body) => {
+        const { id, fn, args, timeout } = body as { id: string, fn: string, args: string, timeout: number }
+        try {
+          return { v: await local.call(id, fn, args, timeout) }
+        } catch (error) {
+          return { e: wireError(error) }
+        }
+      }),
+      cluster.handle('rpc:many', (body) => local.callMany(body as ManyRequest)),
+      cluster.handle('rpc:release', (body) => ({ data: local.release(String(body)) }))
+    ]
+  }
+
+  /** This node's id. */
+  get id (): string {
+    return this.cluster.id
+  }
+
+  /** Writes a session's record (after it opened or resumed here, and when its socket closes). */
+  async save (id: string, record: Omit<SessionRecord, 'node'>): Promise<void> {
+    await this.#store.set(`rpc:session:${id}`, JSON.stringify({ ...record, node: this.id }), this.#recordTtl)
+    await this.#store.add(`rpc:node:${this.id}`, id, this.#recordTtl)
+  }
+
+  /** Removes a session's record: it ended. */
+  async forget (id: string): Promise<void> {
+    await this.#store.delete(`rpc:session:${id}`)
+    await this.#store.remove(`rpc:node:${this.id}`, id)
+  }
+
+  /** Keeps the records of this node's sessions alive (called every few seconds). */
+  async refresh (ids: readonly string[]): Promise<void> {
+    await this.#store.expire([...ids.map((id) => `rpc:session:${id}`), `rpc:node:${this.id}`], this.#recordTtl)
+  }
+
+  /**
+   * A page resumes here a session it had on another node: its record, when
+   * the token and the principal match; the node that had it lets it go and
+   * hands over its latest data. Undefined: no such session (the page starts a new one).
+   */
+  async claim (id: string, token: string, principal: string | undefined): Promise<SessionRecord | undefined> {
+    const text = await this.#store.get(`rpc:session:${id}`)
+    if (text === undefined) return undefined
+    const record = JSON.parse(text) as SessionRecord
+    const presented = hashToken(token)
+    const kept = Buffer.from(record.token, 'hex')
+    if (presented.length !== kept.length || !timingSafeEqual(presented, kept) || record.principal !== principal) return undefined
+    if (record.node !== this.id && this.cluster.nodes.includes(record.node)) {
+      const { answers } = await this.cluster.request<{ data?: unknown }>('rpc:release', id, { nodes: [record.node] })
+      const released = answers.get(record.node)
+      if (released?.data !== undefined) record.data = released.data
+    }
+    await this.#store.remove(`rpc:node:${record.node}`, id)
+    return record
+  }
+
+  /** The node a session lives on, from its record; undefined when it has none. */
+  async locate (id: string): Promise<string | undefined> {
+    const text = await this.#store.get(`rpc:session:${id}`)
+    return text === undefined ? undefined : (JSON.parse(text) as SessionRecord).node
+  }
+
+  /**
+   * Calls a session on another node. A node that does not answer by the
+   * deadline: a timeout while it is still in the cluster, disconnected once it left.
+   */
+  async call (node: string, id: string, fn: string, args: string, timeout: number): Promise<unknown> {
+    const { answers, failed } = await this.cluster.request<{ v?: unknown, e?: { code: string, message: string } }>('rpc:call', { id, fn, args, timeout }, { nodes: [node], timeout: timeout + ANSWER_MARGIN })
+    const answer = answers.get(node)
+    if (answer !== undefined) {
+      if (answer.e !== undefined) throw new RpcError(answer.e.code, answer.e.message)
+      return answer.v
+    }
+    if (failed.has(node)) throw new RpcError(RpcErrorCode.REMOTE, `node ${node} failed the call: ${failed.get(node) ?? ''}`)
+    if (this.cluster.nodes.includes(node)) throw new RpcError(RpcErrorCode.TIMEOUT, `call to ${fn} timed out after ${timeout} ms (node ${node})`)
+    throw new RpcError(RpcErrorCode.DISCONNECTED, `node ${node} left the cluster during the call to ${fn}`)
+  }
+
+  /**
+   * Calls the sessions of other nodes (`targets`: node → the session ids
+   * asked, or undefined for all of them). `each` hears each node's entries
+   * when it answers; a node that does not answer by the deadline has its
+   * sessions (from its records) reported as timeouts.
+   */
+  async callMany (request: Omit<ManyRequest, 'sessions'>, targets: Map<string, string[] | undefined>, each: (node: string, entries: WireEntry[]) => void): Promise<void> {
+    await Promise.all([...targets].map(async ([node, sessions]) => {
+      const { answers, failed } = await this.cluster.request<WireEntry[]>('rpc:many', sessions === undefined ? request : { ...request, sessions }, { nodes: [node], timeout: request.timeout + ANSWER_MARGIN })
+      const answer = answers.get(node)
+      if (answer !== undefined) {
+        each(node, answer)
+        return
+      }
+      const ids = sessions ?? await this.#store.members(`rpc:node:${node}`).catch(() => [])
+      const error = failed.has(node)
+        ? { code: RpcErrorCode.REMOTE, message: `node ${node} failed the call: ${failed.get(node) ?? ''}` }
+        : { code: RpcErrorCode.TIMEOUT, message: `node ${node} did not answer within ${request.timeout} ms` }
+      each(node, ids.map((id) => ({ id, status: failed.has(node) ? 'error' : 'timeout', error })))
+    }))
+  }
+
+  /** Stops answering the other nodes. */
+  close (): void {
+    for (const stop of this.#stops) stop()
+  }
+}
+
+function wireError (error: unknown): { code: string, message: string } {
+  if (error instanceof RpcError) return { code: error.code, message: error.message }
+  return { code: RpcErrorCode.REMOTE, message: (error as Error).message }
+}
