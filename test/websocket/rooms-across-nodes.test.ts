@@ -81,16 +81,26 @@ function nth (client: TestClient, index: number, what: string): Promise<string |
   return within(client.message(index), LIMIT, what)
 }
 
+/** Nodes A and B on one MemoryBackplane. */
+async function twoNodes (t: Test): Promise<{ backplane: MemoryBackplane, a: Node, b: Node }> {
+  const backplane = new MemoryBackplane()
+  return { backplane, a: await startNode(t, backplane), b: await startNode(t, backplane) }
+}
+
+/** Room bongo split over A and B: a1 and a2 on A, b1 on B, the nodes meshed. */
+async function splitRoom (t: Test): Promise<{ a: Node, b: Node, a1: TestClient, a2: TestClient, b1: TestClient }> {
+  const { a, b } = await twoNodes(t)
+  const a1 = await a.join('bongo')
+  const a2 = await a.join('bongo')
+  const b1 = await b.join('bongo')
+  await meshed([a, b])
+  return { a, b, a1, a2, b1 }
+}
+
 t.test('on one MemoryBackplane', async (t) => {
   t.test('a room split over two nodes: a broadcast from either reaches every client, encoded once per node; broadcast() counts this node\'s', async (t) => {
-    const backplane = new MemoryBackplane()
-    const a = await startNode(t, backplane)
-    const b = await startNode(t, backplane)
-    const a1 = await a.join('bongo')
-    const a2 = await a.join('bongo')
-    const b1 = await b.join('bongo')
+    const { a, b, a1, a2, b1 } = await splitRoom(t)
     const elsewhere = await b.join('fury')
-    await meshed([a, b])
 
     t.equal(a.route.get('bongo')!.broadcast('hello'), 2, 'handed to the two clients of this node')
     for (const [name, client] of [['a1', a1], ['a2', a2], ['b1', b1]] as const) t.equal(await nth(client, 0, name), 'hello', `${name} got it`)
@@ -108,13 +118,7 @@ t.test('on one MemoryBackplane', async (t) => {
   })
 
   t.test('except names clients of the broadcasting node; a filter keeps the broadcast on it', async (t) => {
-    const backplane = new MemoryBackplane()
-    const a = await startNode(t, backplane)
-    const b = await startNode(t, backplane)
-    const a1 = await a.join('bongo')
-    const a2 = await a.join('bongo')
-    const b1 = await b.join('bongo')
-    await meshed([a, b])
+    const { a, a1, a2, b1 } = await splitRoom(t)
     const room = a.route.get('bongo')!
     const [sender] = a.joined
 
@@ -129,9 +133,7 @@ t.test('on one MemoryBackplane', async (t) => {
   })
 
   t.test('route.broadcast(name) reaches the room on the other nodes from a node where it has no client', async (t) => {
-    const backplane = new MemoryBackplane()
-    const a = await startNode(t, backplane)
-    const b = await startNode(t, backplane)
+    const { a, b } = await twoNodes(t)
     const b1 = await b.join('bongo')
     await meshed([a, b])
     t.equal(a.route.get('bongo'), undefined, 'no room on A')
@@ -143,9 +145,7 @@ t.test('on one MemoryBackplane', async (t) => {
   })
 
   t.test('presence: every client of the room on every node, by id, and which nodes answered', async (t) => {
-    const backplane = new MemoryBackplane()
-    const a = await startNode(t, backplane)
-    const b = await startNode(t, backplane)
+    const { a, b } = await twoNodes(t)
     await a.join('bongo')
     await b.join('bongo')
     await b.join('bongo')
@@ -197,9 +197,7 @@ t.test('on one MemoryBackplane', async (t) => {
   })
 
   t.test('a malformed room message is dropped and logged; the room goes on', async (t) => {
-    const backplane = new MemoryBackplane()
-    const a = await startNode(t, backplane)
-    const b = await startNode(t, backplane)
+    const { backplane, a, b } = await twoNodes(t)
     const b1 = await b.join('bongo')
     await meshed([a, b])
     const stamped = (body: Buffer): Buffer => Buffer.concat([Buffer.from([1]), Buffer.from('x'), body])
