@@ -14,9 +14,11 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import datastar from '../../plugins/index.js'
-import websocket, { type ResourceClient, type ResourceRoute } from '../../plugins/websocket.js'
+import websocket, { type ResourceClient, type ResourceRoute as PluginRoute } from '../../plugins/websocket.js'
 import { MemoryBackplane, type Backplane } from '../../src/registry/backplane.js'
 import { RedisBackplane } from '../../src/registry/redis.js'
+import { resolveResourceOptions } from '../../src/websocket/options.js'
+import { ResourceRoute } from '../../src/websocket/resource-route.js'
 import { listen, logCapture, waitFor, within } from '../helpers.js'
 import { noConnectionsLeft, redisSkip, startRedis, timers } from '../registry/redis-server.js'
 import { startProxy } from '../registry/tcp-proxy.js'
@@ -26,7 +28,7 @@ const LIMIT = 5000
 
 interface Node {
   app: FastifyInstance
-  route: ResourceRoute
+  route: PluginRoute
   base: string
   /** The server side of every client that joined this node. */
   joined: ResourceClient[]
@@ -209,6 +211,43 @@ t.test('on one MemoryBackplane', async (t) => {
     t.equal(malformed[0]!.level, 40, 'at warn')
     a.route.broadcast('bongo', 'fine')
     t.equal(await nth(b1, 0, 'the next message'), 'fine', 'nothing delivered before it')
+  })
+
+  t.test('what cannot cross nodes is logged, never thrown at the broadcaster; a bad presence question or answer names the node', async (t) => {
+    const backplane = new MemoryBackplane()
+    // The shared backplane, except that A's room messages never get through.
+    const refusing: Backplane = {
+      publish: (channel, message) => backplane.publish(channel, message),
+      subscribe: (channel, listener) => backplane.subscribe(channel, listener),
+      compare: (x, y) => backplane.compare(x, y),
+      close: async () => {},
+      subscribeEphemeral: (channel, listener) => backplane.subscribeEphemeral(channel, listener),
+      publishEphemeral: async (channel, payload) => {
+        if (channel.startsWith('ws:')) throw new Error('backplane down')
+        await backplane.publishEphemeral(channel, payload)
+      }
+    }
+    const a = await startNode(t, refusing)
+    const b = await startNode(t, backplane)
+    const a1 = await a.join('bongo')
+    await meshed([a, b])
+    t.equal(a.route.broadcast('bongo', 'local only'), 1, 'delivered here')
+    t.equal(a.route.broadcast('x'.repeat(70_000), 'too long a name'), 0)
+    t.equal(await nth(a1, 0, 'a1'), 'local only')
+    await waitFor(() => a.logs.filter((line) => line.msg === 'websocket rooms across nodes').length === 2, 'both logged', LIMIT)
+    t.match(a.logs.filter((line) => line.msg === 'websocket rooms across nodes').map((line) => (line.err as { message: string }).message).sort(), ['backplane down', /too long to cross nodes/])
+
+    // Another program on the cluster: asked about a room by a number, and answering with something that is not a list of ids.
+    const odd = await b.route.cluster!.request('ws:presence:/room/:name', 7, { nodes: [a.route.cluster!.id] })
+    t.match([...odd.failed.values()], [/room name is a string/])
+    const stop = a.route.cluster!.handle('ws:presence:/other', () => 'not a list')
+    // A route of the core on B's cluster, which A answers about in its own way.
+    const other = new ResourceRoute('/other', { options: resolveResourceOptions(), onError: () => {} }, { cluster: b.route.cluster })
+    t.teardown(() => other.close())
+    const presence = await other.presence('bongo')
+    t.same(presence.nodes.missing, [a.route.cluster!.id], 'a node whose answer is not a list of ids is missing')
+    t.same(presence.nodes.answered, [b.route.cluster!.id])
+    stop()
   })
 
   t.test('a backplane without ephemeral messages is refused at register', async (t) => {
