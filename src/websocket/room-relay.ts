@@ -45,7 +45,10 @@ export class RoomRelay {
     this.#onError = onError
   }
 
-  /** Sends a broadcast of room `name` to the other nodes; a failure is reported, never thrown at the broadcaster. */
+  /**
+   * Sends a broadcast of room `name` to the other nodes; a failure is reported, never thrown at the broadcaster.
+   * @example relay.send('bongo', SharedMessage.of({ type: 'say', text: 'hi' }))
+   */
   readonly send = (name: string, message: SharedMessage): void => {
     if (this.#closed) return
     const nameBytes = Buffer.from(name)
@@ -61,7 +64,10 @@ export class RoomRelay {
     this.#cluster.publish(this.channel, payload).catch(this.#onError)
   }
 
-  /** Listens to the other nodes' broadcasts (the route has a room here now); at once if it already does. */
+  /**
+   * Listens to the other nodes' broadcasts (the route has a room here now); nothing more if it already does.
+   * @example relay.listen() // the route's first room on this node
+   */
   listen (): void {
     if (this.#subscription !== undefined || this.#closed) return
     this.#subscription = this.#cluster.subscribe(this.channel, this.#receive).catch((error: Error) => {
@@ -70,7 +76,10 @@ export class RoomRelay {
     })
   }
 
-  /** Stops listening (the route's last room here is gone). */
+  /**
+   * Stops listening (the route's last room here is gone).
+   * @example relay.unlisten() // the route's last room on this node was dropped
+   */
   unlisten (): void {
     const subscription = this.#subscription
     if (subscription === undefined) return
@@ -82,12 +91,18 @@ export class RoomRelay {
     this.#stopping.add(stopping)
   }
 
-  /** Resolves once listening (at once when not asked to listen). */
+  /**
+   * Resolves once listening (at once when not asked to listen).
+   * @example await relay.ready()
+   */
   async ready (): Promise<void> {
     await this.#subscription
   }
 
-  /** Stops listening and sending; resolves once the subscription is let go. */
+  /**
+   * Stops listening and sending; resolves once the subscription is let go.
+   * @example await relay.close()
+   */
   async close (): Promise<void> {
     this.#closed = true
     this.unlisten()

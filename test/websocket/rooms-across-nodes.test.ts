@@ -14,9 +14,11 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import datastar from '../../plugins/index.js'
-import websocket, { type ResourceClient, type ResourceRoute } from '../../plugins/websocket.js'
+import websocket, { type ResourceClient, type ResourceRoute as PluginRoute } from '../../plugins/websocket.js'
 import { MemoryBackplane, type Backplane } from '../../src/registry/backplane.js'
 import { RedisBackplane } from '../../src/registry/redis.js'
+import { resolveResourceOptions } from '../../src/websocket/options.js'
+import { ResourceRoute } from '../../src/websocket/resource-route.js'
 import { listen, logCapture, waitFor, within } from '../helpers.js'
 import { noConnectionsLeft, redisSkip, startRedis, timers } from '../registry/redis-server.js'
 import { startProxy } from '../registry/tcp-proxy.js'
@@ -26,7 +28,7 @@ const LIMIT = 5000
 
 interface Node {
   app: FastifyInstance
-  route: ResourceRoute
+  route: PluginRoute
   base: string
   /** The server side of every client that joined this node. */
   joined: ResourceClient[]
@@ -81,16 +83,26 @@ function nth (client: TestClient, index: number, what: string): Promise<string |
   return within(client.message(index), LIMIT, what)
 }
 
+/** Nodes A and B on one MemoryBackplane. */
+async function twoNodes (t: Test): Promise<{ backplane: MemoryBackplane, a: Node, b: Node }> {
+  const backplane = new MemoryBackplane()
+  return { backplane, a: await startNode(t, backplane), b: await startNode(t, backplane) }
+}
+
+/** Room bongo split over A and B: a1 and a2 on A, b1 on B, the nodes meshed. */
+async function splitRoom (t: Test): Promise<{ a: Node, b: Node, a1: TestClient, a2: TestClient, b1: TestClient }> {
+  const { a, b } = await twoNodes(t)
+  const a1 = await a.join('bongo')
+  const a2 = await a.join('bongo')
+  const b1 = await b.join('bongo')
+  await meshed([a, b])
+  return { a, b, a1, a2, b1 }
+}
+
 t.test('on one MemoryBackplane', async (t) => {
   t.test('a room split over two nodes: a broadcast from either reaches every client, encoded once per node; broadcast() counts this node\'s', async (t) => {
-    const backplane = new MemoryBackplane()
-    const a = await startNode(t, backplane)
-    const b = await startNode(t, backplane)
-    const a1 = await a.join('bongo')
-    const a2 = await a.join('bongo')
-    const b1 = await b.join('bongo')
+    const { a, b, a1, a2, b1 } = await splitRoom(t)
     const elsewhere = await b.join('fury')
-    await meshed([a, b])
 
     t.equal(a.route.get('bongo')!.broadcast('hello'), 2, 'handed to the two clients of this node')
     for (const [name, client] of [['a1', a1], ['a2', a2], ['b1', b1]] as const) t.equal(await nth(client, 0, name), 'hello', `${name} got it`)
@@ -108,13 +120,7 @@ t.test('on one MemoryBackplane', async (t) => {
   })
 
   t.test('except names clients of the broadcasting node; a filter keeps the broadcast on it', async (t) => {
-    const backplane = new MemoryBackplane()
-    const a = await startNode(t, backplane)
-    const b = await startNode(t, backplane)
-    const a1 = await a.join('bongo')
-    const a2 = await a.join('bongo')
-    const b1 = await b.join('bongo')
-    await meshed([a, b])
+    const { a, a1, a2, b1 } = await splitRoom(t)
     const room = a.route.get('bongo')!
     const [sender] = a.joined
 
@@ -129,9 +135,7 @@ t.test('on one MemoryBackplane', async (t) => {
   })
 
   t.test('route.broadcast(name) reaches the room on the other nodes from a node where it has no client', async (t) => {
-    const backplane = new MemoryBackplane()
-    const a = await startNode(t, backplane)
-    const b = await startNode(t, backplane)
+    const { a, b } = await twoNodes(t)
     const b1 = await b.join('bongo')
     await meshed([a, b])
     t.equal(a.route.get('bongo'), undefined, 'no room on A')
@@ -143,9 +147,7 @@ t.test('on one MemoryBackplane', async (t) => {
   })
 
   t.test('presence: every client of the room on every node, by id, and which nodes answered', async (t) => {
-    const backplane = new MemoryBackplane()
-    const a = await startNode(t, backplane)
-    const b = await startNode(t, backplane)
+    const { a, b } = await twoNodes(t)
     await a.join('bongo')
     await b.join('bongo')
     await b.join('bongo')
@@ -197,9 +199,7 @@ t.test('on one MemoryBackplane', async (t) => {
   })
 
   t.test('a malformed room message is dropped and logged; the room goes on', async (t) => {
-    const backplane = new MemoryBackplane()
-    const a = await startNode(t, backplane)
-    const b = await startNode(t, backplane)
+    const { backplane, a, b } = await twoNodes(t)
     const b1 = await b.join('bongo')
     await meshed([a, b])
     const stamped = (body: Buffer): Buffer => Buffer.concat([Buffer.from([1]), Buffer.from('x'), body])
@@ -211,6 +211,43 @@ t.test('on one MemoryBackplane', async (t) => {
     t.equal(malformed[0]!.level, 40, 'at warn')
     a.route.broadcast('bongo', 'fine')
     t.equal(await nth(b1, 0, 'the next message'), 'fine', 'nothing delivered before it')
+  })
+
+  t.test('what cannot cross nodes is logged, never thrown at the broadcaster; a bad presence question or answer names the node', async (t) => {
+    const backplane = new MemoryBackplane()
+    // The shared backplane, except that A's room messages never get through.
+    const refusing: Backplane = {
+      publish: (channel, message) => backplane.publish(channel, message),
+      subscribe: (channel, listener) => backplane.subscribe(channel, listener),
+      compare: (x, y) => backplane.compare(x, y),
+      close: async () => {},
+      subscribeEphemeral: (channel, listener) => backplane.subscribeEphemeral(channel, listener),
+      publishEphemeral: async (channel, payload) => {
+        if (channel.startsWith('ws:')) throw new Error('backplane down')
+        await backplane.publishEphemeral(channel, payload)
+      }
+    }
+    const a = await startNode(t, refusing)
+    const b = await startNode(t, backplane)
+    const a1 = await a.join('bongo')
+    await meshed([a, b])
+    t.equal(a.route.broadcast('bongo', 'local only'), 1, 'delivered here')
+    t.equal(a.route.broadcast('x'.repeat(70_000), 'too long a name'), 0)
+    t.equal(await nth(a1, 0, 'a1'), 'local only')
+    await waitFor(() => a.logs.filter((line) => line.msg === 'websocket rooms across nodes').length === 2, 'both logged', LIMIT)
+    t.match(a.logs.filter((line) => line.msg === 'websocket rooms across nodes').map((line) => (line.err as { message: string }).message).sort(), ['backplane down', /too long to cross nodes/])
+
+    // Another program on the cluster: asked about a room by a number, and answering with something that is not a list of ids.
+    const odd = await b.route.cluster!.request('ws:presence:/room/:name', 7, { nodes: [a.route.cluster!.id] })
+    t.match([...odd.failed.values()], [/room name is a string/])
+    const stop = a.route.cluster!.handle('ws:presence:/other', () => 'not a list')
+    // A route of the core on B's cluster, which A answers about in its own way.
+    const other = new ResourceRoute('/other', { options: resolveResourceOptions(), onError: () => {} }, { cluster: b.route.cluster })
+    t.teardown(() => other.close())
+    const presence = await other.presence('bongo')
+    t.same(presence.nodes.missing, [a.route.cluster!.id], 'a node whose answer is not a list of ids is missing')
+    t.same(presence.nodes.answered, [b.route.cluster!.id])
+    stop()
   })
 
   t.test('a backplane without ephemeral messages is refused at register', async (t) => {
