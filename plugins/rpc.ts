@@ -127,6 +127,11 @@ export interface RpcApi<Data = Record<string, unknown>> {
    */
   session: (id: string) => Session<Data> | RemoteSession | undefined
   /**
+   * The ids of the nodes that share the sessions (this one first); empty without a `backplane`.
+   * @example app.log.info({ nodes: app.rpc.nodes() }, 'rpc cluster')
+   */
+  nodes: () => string[]
+  /**
    * Every session of this node, connected or waiting for a resume.
    * @example for (const session of app.rpc.sessions()) console.log(session.id, session.connected)
    */
@@ -172,6 +177,8 @@ const JAVASCRIPT = 'text/javascript; charset=utf-8'
 
 const rpcPlugin: FastifyPluginAsync<RpcPluginOptions> = async (fastify, options) => {
   const settings = resolveOptions(options)
+  // Before the WebSocket plugin's own preClose, which closes every socket with 1001 (a page's "going away").
+  fastify.addHook('preClose', async () => { server.shutdown() })
   if (!fastify.hasDecorator('resource')) await fastify.register(websocket)
   const principal = options.principal ?? defaultPrincipal
   const sources = new Map<string, string>()
@@ -218,6 +225,7 @@ const rpcPlugin: FastifyPluginAsync<RpcPluginOptions> = async (fastify, options)
     callAll: (fn, args, callOptions) => server.callAll(fn, args, callOptions),
     callEach: (fn, args, callOptions) => server.callEach(fn, args, callOptions),
     session: (id) => server.session(id),
+    nodes: () => cluster?.node.nodes ?? [],
     sessions: () => server.sessions.values()
   } satisfies RpcApi<Record<string, unknown>>)
 

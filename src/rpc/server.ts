@@ -87,6 +87,8 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
   readonly #sessionHost: SessionHost<RpcSession<Data, Request>>
   readonly #nodes: RpcNodes | undefined
   readonly #refresh: ReturnType<typeof setInterval> | undefined
+  // The app is closing: sockets that close now do not end their sessions (close() decides).
+  #shuttingDown = false
 
   constructor (settings: RpcServerSettings<Data, Request>) {
     this.#settings = settings
@@ -167,7 +169,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
         session.detach(connection)
         // Resumed by a newer socket: nothing to keep or end.
         if (session.connected) return
-        this.sessions.disconnected(session, PAGE_GONE.has(code))
+        this.sessions.disconnected(session, PAGE_GONE.has(code) && !this.#shuttingDown)
         if (!session.expired) this.#save(session)
       }
     }
@@ -215,6 +217,11 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
       }
       yield settled.shift() as CallEntry<RpcSession<Data, Request> | RemoteSession, Result>
     }
+  }
+
+  /** The app begins to close: sockets the WebSocket layer closes now do not end their sessions. */
+  shutdown (): void {
+    this.#shuttingDown = true
   }
 
   /**

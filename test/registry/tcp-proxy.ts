@@ -22,6 +22,8 @@ export interface TcpProxy {
   /** Cuts every connection and closes each new one at once, until `heal()` (the network is down). */
   down: () => void
   heal: () => void
+  /** New connections go to `port` from now on (a load balancer that sends the next connection to another node). */
+  retarget: (port: number) => void
   /** How many connections the proxy has accepted. */
   readonly connections: number
 }
@@ -32,6 +34,7 @@ export async function startProxy (t: Test, targetPort: number): Promise<TcpProxy
   const sockets = new Set<net.Socket>()
   let connections = 0
   let refusing = false
+  let target = targetPort
   const cut = (): void => { for (const socket of sockets) socket.destroy() }
   const server = net.createServer((client) => {
     connections++
@@ -39,7 +42,7 @@ export async function startProxy (t: Test, targetPort: number): Promise<TcpProxy
       client.destroy()
       return
     }
-    const upstream = net.connect(targetPort, '127.0.0.1')
+    const upstream = net.connect(target, '127.0.0.1')
     for (const socket of [client, upstream]) {
       sockets.add(socket)
       socket.on('error', () => {})
@@ -77,6 +80,7 @@ export async function startProxy (t: Test, targetPort: number): Promise<TcpProxy
       cut()
     },
     heal: () => { refusing = false },
+    retarget: (port) => { target = port },
     get connections () { return connections }
   }
 }

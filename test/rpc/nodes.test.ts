@@ -1,0 +1,161 @@
+/**
+ * RPC across nodes: Fastify nodes whose RPC plugin shares one backplane,
+ * pages on ws (the page runtime, as connectTestPage runs it). Two nodes on a
+ * MemoryBackplane in this process (calls to all, routed calls, a page that
+ * reconnects to the other node, a node that shuts down); then three nodes on
+ * a real redis-server, one cut off during a call to all (through a TCP proxy
+ * between it and Redis, as a dead machine is).
+ */
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import rpc, { connectTestPage, RpcErrorCode, type BrowserFunction, type RemoteSession, type Session, type TestPage } from '../../plugins/rpc.js'
+import { MemoryBackplane, type Backplane } from '../../src/registry/backplane.js'
+import { RedisBackplane } from '../../src/registry/redis.js'
+import { listen, waitFor } from '../helpers.js'
+import { redisSkip, startRedis } from '../registry/redis-server.js'
+import { startProxy } from '../registry/tcp-proxy.js'
+
+const pair = { params: Type.Tuple([Type.Number(), Type.Number()]), result: Type.Number() }
+
+interface Node {
+  app: FastifyInstance
+  base: string
+  port: number
+  add: BrowserFunction<[number, number], number>
+  hooks: string[]
+  page: (base?: string) => Promise<TestPage>
+}
+
+async function node (t: Test, backplane: Backplane, name: string): Promise<Node> {
+  const app = Fastify()
+  const hooks: string[] = []
+  await app.register(rpc, {
+    backplane,
+    data: () => ({ visits: 0 }),
+    onBoot: (session) => { hooks.push(`boot ${session.id}`) },
+    onResume: (session) => { hooks.push(`resume ${session.id}`) },
+    onExpire: (session) => { hooks.push(`expire ${session.id}`) }
+  })
+  const add = app.rpc.browserFunction('add', pair, (a, b) => a + b)
+  app.rpc.serverFunction('node', { params: Type.Tuple([]), result: Type.String() }, () => name)
+  const base = await listen(app)
+  const pages: TestPage[] = []
+  t.teardown(async () => {
+    for (const { client } of pages) client.close()
+    await app.close()
+  })
+  return {
+    app,
+    base,
+    port: Number(new URL(base).port),
+    add,
+    hooks,
+    page: async (at = base) => {
+      const page = await connectTestPage(at, { reconnect: { initialDelay: 10, maxDelay: 50 } })
+      pages.push(page)
+      return page
+    }
+  }
+}
+
+const ids = (entries: Array<{ session: { id: string }, status: string, value?: unknown }>): string[] =>
+  entries.map(({ session, status, value }) => `${session.id} ${status} ${String(value)}`).sort()
+
+t.test('two nodes: callAll reaches both nodes\' sessions, a session on the other node is called through it', async (t) => {
+  const backplane = new MemoryBackplane()
+  const a = await node(t, backplane, 'a')
+  const b = await node(t, backplane, 'b')
+  await waitFor(() => a.app.rpc.nodes().length === 2 && b.app.rpc.nodes().length === 2, 'the nodes know each other')
+  const onA = await a.page()
+  const onB = [await b.page(), await b.page()]
+  const entries = await a.app.rpc.callAll(a.add, [1, 2], { timeout: 2000 })
+  t.same(ids(entries), [onA, ...onB].map((page) => `${page.client.session as string} ok 3`).sort(), 'one entry per session, each naming it')
+  const remote = entries.find((entry) => entry.session.id === onB[0]!.client.session)?.session as RemoteSession
+  t.equal(remote.node, b.app.rpc.nodes()[0], 'a remote entry names its node')
+  t.equal(await remote.call(a.add, [2, 2]), 4, 'and can be called again')
+
+  const seen: string[] = []
+  for await (const entry of b.app.rpc.callEach(b.add, [1, 1])) seen.push(`${entry.session.id} ${entry.status}`)
+  t.equal(seen.length, 3, 'callEach yields every node\'s entries')
+
+  const routed = a.app.rpc.session(onB[1]!.client.session as string)
+  t.equal(await routed?.call(a.add, [5, 5]), 10, 'app.rpc.session(id) of a session on the other node: the call is routed to it')
+  await t.rejects((a.app.rpc.session('no-such-session') as RemoteSession).call(a.add, [1, 1]), { code: RpcErrorCode.EXPIRED }, 'no node holds it')
+
+  const narrowed = await a.app.rpc.callAll(a.add, [3, 3], { sessions: [remote] })
+  t.same(ids(narrowed), [`${remote.id} ok 6`], 'sessions narrows to a remote session')
+})
+
+t.test('a page that reconnects to the other node resumes its session there: data kept, onResume, the old node lets it go', async (t) => {
+  const backplane = new MemoryBackplane()
+  const a = await node(t, backplane, 'a')
+  const b = await node(t, backplane, 'b')
+  await waitFor(() => a.app.rpc.nodes().length === 2, 'the nodes know each other')
+  // A load balancer of the test's own: new connections go where it says.
+  const balancer = await startProxy(t, a.port)
+  const { client, faults } = await a.page(`http://127.0.0.1:${balancer.port}`)
+  const id = client.session as string
+  t.equal(await client.call('node'), 'a')
+  const onA = a.app.rpc.session(id) as Session
+  onA.data.visits = 3
+  let moved = 0
+  client.addEventListener('connected', () => { moved++ })
+
+  balancer.retarget(b.port)
+  faults.cut()
+  await waitFor(() => moved === 1, 'the page reconnected')
+  t.equal(client.session, id, 'the same session')
+  t.equal(await client.call('node'), 'b', 'now served by b')
+  const onB = b.app.rpc.session(id) as Session
+  t.same(onB.data, { visits: 3 }, 'its data came along')
+  t.same(b.hooks, [`resume ${id}`], 'onResume on b, not onBoot')
+  t.equal(a.app.rpc.session(id) instanceof Object && !('data' in (a.app.rpc.session(id) as object)), true, 'a holds it no more: a handle to b')
+  t.notOk(a.hooks.includes(`expire ${id}`), 'not expired on a: it lives on')
+  t.equal(await a.app.rpc.session(id)?.call(a.add, [1, 2]), 3, 'a call from a reaches it on b')
+})
+
+t.test('a node that shuts down hands its sessions over: its pages resume on the other node', async (t) => {
+  const backplane = new MemoryBackplane()
+  const a = await node(t, backplane, 'a')
+  const b = await node(t, backplane, 'b')
+  await waitFor(() => a.app.rpc.nodes().length === 2, 'the nodes know each other')
+  const balancer = await startProxy(t, a.port)
+  const { client } = await a.page(`http://127.0.0.1:${balancer.port}`)
+  const id = client.session as string
+  ;(a.app.rpc.session(id) as Session).data.visits = 7
+  balancer.retarget(b.port)
+  await a.app.close()
+  await waitFor(() => b.app.rpc.session(id) !== undefined && 'data' in (b.app.rpc.session(id) as object), 'the page resumed on b')
+  t.same((b.app.rpc.session(id) as Session).data, { visits: 7 })
+  t.same(a.hooks, [`boot ${id}`], 'no onExpire on the node that shut down')
+  t.equal(await client.call('node'), 'b')
+})
+
+t.test('three nodes on a real Redis; one cut off during callAll: its sessions are timeouts within the deadline, the others answer', { skip: await redisSkip() }, async (t) => {
+  const redis = await startRedis(t)
+  const proxy = await startProxy(t, redis.port)
+  const a = await node(t, new RedisBackplane({ redis: redis.url }), 'a')
+  const b = await node(t, new RedisBackplane({ redis: redis.url }), 'b')
+  const c = await node(t, new RedisBackplane({ redis: `redis://127.0.0.1:${proxy.port}`, onError: () => {} }), 'c')
+  await waitFor(() => a.app.rpc.nodes().length === 3 && c.app.rpc.nodes().length === 3, 'three nodes')
+  const pages = { a: await a.page(), b: await b.page(), c: [await c.page(), await c.page()] }
+  t.equal((await a.app.rpc.callAll(a.add, [1, 2], { timeout: 2000 })).filter((entry) => entry.status === 'ok').length, 4, 'every node answers')
+  // A call from a to a session on b, routed through Redis.
+  t.equal(await a.app.rpc.session(pages.b.client.session as string)?.call(a.add, [2, 3]), 5)
+
+  proxy.down()
+  const started = Date.now()
+  const entries = await a.app.rpc.callAll(a.add, [1, 2], { timeout: 1000 })
+  const elapsed = Date.now() - started
+  t.same(ids(entries), [
+    `${pages.a.client.session as string} ok 3`,
+    `${pages.b.client.session as string} ok 3`,
+    ...pages.c.map((page) => `${page.client.session as string} timeout undefined`)
+  ].sort(), 'c\'s sessions (from their records) are timeouts; the others answered')
+  t.ok(elapsed < 5000, `settled by the deadline and its margin (${elapsed} ms)`)
+
+  // A call in flight to a session of a node that left the cluster: disconnected, within its deadline.
+  const lost = a.app.rpc.session(pages.c[0]!.client.session as string) as RemoteSession
+  await t.rejects(lost.call(a.add, [1, 1], { timeout: 7000 }), { code: RpcErrorCode.DISCONNECTED })
+})
