@@ -60,6 +60,7 @@ export {
   type BackplaneMessage,
   type BroadcastOptions,
   type EphemeralListener,
+  type SharedStore,
   type Broadcaster,
   type LongPollOptions,
   type PollOptions,

@@ -122,6 +122,7 @@ export const registry = fp(registryPlugin, {
 export default registry
 export { Registry }
 export { MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneListener, type BackplaneMessage, type EphemeralListener } from '../src/registry/backplane.js'
+export type { SharedStore } from '../src/cluster/store.js'
 export type { Broadcaster } from '../src/registry/broadcaster.js'
 export type { PollResult } from '../src/registry/long-poll.js'
 export type { AddOptions, PollOptions, RegistryOptions } from '../src/registry/options.js'

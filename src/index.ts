@@ -56,6 +56,7 @@ export type { Subscriber } from './registry/subscriber.js'
 export type { AddOptions, PollOptions, RegistryOptions } from './registry/options.js'
 export type { PollResult } from './registry/long-poll.js'
 export { MemoryBackplane, type Backplane, type BackplaneEvent, type BackplaneListener, type BackplaneMessage, type EphemeralListener } from './registry/backplane.js'
+export type { SharedStore } from './cluster/store.js'
 
 // The nodes on one backplane, as a cluster (rooms across nodes use it).
 export { ClusterNode, type ClusterAnswers, type ClusterHandler, type ClusterListener, type ClusterNodeOptions, type ClusterRequestOptions } from './cluster/node.js'
