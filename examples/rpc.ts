@@ -17,19 +17,32 @@
  * The admin view is a Datastar page. This example has no login: in an app,
  * put your auth hooks on `/omg/admin` and the `/omg/*` routes.
  *
+ * - Two nodes, one Redis: `buildRpcNodes()` gives each node the RPC plugin
+ *   with a `RedisBackplane`. The admin view on either node then reaches the
+ *   pages of both (`callAll` lists every node's sessions, "Ask" is routed to
+ *   the page's node), and a page that reconnects to the other node keeps its
+ *   session.
+ *
  * Run it alone: `npm run build && node dist/examples/rpc.js`, then open
  * http://127.0.0.1:3012/omg in two tabs and http://127.0.0.1:3012/omg/admin in a third.
+ * On two nodes, with a Redis at REDIS_URL: `REDIS_URL=redis://127.0.0.1:6379
+ * node dist/examples/rpc.js`, then open http://127.0.0.1:3012/omg,
+ * http://127.0.0.1:3013/omg and the admin view of either.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyServerOptions } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
 import { escapeHtml } from 'fastify-datastar/core'
 import rpc, { RpcErrorCode, type CallEntry, type RpcError, type Session } from 'fastify-datastar/rpc'
-import { exampleApp, isMain, serveAlone } from './run-alone.js'
+import { RedisBackplane, type RedisBackplaneOptions } from 'fastify-datastar/redis'
+import type { Backplane } from 'fastify-datastar/registry'
+import { buildPair, exampleApp, isMain, serveAlone, serveTwoNodes } from './run-alone.js'
 
 /** Options of the example's routes. */
 export interface OmgOptions {
   /** How long `POST /omg/ask/:session` waits for the page's answer, in ms. Default 30 000. */
   askTimeout?: number
+  /** Sessions across nodes: the backplane the nodes share. */
+  backplane?: Backplane
 }
 
 /** The question the admin asks a page. */
@@ -129,7 +142,7 @@ export function renderAnswers (entries: ReadonlyArray<CallEntry<{ id: string }, 
 /** The example's routes; register `fastify-datastar` on the instance first. */
 export const omg: FastifyPluginAsync<OmgOptions> = async (fastify, options) => {
   const askTimeout = options.askTimeout ?? 30_000
-  await fastify.register(rpc)
+  await fastify.register(rpc, { backplane: options.backplane })
 
   // Written here, run in each page: shipped in the generated module /rpc/functions.<hash>.js.
   const add = fastify.rpc.browserFunction('add', { params: Type.Tuple([Type.Number(), Type.Number()]), result: Type.Number() }, (a, b) => a + b)
@@ -163,4 +176,30 @@ export async function buildRpcApp (options: FastifyServerOptions = {}, omgOption
   return await exampleApp(async (fastify) => { await fastify.register(omg, omgOptions) }, options)
 }
 
-if (isMain(import.meta.url)) await serveAlone(() => buildRpcApp({ logger: true }), 3012, 'RPC example', '/omg')
+/** Options of `buildRpcNodes()`. */
+export interface RpcNodesOptions {
+  /** Where Redis is: a redis:// URL or ioredis options. Default redis://127.0.0.1:6379. */
+  redis?: RedisBackplaneOptions['redis']
+  /** Options of both Fastify instances. */
+  server?: FastifyServerOptions
+  /** Options of the example's routes on both. */
+  omg?: OmgOptions
+}
+
+/**
+ * Two RPC nodes, A and B, whose sessions are shared through Redis; neither is
+ * listening yet. Each has a backplane of its own, closed with its app.
+ * @example
+ * const { a, b } = await buildRpcNodes({ redis: 'redis://127.0.0.1:6379' })
+ * await a.listen({ port: 3012 })
+ * await b.listen({ port: 3013 })
+ */
+export async function buildRpcNodes (options: RpcNodesOptions = {}): Promise<{ a: FastifyInstance, b: FastifyInstance }> {
+  return await buildPair(() => buildRpcApp(options.server, { ...options.omg, backplane: new RedisBackplane({ redis: options.redis }) }))
+}
+
+if (isMain(import.meta.url)) {
+  const redis = process.env.REDIS_URL
+  if (redis === undefined) await serveAlone(() => buildRpcApp({ logger: true }), 3012, 'RPC example', '/omg')
+  else await serveTwoNodes(await buildRpcNodes({ redis, server: { logger: true } }), [3012, 3013], 'RPC example on two nodes', '/omg')
+}

@@ -7,6 +7,9 @@
  */
 import t from 'tap'
 import { buildChatNodes } from '../examples/chat.js'
+import { buildRpcNodes, QUESTION } from '../examples/rpc.js'
+import { connectTestPage, type TestPage } from '../plugins/rpc.js'
+import { SSEParser } from '../src/sse/parser.js'
 import { buildTwoNodes, renderMessage } from '../examples/two-nodes.js'
 import { listen, openStream, waitFor, within } from './helpers.js'
 import { redisSkip, startRedis } from './registry/redis-server.js'
@@ -112,4 +115,36 @@ t.test('the chat on two nodes with one Redis: a room split over them is one room
   const dave = await join(urlB, '/fury?name=dave')
   t.same(await nth(dave, 0, 'dave joined /fury, on B'), { type: 'joined', name: 'dave' })
   t.same(await nth(carol, 1, 'carol\'s next message'), { type: 'joined', name: 'dave' }, '/fury heard nothing of /bongo, and hears B')
+})
+
+t.test('the RPC example on two nodes with one Redis: the admin view on A reaches the pages of both, and asks one on B', async (t) => {
+  const redis = await startRedis(t)
+  const { a, b } = await buildRpcNodes({ redis: redis.url, server: { forceCloseConnections: true }, omg: { askTimeout: LIMIT } })
+  const pages: TestPage[] = []
+  t.teardown(async () => {
+    for (const { client } of pages) client.close()
+    await Promise.all([a.close(), b.close()])
+  })
+  const urlA = await listen(a)
+  const urlB = await listen(b)
+  const asked: string[] = []
+  const open = async (url: string): Promise<TestPage> => {
+    const page = await within(connectTestPage(url, { functions: { confirm: (question: unknown) => { asked.push(String(question)); return true } } }), LIMIT, 'a page')
+    pages.push(page)
+    return page
+  }
+  const onA = await open(urlA)
+  const onB = await open(urlB)
+  // What the admin view's buttons POST, as Datastar's @post does.
+  const post = async (url: string): Promise<string> => {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'datastar-request': 'true' }, body: '{}' })
+    return new SSEParser().push(await response.text()).map((event) => event.data).join('\n')
+  }
+  // The nodes find each other within a heartbeat: until then, A's admin view lists A's pages only.
+  let answers = ''
+  for (const started = Date.now(); !answers.includes(onB.client.session as string) && Date.now() - started < LIMIT;) answers = await within(post(`${urlA}/omg/add`), LIMIT, 'add(1, 2) in every page')
+  for (const page of [onA, onB]) t.match(answers, new RegExp(`page-${page.client.session as string}[\\s\\S]*?ok[\\s\\S]*?3`), `the page on ${page === onA ? 'A' : 'B'} answered 3`)
+  const answer = await within(post(`${urlA}/omg/ask/${onB.client.session as string}`), LIMIT, 'the ask')
+  t.match(answer, /yes/, 'the page on B answered the admin on A')
+  t.same(asked, [QUESTION])
 })
