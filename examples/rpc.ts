@@ -32,7 +32,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyServerOptions } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
 import { escapeHtml } from 'fastify-datastar/core'
-import rpc, { RpcErrorCode, type CallEntry, type RpcError, type Session } from 'fastify-datastar/rpc'
+import rpc, { RpcErrorCode, type CallEntry, type RpcError } from 'fastify-datastar/rpc'
 import { RedisBackplane, type RedisBackplaneOptions } from 'fastify-datastar/redis'
 import type { Backplane } from 'fastify-datastar/registry'
 import { buildPair, exampleApp, isMain, serveAlone, serveTwoNodes } from './run-alone.js'
