@@ -5,7 +5,7 @@
 //   npm run bench:rpc                   (builds, then runs with the defaults)
 //   npm run build && node bench/rpc/run.mjs [--in-flight 1,64] [--rtt-ms 2000] [--max-calls 200000]
 //       [--n 1000] [--calls 10] [--call-timeout 10000] [--rounds 5] [--idle 5000] [--idle-rounds 2]
-//       [--variants raw-ws,socket.io,fastify-datastar] [--time-limit 10] [--pin on|off] [--out bench/rpc/RESULTS.md]
+//       [--variants raw-ws,socket.io,fastify-datastar,fastify-datastar-2-nodes] [--time-limit 10] [--pin on|off] [--out bench/rpc/RESULTS.md]
 //   node bench/rpc/run.mjs --render bench/rpc/results.json   (RESULTS.md and rpc.svg again, from the data)
 //   node bench/rpc/run.mjs --variants fastify-datastar,fastify-datastar-2-nodes --idle 0 --in-flight ''
 //       (the two-node row alone, with the one-node row it is compared with in each round)

@@ -5,7 +5,7 @@
 //
 //   npm run bench:websocket                   (builds, then runs with the defaults)
 //   npm run build && node bench/websocket/run.mjs [--n 1000,5000] [--rounds 5] [--events 50]
-//       [--idle 10000] [--idle-rounds 2] [--variants raw-ws,fastify-websocket,socket.io,fastify-datastar]
+//       [--idle 10000] [--idle-rounds 2] [--variants raw-ws,fastify-websocket,socket.io,fastify-datastar,fastify-datastar-2-nodes]
 //       [--diagnostics socket.io-frames,fastify-datastar-core] [--time-limit 8] [--pin on|off] [--client-workers 1] [--client-cpus 1]
 //       [--heap-diff raw-ws,fastify-websocket,fastify-datastar,fastify-datastar-core] [--heap-n 2000] [--out bench/websocket/RESULTS.md]
 //   node bench/websocket/run.mjs --render bench/websocket/results.json   (RESULTS.md and websocket.svg again, from the data)
