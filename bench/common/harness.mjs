@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Child, fileLimit, hasTaskset } from './child.mjs'
 import { diffSnapshots } from './heap.mjs'
+import { redisUnavailable, startRedis } from './redis.mjs'
 import { fmt, median } from './report.mjs'
 
 export const log = (...parts) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...parts)
@@ -27,6 +28,8 @@ export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 
 const ROUND_TIMEOUT_MS = 60_000
 const CONNECT_TIMEOUT_MS = 180_000
+// Nodes of a cluster listing each other (heartbeats every 2 s), and a room's relay listening.
+const MESH_TIMEOUT_MS = 15_000
 
 // ---------------------------------------------------------------- options
 
@@ -175,32 +178,104 @@ export function createHarness ({ dir, fds, serverCpu, clientCpu, clientEnv = {},
     return { ...result, publishMs: published.ms, handed: published.handed }
   }
 
-  /** Whether the variant's server starts at all (its module loads, it listens): null, or why not. */
-  async function probe (variant) {
-    // Quiet: a missing module's stack trace is summed up in one line (why()).
-    const server = startServer(variant, { quiet: true })
+  /**
+   * The servers of `variant`, each its own process: one, or with `variant.nodes`
+   * (2) that many nodes of one cluster on a redis-server started for them
+   * (pinned with the servers; its URL in their BENCH_REDIS_URL), each node
+   * waited for until it lists them all (`mesh`).
+   * `{ servers, ports, redis, stop() }`; on a failure everything started is stopped.
+   */
+  async function startNodes (variant, options = {}) {
+    const count = variant.nodes ?? 1
+    const servers = []
+    let redis = null
+    const stop = async () => {
+      for (const server of servers) await server.stop()
+      await redis?.stop()
+    }
     try {
-      await server.next('ready', startTimeoutMs)
-      return null
+      if (count > 1) redis = await startRedis({ cpu: serverCpu })
+      const env = redis === null ? variant.env : { ...variant.env, BENCH_REDIS_URL: redis.url }
+      for (let i = 0; i < count; i++) servers.push(startServer(variant, { ...options, env }))
+      const ports = []
+      for (const server of servers) ports.push((await server.next('ready', startTimeoutMs)).port)
+      if (count > 1) for (const server of servers) await server.request({ cmd: 'mesh', nodes: count, timeoutMs: MESH_TIMEOUT_MS }, 'mesh', MESH_TIMEOUT_MS + 5000)
+      return { servers, ports, redis, stop }
     } catch (error) {
-      return server.why() || error.message
-    } finally {
-      await server.stop()
+      // What a server printed last says more than a missing 'ready' does.
+      error.why = servers.map((server) => server.why()).find(Boolean)
+      await stop()
+      throw error
     }
   }
 
-  /** A fresh server and client, n connections, a warm-up burst, then one measured burst. */
+  /**
+   * n connections of one client split evenly over the nodes (the first ones
+   * get one more when n does not divide), each node's share opened and
+   * counted by it; then, with several nodes, each told to `mesh` again (the
+   * rooms' relays listen once a room exists there). `ms` is the connecting time of all shares.
+   */
+  async function connectNodes (client, nodes, variant, n) {
+    const { servers, ports } = nodes
+    let open = 0
+    let ms = 0
+    const shares = servers.map((_, i) => Math.floor(n / servers.length) + (i < n % servers.length ? 1 : 0))
+    for (let i = 0; i < servers.length; i++) {
+      const share = shares[i]
+      if (share === 0) continue
+      const connected = await client.request({ ...connectMessage(variant, ports[i], share), port: ports[i], n: share, sources: sourcesFor(share) }, 'connected', CONNECT_TIMEOUT_MS)
+      // The client's count is of all its connections, the earlier shares included.
+      open += share
+      if (connected.open !== open) throw new Error(`only ${connected.open} of ${open} connections opened (node ${i + 1} of ${servers.length}): ${JSON.stringify(connected.errors)}`)
+      ms += connected.ms
+    }
+    for (let i = 0; i < servers.length; i++) await waitForCount(servers[i], shares[i])
+    if (servers.length > 1) for (const server of servers) await server.request({ cmd: 'mesh', nodes: servers.length, timeoutMs: MESH_TIMEOUT_MS }, 'mesh', MESH_TIMEOUT_MS + 5000)
+    return { open, ms }
+  }
+
+  /** Whether the variant's server starts at all (its module loads, it listens; across nodes, they mesh on a redis-server): null, or why not. */
+  async function probe (variant) {
+    if ((variant.nodes ?? 1) > 1) {
+      const why = redisUnavailable()
+      if (why !== null) return why
+    }
+    let nodes = null
+    try {
+      // Quiet: a missing module's stack trace is summed up in one line (why()).
+      nodes = await startNodes(variant, { quiet: true })
+      return null
+    } catch (error) {
+      return error.why || error.message
+    } finally {
+      await nodes?.stop()
+    }
+  }
+
+  /**
+   * A fresh server and client, n connections, a warm-up burst, then one
+   * measured burst. With `variant.nodes`, fresh nodes on a fresh redis-server,
+   * the n connections split over them, every burst published on the first
+   * node; server CPU is the nodes' together, redis-server's given apart.
+   */
   async function burstOnce (variant, n) {
-    const server = startServer(variant)
+    let nodes = null
     let client = null
     try {
-      const { port } = await server.next('ready', startTimeoutMs)
+      nodes = await startNodes(variant)
+      const { servers, redis } = nodes
+      const [server] = servers
       client = await startClient()
-      const connected = await connect(client, server, variant, port, n)
+      const connected = await connectNodes(client, nodes, variant, n)
       await burst(server, client, warmupEvents)
-      const before = await server.request({ cmd: 'cpu' }, 'cpu')
+      const cpu = async () => {
+        const each = []
+        for (const node of servers) each.push(await node.request({ cmd: 'cpu' }, 'cpu'))
+        return { user: each.reduce((sum, c) => sum + c.user, 0), system: each.reduce((sum, c) => sum + c.system, 0), redis: redis?.cpuUs() }
+      }
+      const before = await cpu()
       const result = await burst(server, client, events)
-      const after = await server.request({ cmd: 'cpu' }, 'cpu')
+      const after = await cpu()
       const cpuUs = (after.user - before.user) + (after.system - before.system)
       return {
         complete: result.complete,
@@ -215,12 +290,14 @@ export function createHarness ({ dir, fds, serverCpu, clientCpu, clientEnv = {},
         burstP50Ms: result.burstP50Us / 1000,
         burstP99Ms: result.burstP99Us / 1000,
         publishMs: result.publishMs,
-        // What broadcast() said it handed the messages to (only the variants whose broadcast returns a count).
+        // What broadcast() said it handed the messages to (only the variants whose broadcast returns a count; across nodes, the first node's own clients).
         handed: result.handed,
         serverCpuUsPerDelivery: cpuUs / result.received,
         // User time is JavaScript and libuv; system time is mostly the write syscalls (loopback TCP included).
         serverUserUsPerDelivery: (after.user - before.user) / result.received,
         serverSystemUsPerDelivery: (after.system - before.system) / result.received,
+        // Across nodes: redis-server's CPU time (/proc, 10 ms ticks) per delivery.
+        ...(redis === null ? {} : { nodes: servers.length, redisCpuUsPerDelivery: (after.redis - before.redis) / result.received }),
         clientCpuUsPerDelivery: result.cpuUs / result.received,
         clientUserUsPerDelivery: result.cpuUserUs / result.received,
         clientSystemUsPerDelivery: result.cpuSystemUs / result.received,
@@ -231,7 +308,7 @@ export function createHarness ({ dir, fds, serverCpu, clientCpu, clientEnv = {},
       }
     } finally {
       await client?.stop()
-      await server.stop()
+      await nodes?.stop()
     }
   }
 
@@ -283,7 +360,7 @@ export function createHarness ({ dir, fds, serverCpu, clientCpu, clientEnv = {},
     return diffSnapshots(result.snapshots.before, result.snapshots.after, n, options)
   }
 
-  return { startServer, startClient, connect, burst, probe, burstOnce, idleOnce, heapDiff }
+  return { startServer, startNodes, startClient, connect, connectNodes, burst, probe, burstOnce, idleOnce, heapDiff }
 }
 
 /** A scratch directory under the system's temporary one for `work(dir)`, removed afterwards. */

@@ -24,7 +24,7 @@ export function nameOf (variant) {
 export function unavailableSection (unavailable, variantById) {
   const entries = Object.entries(unavailable ?? {})
   if (entries.length === 0) return []
-  return ['## Not available in this run', '', ...entries.map(([id, why]) => `- **${variantById(id).label}**: its server did not start — \`${why}\`.`), '']
+  return ['## Not available in this run', '', ...entries.map(([id, why]) => `- **${variantById(id).label}**: its server did not start, or what it needs is missing — \`${why}\`.`), '']
 }
 
 /** A file's text, or null if it cannot be read. */

@@ -9,6 +9,8 @@
 //                                        the default, one broadcast per macrotask; 'same-turn', every broadcast in one
 //                                        synchronous loop, nothing awaited between them)
 //   { cmd: 'cpu' }                       → { type: 'cpu', user, system }
+//   { cmd: 'mesh', nodes, timeoutMs }    → { type: 'mesh', ms }  (a node of a cluster: resolves once it lists
+//                                        `nodes` nodes and hears their broadcasts; the server's `mesh()`)
 //   { cmd: 'mem' }                       → { type: 'mem', rss, heapUsed, external, arrayBuffers } after GC
 //   { cmd: 'snapshot', path }            → { type: 'snapshot', path }  (heap snapshot after GC)
 //   { cmd: 'profile-start' }             → { type: 'profiling' }       (V8 CPU profiler, via node:inspector)
@@ -28,7 +30,8 @@ export const nowUs = () => Number(process.hrtime.bigint() / 1000n)
 /**
  * Runs a bench server: `start()` listens on 127.0.0.1 and resolves with
  * `{ port, count(), broadcast(message, seq), close() }`; broadcast may return
- * how many clients it handed the message to. `message(round, seq, burstStart,
+ * how many clients it handed the message to. A node of a cluster (on
+ * BENCH_REDIS_URL) has `mesh(nodes, timeoutMs)` too: waiting with until(). `message(round, seq, burstStart,
  * sendTime)` is what one broadcast sends (times in µs of nowUs()).
  * `commands` adds a bench's own: `{ [cmd]: (command, server) => reply }`, the
  * reply (a message with its `type`) sent when it resolves.
@@ -72,6 +75,13 @@ export async function serve (start, message, commands = {}) {
         case 'cpu':
           process.send({ type: 'cpu', ...process.cpuUsage() })
           break
+        case 'mesh': {
+          if (typeof server.mesh !== 'function') throw new Error('this server is not a node of a cluster (no BENCH_REDIS_URL?)')
+          const started = performance.now()
+          await server.mesh(command.nodes, command.timeoutMs)
+          process.send({ type: 'mesh', ms: performance.now() - started })
+          break
+        }
         case 'mem':
           process.send({ type: 'mem', ...(await collect()) })
           break
@@ -131,4 +141,16 @@ export function closeHttp (server) {
     server.close(() => resolve())
     server.closeAllConnections()
   })
+}
+
+/**
+ * Polls `check()` (every 20 ms) until it is true, or throws after `timeoutMs`
+ * naming `what`: a server's `mesh()` waits so for its cluster to list every node.
+ */
+export async function until (check, timeoutMs, what) {
+  const deadline = performance.now() + Math.min(Math.max(Number(timeoutMs) || 0, 100), 60_000)
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }

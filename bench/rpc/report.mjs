@@ -8,8 +8,14 @@ import { variantById } from './variants.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
-/** Issue #12's targets: round-trip p50 against raw ws, callAll results/s against socket.io, idle RSS against raw ws. */
-export const TARGETS = { p50VsRaw: 1.2, callAllVsSocketIo: 2, memory: 1.5 }
+/**
+ * Issue #12's targets: round-trip p50 against raw ws, callAll results/s against socket.io, idle RSS against raw ws;
+ * issue #13's: callAll over two nodes' sessions against one node's, results/s.
+ */
+export const TARGETS = { p50VsRaw: 1.2, callAllVsSocketIo: 2, memory: 1.5, twoNodesVsOne: 0.7 }
+
+/** The variants of the round trips and idle memory: one node each (older runs: all of them). */
+const oneNodeIds = (data) => data.oneNodeVariants ?? data.variants
 
 const range = ([low, high], digits = 2) => Number.isFinite(low) ? `${fmt(low, digits)}–${fmt(high, digits)}` : '—'
 const mark = (ok) => ok ? '**met**' : '**MISSED**'
@@ -26,7 +32,7 @@ function ratioText (ratio, threshold) {
 
 function chart (data) {
   const figure = new Chart()
-  const rows = (pick) => data.variants.map(variantById).map((variant) => ({ label: variant.short, ours: variant.ours === true, values: pick(variant) }))
+  const rows = (pick, ids = oneNodeIds(data)) => ids.map(variantById).map((variant) => ({ label: variant.short, ours: variant.ours === true, values: pick(variant) }))
   const perInFlight = (title, key, digits) => figure.add({
     title,
     series: data.inFlight.map((k) => ({ key: k, label: `${k} in flight` })),
@@ -39,14 +45,14 @@ function chart (data) {
   figure.add({
     title: 'Calls to all: results per second (N / time until every result, median call)',
     series: data.sizes.map((n) => ({ key: n, label: `N = ${fmt(n)}` })),
-    rows: rows((variant) => Object.fromEntries(data.sizes.map((n) => [n, data.callAll[n]?.[variant.id]?.resultsPerSec]))),
+    rows: rows((variant) => Object.fromEntries(data.sizes.map((n) => [n, data.callAll[n]?.[variant.id]?.resultsPerSec])), data.variants),
     format: (v) => fmt(v)
   })
   if (data.idle !== null) {
     figure.addIdle({
       title: `Idle memory per page, bytes (${fmt(data.idleConnections)} pages, after GC)`,
       idle: data.idle,
-      variants: data.variants.map(variantById),
+      variants: oneNodeIds(data).map(variantById),
       references: [{ value: data.idle['raw-ws']?.rssPerConn * TARGETS.memory, label: `target: ${TARGETS.memory}× raw ws RSS` }]
     })
   }
@@ -95,6 +101,7 @@ export function verdicts (data) {
       `${fmt(ours.medianMs, 1)} ms vs ${fmt(sio.medianMs, 1)} ms until every result; server CPU per result ${fmt(ours.serverCpuUsPerResult, 1)} µs vs ${fmt(sio.serverCpuUsPerResult, 1)} µs; the pages' process was busy ${fmt(100 * ours.clientBusy)} % vs ${fmt(100 * sio.clientBusy)} % of the calls.` +
       straddles(ours.perSecVsSocketIoRange, TARGETS.callAllVsSocketIo))
   }
+  lines.push(...twoNodeVerdicts(data))
   const ours = data.idle?.['fastify-datastar']
   const raw = data.idle?.['raw-ws']
   if (ours !== undefined && raw !== undefined) {
@@ -106,11 +113,40 @@ export function verdicts (data) {
   return lines
 }
 
+/** Issue #13's target for the two-node row, per N: met or MISSED, or why it could not be judged. */
+function twoNodeVerdicts (data) {
+  const lines = []
+  const id = 'fastify-datastar-2-nodes'
+  const what = (n) => `callAll over ${fmt(n)} sessions on two nodes (one redis-server), results/s ≥ ${TARGETS.twoNodesVsOne}× one node`
+  if (!(data.selected ?? []).includes(id)) return lines
+  if (data.unavailable?.[id] !== undefined) {
+    lines.push(`- ${what(data.sizes[0] ?? 0)}: **not judged**, the two-node row was not available in this run (\`${data.unavailable[id]}\`).`)
+    return lines
+  }
+  for (const n of data.sizes) {
+    const two = data.callAll[n]?.[id]
+    const one = data.callAll[n]?.['fastify-datastar']
+    if (two === undefined || one === undefined) {
+      lines.push(`- ${what(n)}: **not judged**, no ${two === undefined ? 'two-node' : 'one-node'} result (see the rounds table).`)
+      continue
+    }
+    const ratio = two.resultsPerSec / one.resultsPerSec
+    const judged = Number.isFinite(two.perSecVsOneNode) ? two.perSecVsOneNode : ratio
+    lines.push(`- ${what(n)}: ${mark(judged >= TARGETS.twoNodesVsOne)} — ${fmt(two.resultsPerSec)} vs ${fmt(one.resultsPerSec)} = ${ratioText(ratio, TARGETS.twoNodesVsOne)}× (median of the same-round ratios: **${ratioText(judged, TARGETS.twoNodesVsOne)}×**, ${range(two.perSecVsOneNodeRange)} over ${two.rounds} rounds); ` +
+      `${fmt(two.medianMs, 1)} ms vs ${fmt(one.medianMs, 1)} ms until every result; server CPU per result ${fmt(two.serverCpuUsPerResult, 1)} µs for both nodes (the calling node ${fmt(two.callerCpuUsPerResult, 1)} µs) vs ${fmt(one.serverCpuUsPerResult, 1)} µs, redis-server ${fmt(two.redisCpuUsPerResult, 1)} µs; the pages' process was busy ${fmt(100 * two.clientBusy)} % vs ${fmt(100 * one.clientBusy)} % of the calls.` +
+      (two.completeRounds < two.rounds ? ` **${two.rounds - two.completeRounds} of ${two.rounds} rounds incomplete** (a result missing or not 3).` : '') +
+      straddles(two.perSecVsOneNodeRange, TARGETS.twoNodesVsOne))
+  }
+  return lines
+}
+
 function report (data, svgName) {
   const out = []
   const version = (name) => data.versions?.[name] ?? '?'
   const loads = [...data.rttRounds, ...data.callRounds, ...(data.idle?.all ?? [])].map((row) => row.load).filter(Number.isFinite)
-  const shown = data.variants.map(variantById)
+  const shown = oneNodeIds(data).map(variantById)
+  const shownCalls = data.variants.map(variantById)
+  const twoNodes = shownCalls.some((variant) => (variant.nodes ?? 1) > 1)
   out.push('# Browser RPC: round trips, calls to all, idle sessions — results', '')
   out.push('fastify-datastar/rpc (`app.register(rpc)` with its defaults, browser functions declared with their bodies, `session.call(echo, [text])` and `app.rpc.callAll(add, [1, 2])`) side by side with a raw `ws` echo and socket.io acks (`socket.emitWithAck()`, `io.timeout(ms).emitWithAck()` to all sockets), over WebSocket on 127.0.0.1, measured in one run (issue #12).', '')
   out.push('_This file is written by `bench/rpc/run.mjs`; the notes at the end are kept in `bench/rpc/NOTES.md` and copied in._', '')
@@ -124,6 +160,9 @@ function report (data, svgName) {
     `- **Round trips**: per variant and in-flight count, a fresh server and one page; a warm-up of ${fmt(data.rttMs / 4)} ms, then calls for ${fmt(data.rttMs)} ms (at most ${fmt(data.maxCalls)}), each echoing a string of ${data.payloadBytes} characters: raw ws \`ws.send(text)\` and a FIFO of waiting sends resolved by the echoes; socket.io \`socket.emitWithAck('echo', text)\`; fastify-datastar \`session.call(echo, [text])\` (the result checked against its schema). With k in flight, k loops each await their call before making the next. **p50/p99** of the latencies (call → result); **CPU per round trip**: the server's (process.cpuUsage) and the pages' process's (/proc) over the loop; **busy**: CPU time / loop time.`,
     `- **Calls to all**: per variant and N, a fresh server and N pages; ${data.warmupCalls} warm-up calls, then ${data.calls} calls one after the other (a macrotask between them), each timed until its last result: raw ws sends one pre-encoded message to every socket and counts N replies; socket.io \`io.timeout(${fmt(data.callTimeoutMs)}).emitWithAck('add', 1, 2)\`; fastify-datastar \`app.rpc.callAll(add, [1, 2], { timeout: ${fmt(data.callTimeoutMs)} })\` (a round is complete when every result was 3). **Results/s** = N / the median call's time.`,
     `- **Idle memory**: per variant, a fresh server; 200 pages connected and closed (warm-up); GC; baseline; ${fmt(data.idleConnections)} idle pages connected and counted by the server (for fastify-datastar, its sessions); 0.5 s; GC; growth of RSS and V8 heapUsed / ${fmt(data.idleConnections)}. Every variant keeps its default heartbeat (socket.io a ping every 25 s; the RPC socket the WebSocket plugin's 30 s ping, one shared timer; raw ws none).`,
+    ...(twoNodes
+      ? [`- **Two nodes** (issue #13; calls to all only): per N, a fresh \`redis-server\` (\`bench/common/redis.mjs\`: a free port of 127.0.0.1, no persistence) and two processes of the fastify-datastar server, each \`app.register(rpc, { backplane: new RedisBackplane({ redis }) })\`, waited for until \`app.rpc.nodes()\` lists both; N/2 pages connect to each; every call is \`app.rpc.callAll(add, [1, 2])\` on the first node (node A), so half the entries come back through Redis from node B. ${data.pinned ? 'Both nodes and redis-server are pinned to CPU 0, the pages to CPU 1: the CPU one node gets, so the ratio to one node is what crossing Redis costs, not what a second core adds.' : 'Not pinned: the nodes, redis-server and the pages go where the scheduler puts them.'} Compared with the one-node fastify-datastar row **of the same round** (× one node, median and range over rounds; target ≥ ${TARGETS.twoNodesVsOne}×). Server CPU per result is both nodes' together; redis-server's (from /proc, 10 ms ticks) apart.`]
+      : []),
     `- The variants take turns within each round (a new, seeded order each round); medians over rounds (round trips ${data.rttRoundsDone}, calls to all ${data.callRoundsDone} of ${data.rounds} asked; idle ${data.idleRounds}), and the **same-round ratio** (ours / the baseline measured in the same round), its median and range over rounds.`, '')
   out.push(`Run from ${data.startedAt} to ${data.finishedAt} (${fmt(data.minutes, 1)} min, time limit ${data.timeLimitMinutes} min).${data.cut ? ' **The time limit cut the run short: fewer rounds than asked (see the round counts).**' : ''}`, '')
 
@@ -151,12 +190,14 @@ function report (data, svgName) {
       ['results/s', 'r', ({ r }) => fmt(r.resultsPerSec)],
       ['× socket.io, same round (range)', 'r', ({ r }) => `${fmt(r.perSecVsSocketIo, 2)} (${range(r.perSecVsSocketIoRange)})`],
       ['× raw ws, same round', 'r', ({ r }) => fmt(r.perSecVsRaw, 2)],
+      ...(twoNodes ? [['× one node, same round (range)', 'r', ({ variant, r }) => (variant.nodes ?? 1) > 1 ? `${fmt(r.perSecVsOneNode, 2)} (${range(r.perSecVsOneNodeRange)})` : '—']] : []),
       ['server CPU µs / result', 'r', ({ r }) => fmt(r.serverCpuUsPerResult, 1)],
+      ...(twoNodes ? [['redis-server CPU µs / result', 'r', ({ variant, r }) => (variant.nodes ?? 1) > 1 ? fmt(r.redisCpuUsPerResult, 1) : '—']] : []),
       ['pages CPU µs / result', 'r', ({ r }) => fmt(r.clientCpuUsPerResult, 1)],
       ['pages busy', 'r', ({ r }) => `${fmt(100 * r.clientBusy)} %`],
       ['results/s over rounds', 'r', ({ r }) => range(r.resultsPerSecRange, 0)],
       ['rounds (complete)', 'r', ({ r }) => `${r.rounds} (${r.completeRounds})`]
-    ], shown.map((variant) => data.callAll[n]?.[variant.id] === undefined ? `| ${nameOf(variant)} | failed | | | | | | | | 0 |` : { variant, r: data.callAll[n][variant.id] })), '')
+    ], shownCalls.map((variant) => data.callAll[n]?.[variant.id] === undefined ? `| ${nameOf(variant)} | failed |${' |'.repeat(twoNodes ? 9 : 7)} 0 |` : { variant, r: data.callAll[n][variant.id] })), '')
   }
   if (data.idle !== null) {
     out.push(`## Idle memory, ${fmt(data.idleConnections)} pages`, '')

@@ -5,8 +5,10 @@
 //   npm run bench:rpc                   (builds, then runs with the defaults)
 //   npm run build && node bench/rpc/run.mjs [--in-flight 1,64] [--rtt-ms 2000] [--max-calls 200000]
 //       [--n 1000] [--calls 10] [--call-timeout 10000] [--rounds 5] [--idle 5000] [--idle-rounds 2]
-//       [--variants raw-ws,socket.io,fastify-datastar] [--time-limit 10] [--pin on|off] [--out bench/rpc/RESULTS.md]
+//       [--variants raw-ws,socket.io,fastify-datastar,fastify-datastar-2-nodes] [--time-limit 10] [--pin on|off] [--out bench/rpc/RESULTS.md]
 //   node bench/rpc/run.mjs --render bench/rpc/results.json   (RESULTS.md and rpc.svg again, from the data)
+//   node bench/rpc/run.mjs --variants fastify-datastar,fastify-datastar-2-nodes --idle 0 --in-flight ''
+//       (the two-node row alone, with the one-node row it is compared with in each round)
 //
 // Every server variant runs in its own process (servers/*.mjs), the pages in
 // another (client.mjs); this process only orchestrates over IPC. Three phases,
@@ -20,6 +22,16 @@
 //  3. calls to all: a fresh server and --n pages; 3 warm-up calls, then
 //     --calls calls to every page, one after the other, each timed until its
 //     last result.
+// The two-node row (fastify-datastar-2-nodes, issue #13) is in phase 3 only:
+// per round, a fresh redis-server (bench/common/redis.mjs, a free port of
+// 127.0.0.1) and two server processes on it, --n / 2 pages on each, every
+// callAll() made on the first node, results/s against the one-node
+// fastify-datastar of the same round (target ≥ 0.7×). Two processes because
+// that is what a deployment is (each node its own event loop, its own Redis
+// connections, the other node's results parsed off a socket); with pinning
+// both nodes and redis-server share CPU 0, the pages keep CPU 1: the CPU one
+// node gets, so the ratio is what crossing Redis costs, not what a second
+// core adds. Without redis-server the row is reported as not available.
 // --time-limit bounds the run: a phase's next round starts only if one as long
 // as the longest so far still ends within its share of the time.
 import { readFileSync } from 'node:fs'
@@ -89,18 +101,21 @@ function processCpuUs (pid) {
   }
 }
 
-/** A fresh server and client, `n` pages, then `work(server, client)`; both stopped after. */
+/**
+ * A fresh server and client, `n` pages, then `work(server, client, nodes)`; all stopped after. With
+ * `variant.nodes`, fresh nodes on a fresh redis-server, the pages split over them; `server` is the first node.
+ */
 async function withPages (variant, n, work) {
-  const server = harness.startServer(variant)
+  let nodes = null
   let client = null
   try {
-    const { port } = await server.next('ready', 20_000)
+    nodes = await harness.startNodes(variant)
     client = await harness.startClient()
-    const connected = await harness.connect(client, server, variant, port, n)
-    return { ...(await work(server, client)), connectMs: connected.ms, load: os.loadavg()[0] }
+    const connected = await harness.connectNodes(client, nodes, variant, n)
+    return { ...(await work(nodes.servers[0], client, nodes)), connectMs: connected.ms, load: os.loadavg()[0] }
   } finally {
     await client?.stop()
-    await server.stop()
+    await nodes?.stop()
   }
 }
 
@@ -128,13 +143,29 @@ function roundTripsOnce (variant, inFlight) {
   })
 }
 
-/** Calls to all n pages: warm-up calls, then CALLS of them, each timed until its last result. */
+/**
+ * Calls to all n pages: warm-up calls, then CALLS of them, each timed until its last result. Across
+ * nodes, every call is made on the first node; the server CPU is every node's, redis-server's apart.
+ */
 function callAllOnce (variant, n) {
-  return withPages(variant, n, async (server, client) => {
+  return withPages(variant, n, async (server, client, { servers, redis }) => {
     await server.request({ cmd: 'call-all', calls: WARMUP_CALLS, timeoutMs: CALL_TIMEOUT }, 'call-all', WARMUP_CALLS * (CALL_TIMEOUT + 5000) + 10_000)
+    const others = servers.slice(1)
+    const otherCpu = async () => {
+      let us = 0
+      for (const other of others) {
+        const { user, system } = await other.request({ cmd: 'cpu' }, 'cpu')
+        us += user + system
+      }
+      return us
+    }
+    const othersBefore = await otherCpu()
+    const redisBefore = redis?.cpuUs()
     const clientCpu = processCpuUs(client.process.pid)
     const result = await server.request({ cmd: 'call-all', calls: CALLS, timeoutMs: CALL_TIMEOUT }, 'call-all', CALLS * (CALL_TIMEOUT + 5000) + 10_000)
     const clientUs = processCpuUs(client.process.pid) - clientCpu
+    const redisUs = redis === null ? undefined : redis.cpuUs() - redisBefore
+    const othersUs = await otherCpu() - othersBefore
     const totalMs = result.times.reduce((sum, ms) => sum + ms, 0)
     const medianMs = median(result.times)
     return {
@@ -146,7 +177,9 @@ function callAllOnce (variant, n) {
       maxMs: Math.max(...result.times),
       // Results per second of the median call (n / its time until every result).
       resultsPerSec: n / (medianMs / 1000),
-      serverCpuUsPerResult: result.cpuUsPerResult,
+      // The calling node's own measure (cpuUsage around its calls), plus the other nodes' over the same request.
+      serverCpuUsPerResult: result.cpuUsPerResult + othersUs / result.results,
+      ...(redis === null ? {} : { nodes: servers.length, callerCpuUsPerResult: result.cpuUsPerResult, redisCpuUsPerResult: redisUs / result.results }),
       clientCpuUsPerResult: clientUs / result.results,
       clientBusy: clientUs / (totalMs * 1000)
     }
@@ -156,7 +189,7 @@ function callAllOnce (variant, n) {
 // ---------------------------------------------------------------- main
 
 const startedAt = new Date().toISOString()
-log(`pinning ${PIN ? 'on (server CPU 0, client CPU 1)' : 'off'}; open files per process: ${bench.fds} (hard limit ${bench.fdsHard}); time limit ${LIMIT_MINUTES} min`)
+log(`pinning ${PIN ? 'on (server CPU 0, with both nodes and redis-server of the two-node row; client CPU 1)' : 'off'}; open files per process: ${bench.fds} (hard limit ${bench.fdsHard}); time limit ${LIMIT_MINUTES} min`)
 
 const unavailable = {}
 for (const variant of SELECTED) {
@@ -167,12 +200,14 @@ for (const variant of SELECTED) {
   }
 }
 const VARIANTS = SELECTED.filter((variant) => unavailable[variant.id] === undefined)
+// A row across nodes (nodes: 2) is a calls-to-all row only: one session's round trips and idle memory are per process.
+const ONE_NODE = VARIANTS.filter((variant) => (variant.nodes ?? 1) === 1)
 
 // 1. Idle memory first (its duration is about the same every run).
 const idlePart = await idlePhase(harness, {
   count: IDLE,
   rounds: IDLE_ROUNDS,
-  variants: VARIANTS,
+  variants: ONE_NODE,
   order: shuffled,
   stop: stopAt(IDLE_DEADLINE, 'idle'),
   noun: 'page',
@@ -181,7 +216,7 @@ const idlePart = await idlePhase(harness, {
 let cut = idlePart.cut
 const { idle, roundsDone: idleRoundsDone } = idlePart
 // The same-round ratios to raw ws.
-for (const variant of VARIANTS) {
+for (const variant of ONE_NODE) {
   if (idle?.[variant.id] === undefined) continue
   for (const key of ['rssPerConn', 'heapPerConn']) {
     const same = idlePart.rows.filter((row) => row.variant === variant.id && row.error === undefined).map((row) => {
@@ -197,7 +232,7 @@ const rttPhase = await broadcastRounds({
   name: 'round trips, in flight',
   rounds: ROUNDS,
   sizes: IN_FLIGHT,
-  variants: VARIANTS,
+  variants: ONE_NODE,
   once: roundTripsOnce,
   stop: stopAt(RTT_DEADLINE, 'round-trip'),
   describe: (r) => `${fmt(r.perSec)} round trips/s, p50 ${fmt(r.p50Us)} µs, p99 ${fmt(r.p99Us)} µs, CPU/call ${fmt(r.serverCpuUsPerCall, 1)} µs server, ${fmt(r.clientCpuUsPerCall, 1)} µs page (busy ${fmt(100 * r.serverBusy)} % / ${fmt(100 * r.clientBusy)} %), load ${r.load.toFixed(1)}`
@@ -205,7 +240,7 @@ const rttPhase = await broadcastRounds({
 cut ||= rttPhase.cut
 const rtt = roundMedians(rttPhase.rows, {
   groups: IN_FLIGHT,
-  variants: VARIANTS,
+  variants: ONE_NODE,
   keys: ['perSec', 'p50Us', 'p99Us', 'maxUs', 'count', 'serverCpuUsPerCall', 'clientCpuUsPerCall', 'serverBusy', 'clientBusy', 'load'],
   ratios: { p50VsRaw: ['p50Us', 'raw-ws'], perSecVsRaw: ['perSec', 'raw-ws'], p50VsSocketIo: ['p50Us', 'socket.io'], perSecVsSocketIo: ['perSec', 'socket.io'] }
 })
@@ -224,8 +259,9 @@ cut ||= callPhase.cut
 const callAll = roundMedians(callPhase.rows, {
   groups: SIZES,
   variants: VARIANTS,
-  keys: ['medianMs', 'resultsPerSec', 'serverCpuUsPerResult', 'clientCpuUsPerResult', 'clientBusy', 'connectMs', 'load'],
-  ratios: { perSecVsSocketIo: ['resultsPerSec', 'socket.io'], perSecVsRaw: ['resultsPerSec', 'raw-ws'] }
+  keys: ['medianMs', 'resultsPerSec', 'serverCpuUsPerResult', 'callerCpuUsPerResult', 'redisCpuUsPerResult', 'clientCpuUsPerResult', 'clientBusy', 'connectMs', 'load'],
+  // The two-node row against the one-node fastify-datastar of the same round (issue #13's ≥ 0.7×).
+  ratios: { perSecVsSocketIo: ['resultsPerSec', 'socket.io'], perSecVsRaw: ['resultsPerSec', 'raw-ws'], perSecVsOneNode: ['resultsPerSec', 'fastify-datastar'] }
 })
 
 const { versions, ...machine } = environment(['ws', 'fastify', '@fastify/websocket', 'socket.io', 'socket.io-client'])
@@ -243,6 +279,8 @@ await bench.finish({
   selected: SELECTED.map((variant) => variant.id),
   unavailable,
   variants: VARIANTS.map((variant) => variant.id),
+  // The variants of the round trips and idle memory (the calls to all have every one of `variants`).
+  oneNodeVariants: ONE_NODE.map((variant) => variant.id),
   cut,
   inFlight: IN_FLIGHT,
   rttMs: RTT_MS,

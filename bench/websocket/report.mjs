@@ -69,8 +69,36 @@ export function noise (data) {
   return [`_Noise: raw ws alone, the same code every round, ranged ${lines.join('; ')}, with a 1-minute load average of ${fmt(median(loads), 1)} (median; ${fmt(Math.max(...loads), 1)} at most) on 2 vCPUs. Ratios closer to a threshold than that spread are ties, not verdicts; the same-round ratios and server CPU per delivery, given with each, are the steadier measures._`, '']
 }
 
-/** The targets, each met or MISSED, with the numbers (or why they could not be judged). */
+const TWO_NODES = 'fastify-datastar-2-nodes'
+
+/**
+ * The two-node row against one node (issue #13 asks for the row, and sets no
+ * threshold for it): the numbers, per N, or why there are none.
+ */
+function twoNodeLines (data) {
+  if (!(data.selected ?? []).includes(TWO_NODES)) return []
+  if (data.unavailable?.[TWO_NODES] !== undefined) return [`- Broadcast on two nodes: **not measured**, the row was not available in this run (\`${data.unavailable[TWO_NODES]}\`).`]
+  const lines = []
+  for (const n of Object.keys(data.fanout).map(Number)) {
+    const two = data.fanout[n][TWO_NODES]
+    const one = data.fanout[n]['fastify-datastar']
+    if (two === undefined || one === undefined) {
+      lines.push(`- N = ${fmt(n)}, broadcast on two nodes: no ${two === undefined ? 'two-node' : 'one-node'} result (see the rounds table).`)
+      continue
+    }
+    lines.push(`- N = ${fmt(n)}, broadcast on two nodes (N/2 clients on each, one redis-server, every message from node A) against one node, deliveries/s (no threshold set; issue #13 asks for the row): ${fmt(two.deliveriesPerSec)} vs ${fmt(one.deliveriesPerSec)} = ${(two.deliveriesPerSec / one.deliveriesPerSec).toFixed(2)}× (median of the same-round ratios: **${fmt(two.roundRatioOneNode, 2)}×**, ${fmt(two.roundRatioOneNodeRange[0], 2)}–${fmt(two.roundRatioOneNodeRange[1], 2)} over ${two.rounds} rounds); ` +
+      `p99 ${fmt(two.p99Ms, 1)} ms vs ${fmt(one.p99Ms, 1)} ms; server CPU per delivery ${fmt(two.serverCpuUsPerDelivery, 2)} µs for both nodes vs ${fmt(one.serverCpuUsPerDelivery, 2)} µs, redis-server ${fmt(two.redisCpuUsPerDelivery, 2)} µs; client busy ${fmt(100 * two.clientBusy)} % vs ${fmt(100 * one.clientBusy)} %.` +
+      (two.completeRounds < two.rounds ? ` **${two.rounds - two.completeRounds} of ${two.rounds} rounds incomplete** (a client short of messages).` : ''))
+  }
+  return lines
+}
+
+/** The targets, each met or MISSED, with the numbers (or why they could not be judged); then the two-node row. */
 export function verdicts (data) {
+  return [...targetLines(data), ...twoNodeLines(data)]
+}
+
+function targetLines (data) {
   const { fanout, idle } = data
   const lines = []
   const mark = (ok) => ok ? '**met**' : '**MISSED**'
@@ -115,6 +143,7 @@ export function verdicts (data) {
 function report (data, svgName) {
   const { fanout, fanoutRounds, idle, idleRounds, startedAt, finishedAt, cut, events: EVENTS, idleConnections: IDLE } = data
   const FANOUT_VARIANTS = data.variants.map(variantById)
+  const twoNodes = FANOUT_VARIANTS.some((variant) => (variant.nodes ?? 1) > 1)
   const IDLE_VARIANTS = data.idleVariants.map(variantById)
   const version = (name) => data.versions?.[name] ?? '?'
   const loads = [...fanoutRounds, ...(idle?.all ?? [])].map((row) => row.load).filter(Number.isFinite)
@@ -133,6 +162,9 @@ function report (data, svgName) {
   out.push(`- Each server variant runs in its own process (\`bench/websocket/servers/*.mjs\`, \`node --expose-gc\`)${data.pinned ? ', pinned to CPU 0 with `taskset`' : ''}; the load generator (\`bench/websocket/client.mjs\`) is one other process${data.pinned ? ', pinned to CPU 1' : ''}; run.mjs only orchestrates over IPC. Every process may open ${fmt(data.fdsPerProcess)} files (\`ulimit -n\`, raised by run.mjs through \`sh -c 'ulimit -n …'\` up to the hard limit; it stops at once if the hard limit is below the largest of --n / --idle + 1,024).`,
     '- **Clients.** For the ws-based servers (raw ws, @fastify/websocket, fastify-datastar) the client is a minimal WebSocket client of its own: plain TCP sockets, a hand-written upgrade (no permessage-deflate offered, so none is used), the server\'s unmasked frames decoded from one shared read buffer, a message counted when its text has been read. For **socket.io** it is socket.io-client with `transports: [\'websocket\']` (no polling), one Manager per socket (`forceNew`), a listener on `\'m\'`: socket.io\'s own Engine.IO and socket.io framing (`42["m","…"]`) decoded by socket.io\'s own code; a delivery is counted the same way, when the listener has the text. Because socket.io-client costs much more per message than the minimal client, the **diagnostic** row (in italics) measures the same socket.io server read by the minimal client, which speaks Engine.IO 4 / socket.io 5 itself (CONNECT, pong): the server\'s own capacity.',
     `- **Broadcast**: per variant and N, a fresh server and client; N clients connected; one warm-up burst of ${data.warmupEvents ?? 10} messages; then one measured burst of ${EVENTS} text messages of ~200 B (one broadcast per macrotask, \`setImmediate\` between them; each message carries the round, its sequence number, the burst start and its send time, µs of the monotonic clock all processes share). **Deliveries/s** = N × ${EVENTS} / (time from the first send until the client process has read the last message). **p50/p99** over all N × ${EVENTS} deliveries from each message's send time (stamped when its broadcast call begins); since each broadcast waits for the previous one, a slow broadcast also stamps later messages late, so the latency **from the burst start** is given too. **Server CPU** = server process user + system time during the measured burst / deliveries; **client busy** = client process CPU time / burst span (near 100 %: the client is the bottleneck). The variants take turns within each round (a new, seeded order each round); medians over ${data.roundsDone ?? data.rounds} rounds (of ${data.rounds} asked).`,
+    ...(twoNodes
+      ? [`- **Two nodes** (issue #13; broadcast only, \`fastify-datastar-2-nodes\`): per N, a fresh \`redis-server\` (\`bench/common/redis.mjs\`: a free port of 127.0.0.1, no persistence) and two processes of the fastify-datastar server, each \`app.register(websocket, { heartbeat: false, origins: false, backplane: new RedisBackplane({ redis }) })\`; N/2 clients connect to each, all in the one room \`/bench\`; each node waited for until it lists both and its room hears the other's broadcasts (\`route.ready()\`); every broadcast is \`instance.broadcast(text)\` on the first node (node A): its own clients at once, node B's through Redis Pub/Sub. Deliveries/s as above, until the last client on either node has read the last message. ${data.pinned ? 'Both nodes and redis-server are pinned to CPU 0, the client to CPU ' + (data.clientCpus ?? '1') + ': the CPU one node gets, so the ratio to one node is what crossing Redis costs, not what a second core adds.' : 'Not pinned.'} Compared with the one-node fastify-datastar row **of the same round**; server CPU is both nodes' together, redis-server's (from /proc, 10 ms ticks) apart.`]
+      : []),
     `- **Idle memory**: per variant, a fresh server; 200 clients connected and disconnected (warm-up); GC; baseline; ${fmt(IDLE)} idle clients connected and counted by the server; 0.5 s; GC; growth of RSS and V8 heapUsed / ${fmt(IDLE)}. No heartbeat in the ws-based variants; socket.io keeps its default (a ping every 25 s, a timer per socket), part of what it costs. Median of ${idleRounds} rounds, run before the broadcast rounds.`,
     '- Variants: **raw ws** `new WebSocketServer({ server, path })` on node:http, `for (const c of wss.clients) c.send(buf, { binary: false })` with `buf = Buffer.from(text)` once per broadcast; **@fastify/websocket** a `{ websocket: true }` route, the sockets in a `Set`, the same loop; **socket.io** `socket.join(\'bench\')` on connection, `io.to(\'bench\').emit(\'m\', text)` (socket.io encodes the packet and, without compression, the WebSocket frame once per emit); **fastify-datastar** `instance.broadcast(text)`. No variant compresses.',
     ...(data.idleVariants.includes('fastify-datastar-core') || data.variants.includes('fastify-datastar-core') || (data.heap ?? []).some((diff) => diff.variant === 'fastify-datastar-core')
@@ -146,9 +178,10 @@ function report (data, svgName) {
     const raw = results['raw-ws']
     out.push(`## Broadcast, N = ${fmt(n)} clients × ${EVENTS} messages`, '')
     const c = medianColumns
-    out.push(...table([c.server, c.deliveries, c.ratio('× raw ws'), c.roundRatio('× raw ws, same round'), c.p50, c.p99, c.burstP50, c.burstP99, c.serverCpu, c.clientCpu, c.clientBusy, c.rounds],
-      FANOUT_VARIANTS.map((variant) => results[variant.id] === undefined ? `| ${nameOf(variant)} | failed | | | | | | | | | | 0 |` : { variant, r: results[variant.id], base: raw })))
-    for (const [id] of unavailable) if (!FANOUT_VARIANTS.some((v) => v.id === id) && (data.selected ?? []).includes(id)) out.push(`| ${nameOf(variantById(id))} | not available | | | | | | | | | | |`)
+    const oneNode = ['× one node, same round', 'r', ({ variant, r }) => (variant.nodes ?? 1) > 1 ? fmt(r.roundRatioOneNode, 2) : '—']
+    out.push(...table([c.server, c.deliveries, c.ratio('× raw ws'), c.roundRatio('× raw ws, same round'), ...(twoNodes ? [oneNode] : []), c.p50, c.p99, c.burstP50, c.burstP99, c.serverCpu, c.clientCpu, c.clientBusy, c.rounds],
+      FANOUT_VARIANTS.map((variant) => results[variant.id] === undefined ? `| ${nameOf(variant)} | failed |${' |'.repeat(twoNodes ? 10 : 9)} 0 |` : { variant, r: results[variant.id], base: raw })))
+    for (const [id] of unavailable) if (!FANOUT_VARIANTS.some((v) => v.id === id) && (data.selected ?? []).includes(id)) out.push(`| ${nameOf(variantById(id))} | not available |${' |'.repeat(twoNodes ? 11 : 10)}`)
     out.push('')
   }
   if (idle !== null) {

@@ -5,10 +5,12 @@
 //
 //   npm run bench:websocket                   (builds, then runs with the defaults)
 //   npm run build && node bench/websocket/run.mjs [--n 1000,5000] [--rounds 5] [--events 50]
-//       [--idle 10000] [--idle-rounds 2] [--variants raw-ws,fastify-websocket,socket.io,fastify-datastar]
+//       [--idle 10000] [--idle-rounds 2] [--variants raw-ws,fastify-websocket,socket.io,fastify-datastar,fastify-datastar-2-nodes]
 //       [--diagnostics socket.io-frames,fastify-datastar-core] [--time-limit 8] [--pin on|off] [--client-workers 1] [--client-cpus 1]
 //       [--heap-diff raw-ws,fastify-websocket,fastify-datastar,fastify-datastar-core] [--heap-n 2000] [--out bench/websocket/RESULTS.md]
 //   node bench/websocket/run.mjs --render bench/websocket/results.json   (RESULTS.md and websocket.svg again, from the data)
+//   node bench/websocket/run.mjs --variants fastify-datastar,fastify-datastar-2-nodes --diagnostics '' --idle 0
+//       (the two-node row alone, with the one-node row it is compared with in each round)
 //
 // Every server variant runs in its own process (servers/*.mjs), the load
 // generator in another (client.mjs); this process only orchestrates over IPC.
@@ -21,6 +23,14 @@
 // RSS and V8 heap after GC, minus the same before them, per connection.
 // --time-limit bounds the run: a round starts only if one as long as the
 // longest so far still ends in time (the opt-in --heap-diff comes on top).
+// The two-node row (fastify-datastar-2-nodes, issue #13): per round, a fresh
+// redis-server (bench/common/redis.mjs, on a free port of 127.0.0.1, pinned
+// with the servers) and two fastify-datastar processes on it, N/2 clients on
+// each in the one room, every broadcast from the first node: deliveries/s
+// against the one-node fastify-datastar of the same round. Both nodes and
+// redis-server share CPU 0 with pinning (the client keeps CPU 1): the same
+// CPU as one node gets, so the ratio is the cost of crossing Redis, not extra
+// cores. Without redis-server the row is reported as not available.
 // The processes, the measurements and the rounds are bench/common/*.mjs's,
 // shared with bench/fanout; this file has the WebSocket bench's choices.
 import { broadcastMedians, broadcastRounds, createHarness, environment, idlePhase, log, setup, shuffled, withScratch } from '../common/harness.mjs'
@@ -46,6 +56,7 @@ if (!(LIMIT_MINUTES > 0 && LIMIT_MINUTES <= 240)) throw new Error('--time-limit 
 const HEAP_N = Number(args['heap-n'])
 if (!Number.isSafeInteger(HEAP_N) || HEAP_N < 1 || HEAP_N > 20_000) throw new Error('--heap-n must be an integer from 1 to 20000')
 const HEAP_DIFF = args['heap-diff'].split(',').filter(Boolean).map(variants.variantById)
+if (HEAP_DIFF.some((variant) => (variant.nodes ?? 1) > 1)) throw new Error('--heap-diff takes variants of one node')
 const LIMIT_MS = LIMIT_MINUTES * 60_000
 const STARTED = Date.now()
 // The idle rounds (run first) may take up to 35 % of --time-limit, the broadcast rounds the rest:
@@ -75,7 +86,7 @@ const harness = createHarness({
 // ---------------------------------------------------------------- main
 
 const startedAt = new Date().toISOString()
-log(`pinning ${PIN ? `on (server CPU 0, client CPU ${CLIENT_CPUS})` : 'off'}; client threads: ${CLIENT_WORKERS}; open files per process: ${bench.fds} (hard limit ${bench.fdsHard}); time limit ${LIMIT_MINUTES} min`)
+log(`pinning ${PIN ? `on (server CPU 0, with both nodes and redis-server of the two-node row; client CPU ${CLIENT_CPUS})` : 'off'}; client threads: ${CLIENT_WORKERS}; open files per process: ${bench.fds} (hard limit ${bench.fdsHard}); time limit ${LIMIT_MINUTES} min`)
 
 // Which variants can run at all.
 const unavailable = {}
@@ -89,8 +100,10 @@ for (const variant of [...SELECTED, ...DIAGNOSED, ...HEAP_DIFF.filter((v) => !SE
   }
 }
 const available = (variant) => unavailable[variant.id] === undefined
+// A row across nodes (nodes: 2) is a broadcast row only: idle memory is per process.
+const oneNode = (variant) => (variant.nodes ?? 1) === 1
 const FANOUT_VARIANTS = bench.inPhase('fanout').filter(available)
-const IDLE_VARIANTS = bench.inPhase('idle').filter(available)
+const IDLE_VARIANTS = bench.inPhase('idle').filter(available).filter(oneNode)
 
 // Idle memory first (its duration is about the same every run), then the broadcast rounds in the time left.
 const idlePart = await idlePhase(harness, {
@@ -123,8 +136,9 @@ const fanout = broadcastMedians(fanoutRounds, {
   sizes: SIZES,
   variants: FANOUT_VARIANTS,
   // The ratio to raw-ws and to socket.io within each round (same machine load), as well as the ratio of the medians.
-  ratios: { roundRatio: 'raw-ws', roundRatioSocketIo: 'socket.io' },
-  keys: ['deliveriesPerSec', 'p50Ms', 'p99Ms', 'maxMs', 'burstP50Ms', 'burstP99Ms', 'serverCpuUsPerDelivery', 'serverUserUsPerDelivery', 'serverSystemUsPerDelivery', 'clientCpuUsPerDelivery', 'clientUserUsPerDelivery', 'clientSystemUsPerDelivery', 'clientBusy', 'publishMs', 'connectMs', 'load']
+  // The two-node row against the one-node fastify-datastar of the same round.
+  ratios: { roundRatio: 'raw-ws', roundRatioSocketIo: 'socket.io', roundRatioOneNode: 'fastify-datastar' },
+  keys: ['deliveriesPerSec', 'p50Ms', 'p99Ms', 'maxMs', 'burstP50Ms', 'burstP99Ms', 'serverCpuUsPerDelivery', 'serverUserUsPerDelivery', 'serverSystemUsPerDelivery', 'redisCpuUsPerDelivery', 'clientCpuUsPerDelivery', 'clientUserUsPerDelivery', 'clientSystemUsPerDelivery', 'clientBusy', 'publishMs', 'connectMs', 'load']
 })
 
 // Where the idle memory goes (opt-in): heap snapshots before and after HEAP_N idle clients.

@@ -9,9 +9,9 @@
 //   { cmd: 'call-all', calls, timeoutMs } → { type: 'call-all', times, results, ok, cpuUsPerResult }
 //       `calls` callAll()s one after the other (a macrotask between them), each timed until its last result
 import process from 'node:process'
-import { closeHttp, listenHttp, serve as serveBench } from '../../common/server.mjs'
+import { closeHttp, listenHttp, serve as serveBench, until } from '../../common/server.mjs'
 
-export { closeHttp, listenHttp }
+export { closeHttp, listenHttp, until }
 
 /** Size of a round trip's payload: a string of this many characters. */
 export const PAYLOAD_BYTES = Number(process.env.RPC_PAYLOAD_BYTES ?? 100)

@@ -4,14 +4,22 @@
 // add(a, b) → a + b, their results checked against their schemas. A round trip
 // is session.call(echo, [text]) on the one session; a call to all is
 // app.rpc.callAll(add, [1, 2], { timeout }).
+// With BENCH_REDIS_URL (run.mjs's two-node row starts the redis-server), the
+// plugin gets a RedisBackplane (fastify-datastar/redis): this process is one
+// node of the sessions' cluster, and callAll() on it reaches the other node's
+// sessions too (their entries come back through Redis); count() stays this
+// node's sessions.
+import process from 'node:process'
 import Fastify from 'fastify'
 import { Type } from '@sinclair/typebox'
 import rpc from 'fastify-datastar/rpc'
-import { serve } from './common.mjs'
+import { serve, until } from './common.mjs'
 
 await serve(async () => {
   const app = Fastify({ logger: false })
-  await app.register(rpc)
+  const redis = process.env.BENCH_REDIS_URL
+  const backplane = redis === undefined ? undefined : new (await import('fastify-datastar/redis')).RedisBackplane({ redis })
+  await app.register(rpc, backplane === undefined ? {} : { backplane })
   const echo = app.rpc.browserFunction('echo', { params: Type.Tuple([Type.String()]), result: Type.String() }, (text) => text)
   const add = app.rpc.browserFunction('add', { params: Type.Tuple([Type.Number(), Type.Number()]), result: Type.Number() }, (a, b) => a + b)
   await app.listen({ host: '127.0.0.1', port: 0, backlog: 4096 })
@@ -30,6 +38,8 @@ await serve(async () => {
       const entries = await app.rpc.callAll(add, [1, 2], { timeout: timeoutMs })
       return { results: entries.length, ok: entries.filter((entry) => entry.status === 'ok' && entry.value === 3).length }
     },
+    // A node of a cluster: once app.rpc.nodes() lists every node (this one's callAll() then asks them all).
+    ...(backplane === undefined ? {} : { mesh: (nodes, timeoutMs) => until(() => app.rpc.nodes().length >= nodes, timeoutMs, `${nodes} nodes listed`) }),
     close: async () => {
       app.server.closeAllConnections()
       await app.close()

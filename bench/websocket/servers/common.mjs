@@ -4,9 +4,9 @@
 // WebSocket client and how it broadcasts one text message to all of them:
 // `broadcast(text)`, which may return how many clients it handed it to.
 import process from 'node:process'
-import { closeHttp, listenHttp, serve as serveBench } from '../../common/server.mjs'
+import { closeHttp, listenHttp, serve as serveBench, until } from '../../common/server.mjs'
 
-export { closeHttp, listenHttp }
+export { closeHttp, listenHttp, until }
 
 /** Size of one message (the text payload, before any framing). */
 export const PAYLOAD_BYTES = Number(process.env.WS_PAYLOAD_BYTES ?? 200)
