@@ -57,7 +57,7 @@ export interface RpcSocket {
 }
 
 // Close codes of a page that went away on purpose (a closed tab, a navigation): its session ends at once.
-const PAGE_GONE = new Set([1000, 1001])
+export const PAGE_GONE: ReadonlySet<number> = new Set([1000, 1001])
 // A frame that is not the protocol, or a handshake out of place.
 const POLICY_VIOLATION = 1008
 // The session was resumed by another socket (the same page's newer connection).

@@ -1,7 +1,7 @@
 // @ts-check
 /**
- * The RPC wire protocol: JSON text frames over one WebSocket, the same on
- * both sides. This file runs in the browser as it is (served by the RPC
+ * The RPC wire protocol: JSON text frames over one WebSocket (or an SSE
+ * stream down and POSTs up), the same on both sides. This file runs in the browser as it is (served by the RPC
  * plugin, JavaScript checked by TypeScript through its JSDoc): it imports
  * nothing.
  *
@@ -15,7 +15,8 @@
  *   what it kept for a resend.
  * - `bye`: the page is going away; its session ends now, not after its TTL.
  *
- * A WebSocket message is one frame, or a batch: a JSON array of the
+ * A message (a WebSocket message; over the SSE transport, an event down or a
+ * POST body up) is one frame, or a batch: a JSON array of the
  * `call`, `result`, `cancel` and `ack` frames one side sent in the same turn
  * (64 calls in flight then cost one message each way, not 64).
  */
@@ -37,8 +38,10 @@ export const PROTOCOL_VERSION = 1
  * The server's answer: the session, the token the next resume must present
  * (rotated each time), the last frame number received from the client, and the
  * hash of the server's browser-function module (another one: the page is out of date),
- * and the largest frame the server takes, in bytes.
- * @typedef {{ t: 'welcome', session: string, token: string, resumed: boolean, ack: number, module: string, maxFrame?: number }} WelcomeFrame
+ * and the largest frame the server takes, in bytes. Over the SSE transport
+ * it also carries `key`: the secret of this connection, which each POST of
+ * frames presents (it opens nothing else; the token resumes the session).
+ * @typedef {{ t: 'welcome', session: string, token: string, resumed: boolean, ack: number, module: string, maxFrame?: number, key?: string }} WelcomeFrame
  */
 /**
  * A call; `deadline` is the ms left before the caller gives up (relative: the
@@ -141,7 +144,7 @@ function validFrame (value) {
         ? /** @type {HelloFrame} */ (parsed)
         : null
     case 'welcome':
-      return isString(frame.session) && isString(frame.token) && typeof frame.resumed === 'boolean' && isCount(frame.ack) && isString(frame.module) && isOptionalCount(frame.maxFrame)
+      return isString(frame.session) && isString(frame.token) && typeof frame.resumed === 'boolean' && isCount(frame.ack) && isString(frame.module) && isOptionalCount(frame.maxFrame) && isOptionalString(frame.key)
         ? /** @type {WelcomeFrame} */ (parsed)
         : null
     case 'call':
