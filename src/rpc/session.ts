@@ -31,7 +31,10 @@ export interface SessionHost<S> extends PeerHost {
 // 32 random bytes: the resume token, kept only as its SHA-256.
 const TOKEN_BYTES = 32
 
-/** A secret as the server keeps it: its SHA-256. */
+/**
+ * A secret as the server keeps it: its SHA-256.
+ * @example const kept = hashSecret(token)
+ */
 export function hashSecret (secret: string): Buffer {
   return createHash('sha256').update(secret).digest()
 }

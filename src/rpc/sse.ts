@@ -81,7 +81,10 @@ export class StreamConnection implements RpcConnection {
     this.#socket = socket
   }
 
-  /** True when `key` is this connection's (compared in constant time). */
+  /**
+   * True when `key` is this connection's (compared in constant time).
+   * @example if (!connection.keyMatches(request.headers['x-rpc-key'])) return 'unknown'
+   */
   keyMatches (key: string): boolean {
     return secretMatches(this.#keyHash, key)
   }
@@ -107,7 +110,10 @@ export class StreamConnection implements RpcConnection {
     this.#end(code, reason)
   }
 
-  /** The response's stream: what waited is written now; its end ends the connection. */
+  /**
+   * The response's stream: what waited is written now; its end ends the connection.
+   * @example opened.connection.attach(reply.sse())
+   */
   attach (stream: RpcEventStream): void {
     const early = this.#early ?? []
     this.#early = null
@@ -117,7 +123,10 @@ export class StreamConnection implements RpcConnection {
     if (this.#closed !== undefined) stream.close()
   }
 
-  /** The page closed the connection (its POST's close code): as a WebSocket's close from the page. */
+  /**
+   * The page closed the connection (its POST's close code): as a WebSocket's close from the page.
+   * @example connection.closeFromPage(1001)
+   */
   closeFromPage (code: number): void {
     this.#end(code, 'closed by the page')
   }
@@ -194,7 +203,10 @@ export class RpcStreams {
     return 'ok'
   }
 
-  /** The session ended: its connection is forgotten. */
+  /**
+   * The session ended: its connection is forgotten.
+   * @example onExpire: (session) => { streams.forget(session.id) }
+   */
   forget (session: string): void {
     this.#bySession.delete(session)
   }

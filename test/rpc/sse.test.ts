@@ -135,6 +135,17 @@ t.test('the wire: the hello in a POST body, the welcome first with the connectio
   t.equal(app.rpc.session(welcome.session), undefined)
 })
 
+t.test('the stream is the project\'s own: compressed as the page accepts, keep-alive comments from the `sse` option, validated at startup', async (t) => {
+  const { base } = await rpcApp(t, { sse: { keepAlive: 20 } })
+  const stream = await openStream(`${base}/rpc/stream`, { method: 'POST', headers: { ...json, 'accept-encoding': 'gzip' }, body: HELLO, decode: true })
+  t.teardown(() => { stream.destroy() })
+  t.equal(stream.headers['content-encoding'], 'gzip')
+  t.match(JSON.parse((await stream.event(0)).data), { t: 'welcome', key: /^[\w-]{43}$/ })
+  await stream.comment(1)
+  t.pass('a keep-alive comment')
+  await t.rejects(async () => { await Fastify().register(rpc, { sse: { keepAlive: -1 } }).ready() }, { code: 'FST_ERR_SSE_INVALID_OPTION' })
+})
+
 t.test('the resume token and the key travel in bodies and headers, never in a URL', async (t) => {
   const urls: string[] = []
   const { app, open } = await rpcApp(t, {}, async (app) => {

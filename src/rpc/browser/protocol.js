@@ -1,9 +1,9 @@
 // @ts-check
 /**
  * The RPC wire protocol: JSON text frames over one WebSocket (or an SSE
- * stream down and POSTs up), the same on both sides. This file runs in the browser as it is (served by the RPC
- * plugin, JavaScript checked by TypeScript through its JSDoc): it imports
- * nothing.
+ * stream down and POSTs up), the same on both sides. This file runs in the
+ * browser as it is (served by the RPC plugin, JavaScript checked by
+ * TypeScript through its JSDoc): it imports nothing.
  *
  * - `hello` (client, first frame) and `welcome` (server's answer) open or
  *   resume a session; each says the last numbered frame it received, so the

@@ -60,6 +60,7 @@ export class EventParser {
   /**
    * Feeds decoded text; returns the events it completed.
    * @param {string} chunk
+   * @example parser.push('data: 1\n\n') // [{ event: 'message', data: '1', id: '' }]
    * @returns {StreamEvent[]}
    */
   push (chunk) {
