@@ -175,8 +175,6 @@ const JAVASCRIPT = 'text/javascript; charset=utf-8'
 const rpcPlugin: FastifyPluginAsync<RpcPluginOptions> = async (fastify, options) => {
   const settings = resolveOptions(options)
   if (!fastify.hasDecorator('resource')) await fastify.register(websocket)
-  // The transport without WebSocket streams with the project's own reply.sse(): keep-alive, compression, slow clients.
-  if (!fastify.hasReplyDecorator('sse')) await fastify.register(sse)
   const principal = options.principal ?? defaultPrincipal
   const sources = new Map<string, string>()
   const streams = new RpcStreams()
@@ -285,6 +283,9 @@ interface SseTransportOptions {
  * `maxFrameBytes`, and only JSON (a cross-site form cannot send it).
  */
 async function sseTransport (fastify: FastifyInstance, { paths: prefix, server, streams, principal, maxFrameBytes, options }: SseTransportOptions): Promise<void> {
+  // The project's own reply.sse() (keep-alive, compression, slow clients): the app's, else one of this context's own,
+  // so that an umbrella plugin registered after this one can still register its own.
+  if (!fastify.hasReplyDecorator('sse')) await fastify.register(sse)
   fastify.removeAllContentTypeParsers()
   fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: maxFrameBytes }, (_request, body, done) => { done(null, body) })
   const origins = resolveResourceOptions(options.websocket).origins

@@ -9,6 +9,7 @@ import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { WebSocket } from 'ws'
+import fastifyDatastar from '../../plugins/index.js'
 import rpc, { RpcClient, RpcErrorCode, type ConnectOptions, type RpcPluginOptions, type Session } from '../../plugins/rpc.js'
 import { EventParser } from '../../src/rpc/browser/sse-transport.js'
 import { SSEParser } from '../../src/sse/parser.js'
@@ -144,6 +145,14 @@ t.test('the stream is the project\'s own: compressed as the page accepts, keep-a
   await stream.comment(1)
   t.pass('a keep-alive comment')
   await t.rejects(async () => { await Fastify().register(rpc, { sse: { keepAlive: -1 } }).ready() }, { code: 'FST_ERR_SSE_INVALID_OPTION' })
+})
+
+t.test('the plugin\'s own reply.sse() stays in its context: the umbrella plugin registers after it', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(rpc)
+  await app.register(fastifyDatastar)
+  t.equal(app.hasReplyDecorator('sse'), true)
 })
 
 t.test('the resume token and the key travel in bodies and headers, never in a URL', async (t) => {
