@@ -11,9 +11,15 @@
  */
 import { readFileSync } from 'node:fs'
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, RouteShorthandOptions } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify'
 import type { Static, TSchema } from '@sinclair/typebox'
-import { FST_ERR_RPC_DUPLICATE_FUNCTION, FST_ERR_RPC_INVALID_OPTION } from '../src/errors.js'
+import {
+  FST_ERR_RPC_DUPLICATE_FUNCTION,
+  FST_ERR_RPC_INVALID_OPTION,
+  FST_ERR_RPC_INVALID_REQUEST,
+  FST_ERR_RPC_ORIGIN_FORBIDDEN,
+  FST_ERR_RPC_UNKNOWN_CONNECTION
+} from '../src/errors.js'
 import { browserFunctionSource, renderBrowserModule } from '../src/rpc/browser-module.js'
 import type { BrowserFunction } from '../src/rpc/functions.js'
 import { RpcServer, type CallEntry, type CallManyOptions, type RpcSocket } from '../src/rpc/server.js'
@@ -22,8 +28,11 @@ import type { RemoteSession } from '../src/rpc/remote-session.js'
 import { closeBackplaneOnce, hasEphemeral, type Backplane } from '../src/registry/backplane.js'
 import { ClusterNode } from '../src/cluster/node.js'
 import type { SharedStore } from '../src/cluster/store.js'
+import { fromAllowedOrigin, RpcStreams, SSE_HEADERS } from '../src/rpc/sse.js'
 import { DEFAULT_MAX_BUFFERED_BYTES } from '../src/slow-consumer.js'
-import { RESOURCE_DEFAULTS, type ResourceOptions } from '../src/websocket/options.js'
+import type { StreamSettings } from '../src/sse/options.js'
+import { resolveResourceOptions, RESOURCE_DEFAULTS, type ResourceOptions } from '../src/websocket/options.js'
+import { sse } from './sse.js'
 import { compileValidator } from './validation.js'
 import { websocket } from './websocket.js'
 
@@ -60,9 +69,15 @@ export interface RpcPluginOptions<Data = Record<string, unknown>> {
   onResume?: (session: Session<Data>) => unknown
   /** Runs when the session ends (closed page, TTL passed, app closed). */
   onExpire?: (session: Session<Data>) => unknown
-  /** Options of the socket's WebSocket resource: `origins`, `maxPayload`, `heartbeat`, the slow-consumer bounds. */
+  /**
+   * Options of the socket's WebSocket resource: `origins` (the SSE transport's
+   * requests too), `maxPayload` (the largest message, both transports),
+   * `heartbeat`, the slow-consumer bounds.
+   */
   websocket?: ResourceOptions
-  /** Route options of the socket's upgrade: `onRequest` auth hooks answer 401/403 before it. */
+  /** Stream settings of the SSE transport's streams: `keepAlive`, `compression`, the slow-consumer bounds. */
+  sse?: StreamSettings
+  /** Route options of the socket's upgrade and of the SSE transport's requests: `onRequest` auth hooks answer 401/403 before them. */
   route?: Omit<RouteShorthandOptions, 'websocket'>
   /**
    * Sessions across nodes: the backplane the nodes share (a `RedisBackplane`,
@@ -167,7 +182,7 @@ export const RPC_DEFAULTS: Readonly<RpcSettings> = Object.freeze({
 })
 
 // The browser runtime, served as it is: in the sources and in dist/ alike, beside this plugin's folder.
-const RUNTIME_FILES = ['client.js', 'peer.js', 'protocol.js'] as const
+const RUNTIME_FILES = ['client.js', 'peer.js', 'protocol.js', 'sse-transport.js'] as const
 const RUNTIME = new Map(RUNTIME_FILES.map((file) => [
   file,
   readFileSync(new URL(`../src/rpc/browser/${file}`, import.meta.url), 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n')
@@ -182,6 +197,7 @@ const rpcPlugin: FastifyPluginAsync<RpcPluginOptions> = async (fastify, options)
   if (!fastify.hasDecorator('resource')) await fastify.register(websocket)
   const principal = options.principal ?? defaultPrincipal
   const sources = new Map<string, string>()
+  const streams = new RpcStreams()
   let browserModule = renderBrowserModule(sources)
   // The socket's message bound, passed to the resource below and told to each page.
   const maxFrameBytes = options.websocket?.maxPayload ?? RESOURCE_DEFAULTS.maxPayload
@@ -189,11 +205,15 @@ const rpcPlugin: FastifyPluginAsync<RpcPluginOptions> = async (fastify, options)
   const server = new RpcServer<Record<string, unknown>, FastifyRequest>({
     ...settings,
     cluster,
+    postFrames: (post) => streams.post(post),
     maxFrameBytes,
     data: options.data ?? (() => ({})),
     onBoot: options.onBoot,
     onResume: options.onResume,
-    onExpire: options.onExpire,
+    onExpire: (session) => {
+      streams.forget(session.id)
+      return options.onExpire?.(session)
+    },
     check: checkWith(),
     onError: (error, session) => {
       const log = session?.request.log ?? fastify.log
@@ -272,6 +292,76 @@ const rpcPlugin: FastifyPluginAsync<RpcPluginOptions> = async (fastify, options)
     binary: (client) => { client.close(1003, 'RPC frames are text') },
     disconnected: (client, code) => { sockets.get(client)?.closed(code) }
   })
+
+  await fastify.register(sseTransport, { paths: prefix, server, streams, principal, maxFrameBytes, options })
+}
+
+interface SseTransportOptions {
+  // Not `prefix`: Fastify would put it before the routes' own.
+  paths: string
+  server: RpcServer<Record<string, unknown>, FastifyRequest>
+  streams: RpcStreams
+  principal: (request: FastifyRequest) => string | undefined
+  maxFrameBytes: number
+  options: RpcPluginOptions
+}
+
+/**
+ * The transport without WebSocket: `POST <prefix>/stream` (the hello in, the
+ * event stream out) and `POST <prefix>/frames`. In a context of its own: its
+ * bodies are JSON kept as text (the frames' own parser reads them), at most
+ * `maxFrameBytes`, and only JSON (a cross-site form cannot send it).
+ */
+async function sseTransport (fastify: FastifyInstance, { paths: prefix, server, streams, principal, maxFrameBytes, options }: SseTransportOptions): Promise<void> {
+  // The project's own reply.sse() (keep-alive, compression, slow clients): the app's, else one of this context's own,
+  // so that an umbrella plugin registered after this one can still register its own.
+  if (!fastify.hasReplyDecorator('sse')) await fastify.register(sse)
+  fastify.removeAllContentTypeParsers()
+  fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: maxFrameBytes }, (_request, body, done) => { done(null, body) })
+  const origins = resolveResourceOptions(options.websocket).origins
+  const route = options.route ?? {}
+  const routeOptions = {
+    ...route,
+    config: { ...route.config, sse: options.sse },
+    // The socket's Origin check, for POSTs: before the user's auth hooks, as before an upgrade.
+    onRequest: [async (request: FastifyRequest) => {
+      if (!fromAllowedOrigin(request.headers, `${request.protocol}://${request.host}`, origins)) throw new FST_ERR_RPC_ORIGIN_FORBIDDEN(request.headers.origin ?? request.headers['sec-fetch-site'])
+    }, ...hookList(route.onRequest)]
+  }
+  fastify.post(`${prefix}/stream`, routeOptions, async (request: FastifyRequest, reply: FastifyReply) => {
+    const who = principal(request)
+    const opened = await streams.open(typeof request.body === 'string' ? request.body : '', who, (connection) => server.connect(connection, request, who))
+    if ('refused' in opened) throw new FST_ERR_RPC_INVALID_REQUEST(opened.refused)
+    opened.connection.attach(reply.sse())
+  })
+  fastify.post(`${prefix}/frames`, routeOptions, async (request: FastifyRequest, reply: FastifyReply) => {
+    const closeHeader = headerOf(request, SSE_HEADERS.close)
+    const close = closeHeader === undefined ? undefined : Number(closeHeader)
+    if (close !== undefined && !(Number.isSafeInteger(close) && close >= 1000 && close <= 4999)) throw new FST_ERR_RPC_INVALID_REQUEST(`${SSE_HEADERS.close} must be a close code, got ${closeHeader}`)
+    const post = {
+      session: headerOf(request, SSE_HEADERS.session),
+      key: headerOf(request, SSE_HEADERS.key),
+      principal: principal(request),
+      body: typeof request.body === 'string' ? request.body : undefined,
+      close
+    }
+    let outcome = streams.post(post)
+    // Across nodes: the stream may be on another node (no sticky sessions): that node applies it.
+    if (outcome === 'unknown') outcome = await server.forwardFrames(post)
+    if (outcome === 'unknown') throw new FST_ERR_RPC_UNKNOWN_CONNECTION()
+    if (outcome === 'refused') throw new FST_ERR_RPC_INVALID_REQUEST('a frame was refused; the connection is closed')
+    return await reply.code(204).send()
+  })
+}
+
+function headerOf (request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name]
+  return typeof value === 'string' ? value : undefined
+}
+
+function hookList<T> (hooks: T | readonly T[] | undefined): T[] {
+  if (hooks === undefined) return []
+  return Array.isArray(hooks) ? [...hooks] : [hooks as T]
 }
 
 function entryModule (hash: string): string {
@@ -283,9 +373,13 @@ export { RpcError } from './runtime/peer.js'
 export { RpcErrorCode } from './runtime/protocol.js'
 const socketUrl = new URL('./socket', import.meta.url)
 socketUrl.protocol = socketUrl.protocol === 'https:' ? 'wss:' : 'ws:'
-/** Opens this page's session: \`functions\` are the page's own, for the browser functions declared without a body. */
+const streamUrl = new URL('./stream', import.meta.url)
+/**
+ * Opens this page's session: \`functions\` are the page's own, for the browser functions declared without a body;
+ * \`transports\` the order to try (default WebSocket, then the SSE stream when the WebSocket fails before its welcome).
+ */
 export function connect (options = {}) {
-  return connectTo({ url: socketUrl.href, ...options, module: { hash: ${JSON.stringify(hash)}, functions } })
+  return connectTo({ url: socketUrl.href, sseUrl: streamUrl.href, ...options, module: { hash: ${JSON.stringify(hash)}, functions } })
 }
 `
 }
@@ -349,7 +443,7 @@ export { RpcClient, connect } from '../src/rpc/browser/client.js'
 export type { BrowserFunction } from '../src/rpc/functions.js'
 export type { CallEntry, CallManyOptions } from '../src/rpc/server.js'
 export type { CallOptions } from '../src/rpc/browser/peer.js'
-export type { RpcSession } from '../src/rpc/session.js'
+export type { RpcSession, RpcTransport } from '../src/rpc/session.js'
 export type { RemoteSession } from '../src/rpc/remote-session.js'
 export type { ConnectOptions } from '../src/rpc/browser/client.js'
 export { connectTestPage, type Faults, type TestPage, type TestPageOptions } from '../src/rpc/testing.js'

@@ -266,6 +266,22 @@ export const FST_ERR_RPC_BROWSER_FUNCTION = createError(
   500,
   TypeError
 )
+// The SSE transport's requests (the stream and the POSTs of frames): real HTTP answers, as a refused upgrade's.
+export const FST_ERR_RPC_ORIGIN_FORBIDDEN = createError(
+  'FST_ERR_RPC_ORIGIN_FORBIDDEN',
+  'RPC request from origin %s is not allowed',
+  403
+)
+export const FST_ERR_RPC_INVALID_REQUEST = createError(
+  'FST_ERR_RPC_INVALID_REQUEST',
+  'Invalid RPC request: %s',
+  400
+)
+export const FST_ERR_RPC_UNKNOWN_CONNECTION = createError(
+  'FST_ERR_RPC_UNKNOWN_CONNECTION',
+  'No open RPC connection of this session with this key',
+  404
+)
 
 /**
  * Every error class above by its code (as Fastify's own `errorCodes`): test
@@ -318,5 +334,8 @@ export const errorCodes = Object.freeze({
   FST_ERR_WS_CLIENT_HANDSHAKE,
   FST_ERR_RPC_INVALID_OPTION,
   FST_ERR_RPC_DUPLICATE_FUNCTION,
-  FST_ERR_RPC_BROWSER_FUNCTION
+  FST_ERR_RPC_BROWSER_FUNCTION,
+  FST_ERR_RPC_ORIGIN_FORBIDDEN,
+  FST_ERR_RPC_INVALID_REQUEST,
+  FST_ERR_RPC_UNKNOWN_CONNECTION
 })

@@ -5,12 +5,12 @@
  * a session on another node, routed to it; calls to every node's sessions.
  * The nodes talk through a `ClusterNode` on their shared backplane.
  */
-import { timingSafeEqual } from 'node:crypto'
 import type { ClusterNode } from '../cluster/node.js'
 import type { SharedStore } from '../cluster/store.js'
 import { RpcError } from './browser/peer.js'
 import { RpcErrorCode } from './browser/protocol.js'
-import { hashToken } from './session.js'
+import { secretMatches } from './session.js'
+import type { FramesPost, PostOutcome } from './sse.js'
 
 /** What the store keeps of a session, as JSON. */
 export interface SessionRecord {
@@ -46,10 +46,14 @@ export interface LocalNode {
   callMany: (request: ManyRequest) => Promise<WireEntry[]>
   /** Ends the local session `id` without its onExpire (it lives on elsewhere); resolves with its data, or undefined. */
   release: (id: string) => unknown
+  /** A POST of frames of the SSE transport, for a connection of this node. */
+  postFrames: (post: FramesPost) => PostOutcome
 }
 
 /** How long a node's records outlive its last refresh: the session's TTL plus this margin, in ms. */
 const RECORD_MARGIN = 5_000
+// How long a POST of frames forwarded to another node waits for it, in ms.
+const FORWARD_TIMEOUT = 5_000
 // Time for a node to answer beyond a call's own deadline, in ms.
 const ANSWER_MARGIN = 1_000
 
@@ -79,7 +83,8 @@ export class RpcNodes {
         }
       }),
       cluster.handle('rpc:many', (body) => local.callMany(body as ManyRequest)),
-      cluster.handle('rpc:release', (body) => ({ data: local.release(String(body)) }))
+      cluster.handle('rpc:release', (body) => ({ data: local.release(String(body)) })),
+      cluster.handle('rpc:frames', (body) => local.postFrames(body as FramesPost))
     ]
   }
 
@@ -114,9 +119,7 @@ export class RpcNodes {
     const text = await this.#store.get(`rpc:session:${id}`)
     if (text === undefined) return undefined
     const record = JSON.parse(text) as SessionRecord
-    const presented = hashToken(token)
-    const kept = Buffer.from(record.token, 'hex')
-    if (presented.length !== kept.length || !timingSafeEqual(presented, kept) || record.principal !== principal) return undefined
+    if (!secretMatches(Buffer.from(record.token, 'hex'), token) || record.principal !== principal) return undefined
     if (record.node !== this.id && this.cluster.nodes.includes(record.node)) {
       const { answers } = await this.cluster.request<{ data?: unknown }>('rpc:release', id, { nodes: [record.node] })
       const released = answers.get(record.node)
@@ -168,6 +171,19 @@ export class RpcNodes {
         : { code: RpcErrorCode.TIMEOUT, message: `node ${node} did not answer within ${request.timeout} ms` }
       each(node, ids.map((id) => ({ id, status: failed.has(node) ? 'error' : 'timeout', error })))
     }))
+  }
+
+  /**
+   * A POST of frames that reached this node for a connection another node
+   * holds (a load balancer without sticky sessions): handed to that node,
+   * found from the session's record. 'unknown' when no node holds it.
+   */
+  async forwardFrames (post: FramesPost): Promise<PostOutcome> {
+    if (post.session === undefined) return 'unknown'
+    const node = await this.locate(post.session)
+    if (node === undefined || node === this.id) return 'unknown'
+    const { answers } = await this.cluster.request<PostOutcome>('rpc:frames', post, { nodes: [node], timeout: FORWARD_TIMEOUT })
+    return answers.get(node) ?? 'unknown'
   }
 
   /** Stops answering the other nodes. */

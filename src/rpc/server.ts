@@ -14,6 +14,7 @@ import { RpcNodes, type LocalNode, type ManyRequest, type SessionRecord, type Wi
 import { RemoteSession } from './remote-session.js'
 import type { ClusterNode } from '../cluster/node.js'
 import type { SharedStore } from '../cluster/store.js'
+import type { FramesPost, PostOutcome } from './sse.js'
 import { kStartCall, kTokenHash } from '../symbols.js'
 
 /** Options of an RPC server, every default applied (see plugins/rpc.ts for the defaults). */
@@ -40,6 +41,8 @@ export interface RpcServerSettings<Data, Request> {
   moduleHash: () => string
   /** Nodes: this node of the cluster and the store the nodes share (sessions span nodes). */
   cluster?: { node: ClusterNode, store: SharedStore }
+  /** Applies a POST of frames of the SSE transport to a connection of this node (one another node forwarded). */
+  postFrames?: (post: FramesPost) => PostOutcome
 }
 
 /** One session's outcome of a call to many. */
@@ -64,7 +67,7 @@ export interface RpcSocket {
 }
 
 // Close codes of a page that went away on purpose (a closed tab, a navigation): its session ends at once.
-const PAGE_GONE = new Set([1000, 1001])
+export const PAGE_GONE: ReadonlySet<number> = new Set([1000, 1001])
 // A frame that is not the protocol, or a handshake out of place.
 const POLICY_VIOLATION = 1008
 // The session was resumed by another socket (the same page's newer connection, maybe on another node).
@@ -219,6 +222,15 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
     }
   }
 
+  /**
+   * A POST of frames for a connection this node does not hold: with nodes,
+   * handed to the node that does.
+   * @example const outcome = await server.forwardFrames(post)
+   */
+  async forwardFrames (post: FramesPost): Promise<PostOutcome> {
+    return await this.#nodes?.forwardFrames(post) ?? 'unknown'
+  }
+
   /** The app begins to close: sockets the WebSocket layer closes now do not end their sessions. */
   shutdown (): void {
     this.#shuttingDown = true
@@ -345,6 +357,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
           if (++settled === found.length) resolve(entries)
         })
       }),
+      postFrames: (post) => this.#settings.postFrames?.(post) ?? 'unknown',
       release: (id) => {
         const session = this.sessions.get(id)
         if (session === undefined) return undefined

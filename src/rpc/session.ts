@@ -9,10 +9,16 @@ import { kStartCall, kTokenHash } from '../symbols.js'
 import type { BrowserFunction, Check } from './functions.js'
 import { RpcErrorCode } from './browser/protocol.js'
 
+/** How a page's connection reaches the server: a WebSocket, or an SSE stream down and POSTs up. */
+export type RpcTransport = 'websocket' | 'sse'
+
 /** Where a session's frames go while it is connected. */
 export interface RpcConnection {
-  send: (text: string) => void
+  /** Sends a message; `top` is the highest frame number in it (0 or none: no numbered frame). */
+  send: (text: string, top?: number) => void
   close: (code: number, reason: string) => void
+  /** What carries it. Default `'websocket'`. */
+  readonly transport?: RpcTransport
 }
 
 /** What a session needs from its server (one object for all sessions: `run` gets the session). */
@@ -26,9 +32,21 @@ export interface SessionHost<S> extends PeerHost {
 // 32 random bytes: the resume token, kept only as its SHA-256.
 const TOKEN_BYTES = 32
 
-/** The SHA-256 of a resume token: all a server keeps of it. */
-export function hashToken (token: string): Buffer {
-  return createHash('sha256').update(token).digest()
+/**
+ * A secret as the server keeps it: its SHA-256.
+ * @example const kept = hashSecret(token)
+ */
+export function hashSecret (secret: string): Buffer {
+  return createHash('sha256').update(secret).digest()
+}
+
+/**
+ * True when `secret` is the one `hash` was made from (compared in constant time).
+ * @example secretMatches(hashSecret('s3cret'), 's3cret') // true
+ */
+export function secretMatches (hash: Buffer, secret: string): boolean {
+  const presented = hashSecret(secret)
+  return hash.length === presented.length && timingSafeEqual(hash, presented)
 }
 
 /**
@@ -48,6 +66,7 @@ export class RpcSession<Data = Record<string, unknown>, Request = unknown> {
   readonly #host: SessionHost<RpcSession<Data, Request>>
   #tokenHash: Buffer = Buffer.alloc(0)
   #connection: RpcConnection | null = null
+  #transport: RpcTransport = 'websocket'
   #expired = false
 
   /** `id`: a session resumed from another node keeps its id. */
@@ -65,9 +84,17 @@ export class RpcSession<Data = Record<string, unknown>, Request = unknown> {
     return this.#connection
   }
 
-  /** True while a WebSocket carries the session. */
+  /** True while a connection (a WebSocket, or an SSE stream) carries the session. */
   get connected (): boolean {
     return this.#connection !== null
+  }
+
+  /**
+   * What carries the current (or last) connection: `'websocket'` or `'sse'` (the page's fallback).
+   * @example if (session.transport === 'sse') app.log.info({ session: session.id }, 'no WebSocket for this page')
+   */
+  get transport (): RpcTransport {
+    return this.#transport
   }
 
   /** True once the session has ended (its pending calls rejected). */
@@ -111,7 +138,7 @@ export class RpcSession<Data = Record<string, unknown>, Request = unknown> {
   /** A new secret for the next resume (the old one stops working). */
   rotateToken (): string {
     const token = randomBytes(TOKEN_BYTES).toString('base64url')
-    this.#tokenHash = hashToken(token)
+    this.#tokenHash = hashSecret(token)
     return token
   }
 
@@ -122,13 +149,13 @@ export class RpcSession<Data = Record<string, unknown>, Request = unknown> {
 
   /** True when `token` is this session's (compared in constant time). */
   tokenMatches (token: string): boolean {
-    const hash = hashToken(token)
-    return this.#tokenHash.length === hash.length && timingSafeEqual(this.#tokenHash, hash)
+    return secretMatches(this.#tokenHash, token)
   }
 
   /** A socket carries the session from now on; `peerReceived` is what the page has. */
   attach (connection: RpcConnection, peerReceived: number): void {
     this.#connection = connection
+    this.#transport = connection.transport ?? 'websocket'
     this.#peer.attach(connection.send, peerReceived)
   }
 

@@ -35,5 +35,5 @@ fastify-datastar/websocket-client
   types: ReconnectOptions, WebSocketClientCloseEvent, WebSocketClientData, WebSocketClientEvents, WebSocketClientMessageEvent, WebSocketClientOptions, WebSocketClientReconnectingEvent
 fastify-datastar/rpc
   values: RPC_DEFAULTS, RpcClient, RpcError, RpcErrorCode, connect, connectTestPage, default, rpc
-  types: BrowserFunction, CallContext, CallEntry, CallManyOptions, CallOptions, ConnectOptions, Faults, FunctionSchemas, RemoteSession, RpcApi, RpcPluginOptions, RpcSession, Session, TestPage, TestPageOptions
+  types: BrowserFunction, CallContext, CallEntry, CallManyOptions, CallOptions, ConnectOptions, Faults, FunctionSchemas, RemoteSession, RpcApi, RpcPluginOptions, RpcSession, RpcTransport, Session, TestPage, TestPageOptions
 `

@@ -9,7 +9,7 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import rpc, { connectTestPage, RpcErrorCode, type BrowserFunction, type RemoteSession, type Session, type TestPage } from '../../plugins/rpc.js'
+import rpc, { connectTestPage, RpcErrorCode, type BrowserFunction, type RemoteSession, type RpcTransport, type Session, type TestPage } from '../../plugins/rpc.js'
 import { MemoryBackplane, type Backplane } from '../../src/registry/backplane.js'
 import { RedisBackplane } from '../../src/registry/redis.js'
 import { listen, waitFor } from '../helpers.js'
@@ -24,7 +24,7 @@ interface Node {
   port: number
   add: BrowserFunction<[number, number], number>
   hooks: string[]
-  page: (base?: string) => Promise<TestPage>
+  page: (base?: string, transports?: RpcTransport[]) => Promise<TestPage>
 }
 
 async function node (t: Test, backplane: Backplane, name: string): Promise<Node> {
@@ -51,8 +51,8 @@ async function node (t: Test, backplane: Backplane, name: string): Promise<Node>
     port: Number(new URL(base).port),
     add,
     hooks,
-    page: async (at = base) => {
-      const page = await connectTestPage(at, { reconnect: { initialDelay: 10, maxDelay: 50 } })
+    page: async (at = base, transports) => {
+      const page = await connectTestPage(at, { reconnect: { initialDelay: 10, maxDelay: 50 }, transports })
       pages.push(page)
       return page
     }
@@ -87,14 +87,15 @@ t.test('two nodes: callAll reaches both nodes\' sessions, a session on the other
   t.same(ids(narrowed), [`${remote.id} ok 6`], 'sessions narrows to a remote session')
 })
 
-t.test('a page that reconnects to the other node resumes its session there: data kept, onResume, the old node lets it go', async (t) => {
+for (const transport of ['websocket', 'sse'] as const) {
+t.test(`a page that reconnects to the other node resumes its session there: data kept, onResume, the old node lets it go (${transport})`, async (t) => {
   const backplane = new MemoryBackplane()
   const a = await node(t, backplane, 'a')
   const b = await node(t, backplane, 'b')
   await waitFor(() => a.app.rpc.nodes().length === 2, 'the nodes know each other')
   // A load balancer of the test's own: new connections go where it says.
   const balancer = await startProxy(t, a.port)
-  const { client, faults } = await a.page(`http://127.0.0.1:${balancer.port}`)
+  const { client, faults } = await a.page(`http://127.0.0.1:${balancer.port}`, [transport])
   const id = client.session as string
   t.equal(await client.call('node'), 'a')
   const onA = a.app.rpc.session(id) as Session
@@ -113,7 +114,9 @@ t.test('a page that reconnects to the other node resumes its session there: data
   t.equal(a.app.rpc.session(id) instanceof Object && !('data' in (a.app.rpc.session(id) as object)), true, 'a holds it no more: a handle to b')
   t.notOk(a.hooks.includes(`expire ${id}`), 'not expired on a: it lives on')
   t.equal(await a.app.rpc.session(id)?.call(a.add, [1, 2]), 3, 'a call from a reaches it on b')
+  t.equal((b.app.rpc.session(id) as Session).transport, transport)
 })
+}
 
 t.test('a node that shuts down hands its sessions over: its pages resume on the other node', async (t) => {
   const backplane = new MemoryBackplane()

@@ -8,6 +8,7 @@
  */
 import { Peer, RpcError } from './peer.js'
 import { parseFrames, PROTOCOL_VERSION, RpcErrorCode } from './protocol.js'
+import { SseTransport } from './sse-transport.js'
 
 /** @typedef {import('./peer.js').CallOptions} CallOptions */
 /** @typedef {import('./protocol.js').WelcomeFrame} WelcomeFrame */
@@ -26,23 +27,33 @@ import { parseFrames, PROTOCOL_VERSION, RpcErrorCode } from './protocol.js'
  */
 /** @typedef {new (url: string) => SocketLike} SocketConstructor */
 /**
+ * How a connection reaches the server: a WebSocket, or an SSE stream down and POSTs up.
+ * @typedef {'websocket' | 'sse'} Transport
+ */
+/**
  * A function the server may call: its arguments, then a context with the
  * call's `signal` (aborted when the server gives up).
  * @typedef {(...args: any[]) => unknown} PageFunction
  */
 /**
  * Options of `connect()`:
- * - `url`: the RPC endpoint (ws: or wss:);
+ * - `url`: the RPC socket (ws: or wss:);
+ * - `sseUrl`: the RPC stream (http: or https:, `<prefix>/stream`), for the transport without WebSocket;
+ * - `transports`: the transports each connection tries, in order (default: those with a URL,
+ *   WebSocket first): the next one is tried when a connection ends before its welcome;
  * - `functions`: the page's own functions the server may call (those it declared without a body);
  * - `module`: the generated module of the server's browser functions and its hash;
- * - `WebSocket`: the constructor (default: the global one);
+ * - `WebSocket`: the constructor (default: the global one); `fetch`: the SSE transport's (default: the global one);
  * - `timeout`, `maxInFlight`, `maxOutboxBytes`: as on the server (defaults 30 s, 64, 1 MiB);
  * - `reconnect`: first and largest delay between attempts, in ms (defaults 250 and 10 000).
  * @typedef {{
- *   url: string,
+ *   url?: string,
+ *   sseUrl?: string,
+ *   transports?: Transport[],
  *   functions?: Record<string, PageFunction>,
  *   module?: { hash: string, functions: Record<string, PageFunction> },
  *   WebSocket?: SocketConstructor,
+ *   fetch?: import('./sse-transport.js').FetchLike,
  *   timeout?: number,
  *   maxInFlight?: number,
  *   maxOutboxBytes?: number,
@@ -59,10 +70,14 @@ const FINAL_CLOSE_CODES = new Set([1008, 4001])
  * @example const server = await connect({ url: 'wss://example.com/rpc' }); await server.call('greet', ['ada'])
  */
 export class RpcClient extends EventTarget {
-  /** @type {Required<Pick<ConnectOptions, 'url' | 'timeout' | 'maxInFlight' | 'maxOutboxBytes'>> & ConnectOptions} */
+  /** @type {Required<Pick<ConnectOptions, 'timeout' | 'maxInFlight' | 'maxOutboxBytes'>> & ConnectOptions} */
   #options
-  /** @type {SocketConstructor} */
-  #WebSocket
+  /** @type {Transport[]} */
+  #transports
+  // The transport of this attempt (an index into #transports) and of the current (or last) connection.
+  #tried = 0
+  /** @type {Transport | undefined} */
+  #transport
   /** @type {Record<string, PageFunction>} */
   #functions
   /** @type {import('./peer.js').PeerHost} */
@@ -88,9 +103,13 @@ export class RpcClient extends EventTarget {
   constructor (options) {
     super()
     this.#options = { timeout: 30_000, maxInFlight: 64, maxOutboxBytes: 1024 * 1024, ...options }
-    const WebSocketClass = options.WebSocket ?? /** @type {SocketConstructor | undefined} */ (/** @type {any} */ (globalThis).WebSocket)
-    if (WebSocketClass === undefined) throw new TypeError('no WebSocket: pass options.WebSocket')
-    this.#WebSocket = WebSocketClass
+    this.#transports = options.transports ?? /** @type {Transport[]} */ ([...(options.url === undefined ? [] : ['websocket']), ...(options.sseUrl === undefined ? [] : ['sse'])])
+    if (this.#transports.length === 0) throw new TypeError('no transport: pass options.url (WebSocket) or options.sseUrl (SSE)')
+    for (const transport of this.#transports) {
+      if (transport !== 'websocket' && transport !== 'sse') throw new TypeError(`unknown transport ${JSON.stringify(transport)}: 'websocket' or 'sse'`)
+      if ((transport === 'websocket' ? options.url : options.sseUrl) === undefined) throw new TypeError(`the ${transport} transport needs options.${transport === 'websocket' ? 'url' : 'sseUrl'}`)
+    }
+    if (this.#transports.includes('websocket') && options.WebSocket === undefined && /** @type {any} */ (globalThis).WebSocket === undefined) throw new TypeError('no WebSocket: pass options.WebSocket')
     // Only own names are functions: a null prototype, so `constructor` or `__proto__` are not.
     this.#functions = Object.assign(Object.create(null), options.module?.functions, options.functions)
     this.#host = {
@@ -109,6 +128,11 @@ export class RpcClient extends EventTarget {
   /** The session id, once connected. */
   get session () {
     return this.#session
+  }
+
+  /** How the current (or last) connection reaches the server: `'websocket'` or `'sse'`. */
+  get transport () {
+    return this.#transport
   }
 
   /** True while the socket is open and the session established. */
@@ -156,9 +180,19 @@ export class RpcClient extends EventTarget {
     })
   }
 
+  // A connection by the transport of this attempt.
+  #connect () {
+    const transport = /** @type {Transport} */ (this.#transports[this.#tried])
+    this.#transport = transport
+    if (transport === 'sse') return new SseTransport(/** @type {string} */ (this.#options.sseUrl), { fetch: this.#options.fetch })
+    const WebSocketClass = this.#options.WebSocket ?? /** @type {SocketConstructor} */ (/** @type {any} */ (globalThis).WebSocket)
+    return new WebSocketClass(/** @type {string} */ (this.#options.url))
+  }
+
   #open () {
-    const socket = new this.#WebSocket(this.#options.url)
+    const socket = this.#connect()
     this.#socket = socket
+    let welcomed = false
     socket.onopen = () => {
       socket.send(JSON.stringify({ t: 'hello', v: PROTOCOL_VERSION, ack: this.#peer.received, session: this.#session, token: this.#token, module: this.#options.module?.hash }))
     }
@@ -170,6 +204,7 @@ export class RpcClient extends EventTarget {
       }
       for (const frame of frames) {
         if (frame.t === 'welcome') {
+          welcomed = true
           this.#welcome(socket, frame)
         } else if (!this.#peer.receive(frame)) {
           socket.close(1008, `unexpected ${frame.t} frame`)
@@ -183,8 +218,16 @@ export class RpcClient extends EventTarget {
       this.#socket = null
       this.#peer.detach()
       if (this.#closed) return
+      const final = FINAL_CLOSE_CODES.has(event.code)
+      // Ended before its welcome (an upgrade refused, a proxy that drops WebSockets): the next transport, at once.
+      if (!welcomed && !final && this.#tried + 1 < this.#transports.length) {
+        this.#tried++
+        this.#open()
+        return
+      }
+      this.#tried = 0
       this.dispatchEvent(new Event('disconnected'))
-      if (FINAL_CLOSE_CODES.has(event.code)) {
+      if (final) {
         this.#fail(new RpcError(RpcErrorCode.DISCONNECTED, `the server closed the connection: ${event.code} ${event.reason}`))
         return
       }

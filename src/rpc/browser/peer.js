@@ -142,7 +142,8 @@ export class Peer {
   #host
   /** @type {unknown} */
   #owner
-  /** @type {((text: string) => void) | null} */
+  // Gets each message and the highest frame number in it (0: acks only), the `id:` of an SSE event.
+  /** @type {((text: string, top: number) => void) | null} */
   #send = null
   // Frames sent (or to send), kept until the other side acknowledges them.
   /** @type {Kept[]} */
@@ -168,6 +169,7 @@ export class Peer {
   /** @type {string[] | null} */
   #batch = null
   #batchChars = 0
+  #batchTop = 0
 
   /**
    * @param {PeerHost} host what runs incoming calls, and the limits (shared by the owner's peers)
@@ -196,7 +198,7 @@ export class Peer {
   /**
    * A socket is open: `peerReceived` is the last frame number the other side
    * has; what came after it is sent again, in order.
-   * @param {(text: string) => void} send
+   * @param {(text: string, top: number) => void} send gets each message and the highest frame number in it
    * @param {number} peerReceived
    */
   attach (send, peerReceived) {
@@ -204,7 +206,7 @@ export class Peer {
     this.#acknowledged(peerReceived)
     // The hello or welcome that opened this socket told the other side what we have.
     this.#acknowledgedOut = this.#received
-    for (const kept of this.#outbox) this.#transmit(kept.text)
+    for (const kept of this.#outbox) this.#transmit(kept.text, kept.s)
   }
 
   /** The socket is gone: frames are kept for the next one. */
@@ -212,6 +214,7 @@ export class Peer {
     this.#send = null
     // What waited is in the outbox: the next socket gets it.
     this.#batch = null
+    this.#batchTop = 0
     clearTimeout(this.#ackTimer)
     this.#ackTimer = undefined
   }
@@ -432,7 +435,7 @@ export class Peer {
     this.#outboxBytes += text.length
     if (this.#send === null) return
     this.#acknowledgedOut = this.#received
-    this.#transmit(text)
+    this.#transmit(text, s)
   }
 
   /**
@@ -440,17 +443,19 @@ export class Peer {
    * nothing), else with the turn's others in one batch when the turn is over;
    * a batch that would pass the other side's message bound leaves first.
    * @param {string} text
+   * @param {number} s its number (0: an ack)
    */
-  #transmit (text) {
+  #transmit (text, s) {
     if (!this.#turnBusy) {
       this.#turnBusy = true
       const defer = this.#host.defer ?? queueMicrotask
       defer(this.#endTurn)
-      this.#send?.(text)
+      this.#send?.(text, s)
       return
     }
     const max = this.#host.maxFrameBytes
     if (this.#batch !== null && max !== undefined && (this.#batchChars + text.length) * 3 > max) this.#flush()
+    if (s > 0) this.#batchTop = s
     if (this.#batch === null) {
       this.#batch = [text]
       this.#batchChars = text.length + 2
@@ -470,7 +475,9 @@ export class Peer {
     const batch = this.#batch
     if (batch === null || this.#send === null) return
     this.#batch = null
-    this.#send(batch.length === 1 ? /** @type {string} */ (batch[0]) : '[' + batch.join(',') + ']')
+    const top = this.#batchTop
+    this.#batchTop = 0
+    this.#send(batch.length === 1 ? /** @type {string} */ (batch[0]) : '[' + batch.join(',') + ']', top)
   }
 
   /** @param {number} upTo */
@@ -499,7 +506,7 @@ export class Peer {
   #sendAck () {
     if (this.#send === null) return
     this.#acknowledgedOut = this.#received
-    this.#transmit(`{"t":"ack","ack":${this.#received}}`)
+    this.#transmit(`{"t":"ack","ack":${this.#received}}`, 0)
   }
 }
 

@@ -1,9 +1,9 @@
 // @ts-check
 /**
- * The RPC wire protocol: JSON text frames over one WebSocket, the same on
- * both sides. This file runs in the browser as it is (served by the RPC
- * plugin, JavaScript checked by TypeScript through its JSDoc): it imports
- * nothing.
+ * The RPC wire protocol: JSON text frames over one WebSocket (or an SSE
+ * stream down and POSTs up), the same on both sides. This file runs in the
+ * browser as it is (served by the RPC plugin, JavaScript checked by
+ * TypeScript through its JSDoc): it imports nothing.
  *
  * - `hello` (client, first frame) and `welcome` (server's answer) open or
  *   resume a session; each says the last numbered frame it received, so the
@@ -15,7 +15,8 @@
  *   what it kept for a resend.
  * - `bye`: the page is going away; its session ends now, not after its TTL.
  *
- * A WebSocket message is one frame, or a batch: a JSON array of the
+ * A message (a WebSocket message; over the SSE transport, an event down or a
+ * POST body up) is one frame, or a batch: a JSON array of the
  * `call`, `result`, `cancel` and `ack` frames one side sent in the same turn
  * (64 calls in flight then cost one message each way, not 64).
  */
@@ -39,8 +40,10 @@ export const PROTOCOL_VERSION = 1
  * hash of the server's browser-function module (another one: the page is out of date),
  * and the largest frame the server takes, in bytes. `moved`: the session was
  * resumed on another server than before (frames are numbered afresh: calls in
- * flight are lost with the old one).
- * @typedef {{ t: 'welcome', session: string, token: string, resumed: boolean, moved?: boolean, ack: number, module: string, maxFrame?: number }} WelcomeFrame
+ * flight are lost with the old one). Over the SSE transport it also carries
+ * `key`: the secret of this connection, which each POST of frames presents
+ * (it opens nothing else; the token resumes the session).
+ * @typedef {{ t: 'welcome', session: string, token: string, resumed: boolean, moved?: boolean, ack: number, module: string, maxFrame?: number, key?: string }} WelcomeFrame
  */
 /**
  * A call; `deadline` is the ms left before the caller gives up (relative: the
@@ -143,7 +146,7 @@ function validFrame (value) {
         ? /** @type {HelloFrame} */ (parsed)
         : null
     case 'welcome':
-      return isString(frame.session) && isString(frame.token) && typeof frame.resumed === 'boolean' && (frame.moved === undefined || typeof frame.moved === 'boolean') && isCount(frame.ack) && isString(frame.module) && isOptionalCount(frame.maxFrame)
+      return isString(frame.session) && isString(frame.token) && typeof frame.resumed === 'boolean' && (frame.moved === undefined || typeof frame.moved === 'boolean') && isCount(frame.ack) && isString(frame.module) && isOptionalCount(frame.maxFrame) && isOptionalString(frame.key)
         ? /** @type {WelcomeFrame} */ (parsed)
         : null
     case 'call':
