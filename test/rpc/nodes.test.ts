@@ -88,34 +88,34 @@ t.test('two nodes: callAll reaches both nodes\' sessions, a session on the other
 })
 
 for (const transport of ['websocket', 'sse'] as const) {
-t.test(`a page that reconnects to the other node resumes its session there: data kept, onResume, the old node lets it go (${transport})`, async (t) => {
-  const backplane = new MemoryBackplane()
-  const a = await node(t, backplane, 'a')
-  const b = await node(t, backplane, 'b')
-  await waitFor(() => a.app.rpc.nodes().length === 2, 'the nodes know each other')
-  // A load balancer of the test's own: new connections go where it says.
-  const balancer = await startProxy(t, a.port)
-  const { client, faults } = await a.page(`http://127.0.0.1:${balancer.port}`, [transport])
-  const id = client.session as string
-  t.equal(await client.call('node'), 'a')
-  const onA = a.app.rpc.session(id) as Session
-  onA.data.visits = 3
-  let moved = 0
-  client.addEventListener('connected', () => { moved++ })
+  t.test(`a page that reconnects to the other node resumes its session there: data kept, onResume, the old node lets it go (${transport})`, async (t) => {
+    const backplane = new MemoryBackplane()
+    const a = await node(t, backplane, 'a')
+    const b = await node(t, backplane, 'b')
+    await waitFor(() => a.app.rpc.nodes().length === 2, 'the nodes know each other')
+    // A load balancer of the test's own: new connections go where it says.
+    const balancer = await startProxy(t, a.port)
+    const { client, faults } = await a.page(`http://127.0.0.1:${balancer.port}`, [transport])
+    const id = client.session as string
+    t.equal(await client.call('node'), 'a')
+    const onA = a.app.rpc.session(id) as Session
+    onA.data.visits = 3
+    let moved = 0
+    client.addEventListener('connected', () => { moved++ })
 
-  balancer.retarget(b.port)
-  faults.cut()
-  await waitFor(() => moved === 1, 'the page reconnected')
-  t.equal(client.session, id, 'the same session')
-  t.equal(await client.call('node'), 'b', 'now served by b')
-  const onB = b.app.rpc.session(id) as Session
-  t.same(onB.data, { visits: 3 }, 'its data came along')
-  t.same(b.hooks, [`resume ${id}`], 'onResume on b, not onBoot')
-  t.equal(a.app.rpc.session(id) instanceof Object && !('data' in (a.app.rpc.session(id) as object)), true, 'a holds it no more: a handle to b')
-  t.notOk(a.hooks.includes(`expire ${id}`), 'not expired on a: it lives on')
-  t.equal(await a.app.rpc.session(id)?.call(a.add, [1, 2]), 3, 'a call from a reaches it on b')
-  t.equal((b.app.rpc.session(id) as Session).transport, transport)
-})
+    balancer.retarget(b.port)
+    faults.cut()
+    await waitFor(() => moved === 1, 'the page reconnected')
+    t.equal(client.session, id, 'the same session')
+    t.equal(await client.call('node'), 'b', 'now served by b')
+    const onB = b.app.rpc.session(id) as Session
+    t.same(onB.data, { visits: 3 }, 'its data came along')
+    t.same(b.hooks, [`resume ${id}`], 'onResume on b, not onBoot')
+    t.equal(a.app.rpc.session(id) instanceof Object && !('data' in (a.app.rpc.session(id) as object)), true, 'a holds it no more: a handle to b')
+    t.notOk(a.hooks.includes(`expire ${id}`), 'not expired on a: it lives on')
+    t.equal(await a.app.rpc.session(id)?.call(a.add, [1, 2]), 3, 'a call from a reaches it on b')
+    t.equal((b.app.rpc.session(id) as Session).transport, transport)
+  })
 }
 
 t.test('a node that shuts down hands its sessions over: its pages resume on the other node', async (t) => {
