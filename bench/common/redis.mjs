@@ -6,9 +6,10 @@
 // REDIS_SERVER names another binary than Debian's /usr/bin/redis-server.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { accessSync, constants, readFileSync } from 'node:fs'
+import { accessSync, constants } from 'node:fs'
 import net from 'node:net'
 import process from 'node:process'
+import { processCpuUs } from './proc.mjs'
 
 export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server'
 
@@ -55,17 +56,6 @@ function ping (port) {
     })
     socket.write('*1\r\n$4\r\nPING\r\n')
   })
-}
-
-// The CPU time (user + system, µs) of a process from /proc, NaN if it cannot be read.
-const TICK_US = 1e6 / 100
-function processCpuUs (pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * TICK_US
-  } catch {
-    return NaN
-  }
 }
 
 /**

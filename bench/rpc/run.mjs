@@ -34,9 +34,9 @@
 // core adds. Without redis-server the row is reported as not available.
 // --time-limit bounds the run: a phase's next round starts only if one as long
 // as the longest so far still ends within its share of the time.
-import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import process from 'node:process'
+import { processCpuUs } from '../common/proc.mjs'
 import { broadcastRounds, createHarness, environment, idlePhase, log, roundMedians, setup, shuffled } from '../common/harness.mjs'
 import { fmt, median } from '../common/report.mjs'
 import * as report from './report.mjs'
@@ -89,17 +89,6 @@ const harness = createHarness({
   events: 0,
   warmupEvents: 0
 })
-
-// The client process's CPU time (user + system, µs) from /proc: the round trips are timed in the server.
-const TICK_US = 1e6 / 100
-function processCpuUs (pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * TICK_US
-  } catch {
-    return NaN
-  }
-}
 
 /**
  * A fresh server and client, `n` pages, then `work(server, client, nodes)`; all stopped after. With
