@@ -8,7 +8,8 @@ import { functionTable, type BrowserFunction, type Checker, type ServerFunction 
 import { RpcError } from './browser/peer.js'
 import sjson from 'secure-json-parse'
 import { parseFrames, PROTOCOL_VERSION, RpcErrorCode, type Frame } from './browser/protocol.js'
-import { RpcSession, type RpcConnection, type SessionHost } from './session.js'
+import { RpcSession, type RpcConnection, type RpcSocket, type SessionHost } from './session.js'
+import { PAGE_GONE, POLICY_VIOLATION, RESUMED_ELSEWHERE, SERVICE_RESTART } from './close-codes.js'
 import { SessionStore } from './sessions.js'
 import { RpcNodes, type LocalNode, type ManyRequest, type SessionRecord, type WireEntry } from './nodes.js'
 import { RemoteSession } from './remote-session.js'
@@ -59,21 +60,6 @@ export interface CallManyOptions<Session> {
   /** The sessions to call; default every session (of every node) at the time of the call. */
   sessions?: Iterable<Session | RemoteSession>
 }
-
-/** What the plugin hands each socket's frames and close to. */
-export interface RpcSocket {
-  receive: (text: string) => void
-  closed: (code: number) => void
-}
-
-// Close codes of a page that went away on purpose (a closed tab, a navigation): its session ends at once.
-export const PAGE_GONE: ReadonlySet<number> = new Set([1000, 1001])
-// A frame that is not the protocol, or a handshake out of place.
-const POLICY_VIOLATION = 1008
-// The session was resumed by another socket (the same page's newer connection, maybe on another node).
-const RESUMED_ELSEWHERE = 4001
-// This node shuts down: its pages reconnect, and resume on another node.
-const SERVICE_RESTART = 1012
 
 /**
  * An RPC server.

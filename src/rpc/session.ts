@@ -21,6 +21,12 @@ export interface RpcConnection {
   readonly transport?: RpcTransport
 }
 
+/** What the plugin hands each socket's frames and close to. */
+export interface RpcSocket {
+  receive: (text: string) => void
+  closed: (code: number) => void
+}
+
 /** What a session needs from its server (one object for all sessions: `run` gets the session). */
 export interface SessionHost<S> extends PeerHost {
   /** Runs a server function the page called. */

@@ -9,8 +9,8 @@
 import { randomBytes } from 'node:crypto'
 import { encodeEvent } from '../sse/format.js'
 import { isOriginAllowed, type OriginPolicy } from '../websocket/origin.js'
-import { PAGE_GONE, type RpcSocket } from './server.js'
-import { hashSecret, secretMatches, type RpcConnection } from './session.js'
+import { ABNORMAL, PAGE_GONE, POLICY_VIOLATION } from './close-codes.js'
+import { hashSecret, secretMatches, type RpcConnection, type RpcSocket } from './session.js'
 import { deferred } from '../deferred.js'
 
 export { SSE_HEADERS } from './browser/sse-transport.js'
@@ -36,10 +36,6 @@ export interface FramesPost {
 
 // The key of a connection: 32 random bytes, kept only as its SHA-256.
 const KEY_BYTES = 32
-// A frame the server refused (the WebSocket close code it sends).
-const POLICY_VIOLATION = 1008
-// A connection lost without a close (its stream ended), as a WebSocket's.
-const ABNORMAL = 1006
 
 /**
  * One page's connection over a stream and POSTs. Messages sent before the
