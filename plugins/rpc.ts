@@ -210,10 +210,8 @@ const rpcPlugin: FastifyPluginAsync<RpcPluginOptions> = async (fastify, options)
     data: options.data ?? (() => ({})),
     onBoot: options.onBoot,
     onResume: options.onResume,
-    onExpire: (session) => {
-      streams.forget(session.id)
-      return options.onExpire?.(session)
-    },
+    onExpire: options.onExpire,
+    onEnded: (session) => { streams.forget(session.id) },
     check: checkWith(),
     onError: (error, session) => {
       const log = session?.request.log ?? fastify.log
@@ -249,6 +247,8 @@ const rpcPlugin: FastifyPluginAsync<RpcPluginOptions> = async (fastify, options)
     sessions: () => server.sessions.values()
   } satisfies RpcApi<Record<string, unknown>>)
 
+  // The app is ready once this node has joined the others (a claim asks them; an early one would miss them).
+  if (cluster !== undefined) fastify.addHook('onReady', async () => { await cluster.node.ready() })
   fastify.addHook('onClose', async () => {
     await server.close()
     if (cluster !== undefined) {

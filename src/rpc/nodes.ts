@@ -52,6 +52,8 @@ export interface LocalNode {
 
 /** How long a node's records outlive its last refresh: the session's TTL plus this margin, in ms. */
 const RECORD_MARGIN = 5_000
+// How long a claim waits for the node that had the session to let it go, in ms.
+const RELEASE_TIMEOUT = 1_000
 // How long a POST of frames forwarded to another node waits for it, in ms.
 const FORWARD_TIMEOUT = 5_000
 // Time for a node to answer beyond a call's own deadline, in ms.
@@ -93,15 +95,23 @@ export class RpcNodes {
     return this.cluster.id
   }
 
-  /** Writes a session's record (after it opened or resumed here, and when its socket closes). */
-  async save (id: string, record: Omit<SessionRecord, 'node'>): Promise<void> {
+  /**
+   * Writes a session's record: when it opened or resumed here (`opened`), and
+   * when its socket closes or this node shuts down, unless the session moved
+   * to another node meanwhile (that node's record stands).
+   */
+  async save (id: string, record: Omit<SessionRecord, 'node'>, opened: boolean): Promise<void> {
+    if (!opened) {
+      const kept = await this.#read(id)
+      if (kept !== undefined && kept.node !== this.id) return
+    }
     await this.#store.set(`rpc:session:${id}`, JSON.stringify({ ...record, node: this.id }), this.#recordTtl)
     await this.#store.add(`rpc:node:${this.id}`, id, this.#recordTtl)
   }
 
-  /** Removes a session's record: it ended. */
+  /** Removes a session's record: it ended here. A record another node wrote since (the session moved there) is its own. */
   async forget (id: string): Promise<void> {
-    await this.#store.delete(`rpc:session:${id}`)
+    if ((await this.#read(id))?.node === this.id) await this.#store.delete(`rpc:session:${id}`)
     await this.#store.remove(`rpc:node:${this.id}`, id)
   }
 
@@ -116,12 +126,13 @@ export class RpcNodes {
    * hands over its latest data. Undefined: no such session (the page starts a new one).
    */
   async claim (id: string, token: string, principal: string | undefined): Promise<SessionRecord | undefined> {
-    const text = await this.#store.get(`rpc:session:${id}`)
-    if (text === undefined) return undefined
-    const record = JSON.parse(text) as SessionRecord
+    const record = await this.#read(id)
+    if (record === undefined) return undefined
     if (!secretMatches(Buffer.from(record.token, 'hex'), token) || record.principal !== principal) return undefined
-    if (record.node !== this.id && this.cluster.nodes.includes(record.node)) {
-      const { answers } = await this.cluster.request<{ data?: unknown }>('rpc:release', id, { nodes: [record.node] })
+    if (record.node !== this.id) {
+      // Asked even when not listed (just started, or a pause): a node that still holds it must let it go.
+      const listed = this.cluster.nodes.includes(record.node)
+      const { answers } = await this.cluster.request<{ data?: unknown }>('rpc:release', id, { nodes: [record.node], timeout: listed ? RELEASE_TIMEOUT : RELEASE_TIMEOUT / 4 })
       const released = answers.get(record.node)
       if (released?.data !== undefined) record.data = released.data
     }
@@ -131,8 +142,19 @@ export class RpcNodes {
 
   /** The node a session lives on, from its record; undefined when it has none. */
   async locate (id: string): Promise<string | undefined> {
+    return (await this.#read(id))?.node
+  }
+
+  // A session's record; undefined when there is none, or it is not one (never written by this package).
+  async #read (id: string): Promise<SessionRecord | undefined> {
     const text = await this.#store.get(`rpc:session:${id}`)
-    return text === undefined ? undefined : (JSON.parse(text) as SessionRecord).node
+    if (text === undefined) return undefined
+    try {
+      const record = JSON.parse(text) as SessionRecord
+      return typeof record?.node === 'string' && typeof record.token === 'string' ? record : undefined
+    } catch {
+      return undefined
+    }
   }
 
   /**
@@ -140,7 +162,7 @@ export class RpcNodes {
    * deadline: a timeout while it is still in the cluster, disconnected once it left.
    */
   async call (node: string, id: string, fn: string, args: string, timeout: number): Promise<unknown> {
-    const { answers, failed } = await this.cluster.request<{ v?: unknown, e?: { code: string, message: string } }>('rpc:call', { id, fn, args, timeout }, { nodes: [node], timeout: timeout + ANSWER_MARGIN })
+    const { answers, failed } = await this.cluster.request<{ v?: unknown, e?: { code: string, message: string } }>('rpc:call', { id, fn, args, timeout }, { nodes: [node], timeout: Math.ceil(timeout) + ANSWER_MARGIN })
     const answer = answers.get(node)
     if (answer !== undefined) {
       if (answer.e !== undefined) throw new RpcError(answer.e.code, answer.e.message)
@@ -159,7 +181,14 @@ export class RpcNodes {
    */
   async callMany (request: Omit<ManyRequest, 'sessions'>, targets: Map<string, string[] | undefined>, each: (node: string, entries: WireEntry[]) => void): Promise<void> {
     await Promise.all([...targets].map(async ([node, sessions]) => {
-      const { answers, failed } = await this.cluster.request<WireEntry[]>('rpc:many', sessions === undefined ? request : { ...request, sessions }, { nodes: [node], timeout: request.timeout + ANSWER_MARGIN })
+      let asked: Awaited<ReturnType<ClusterNode['request']>>
+      try {
+        asked = await this.cluster.request<WireEntry[]>('rpc:many', sessions === undefined ? request : { ...request, sessions }, { nodes: [node], timeout: Math.ceil(request.timeout) + ANSWER_MARGIN })
+      } catch (error) {
+        // This node is closing: the other node's sessions get an entry all the same.
+        asked = { answers: new Map(), failed: new Map([[node, (error as Error).message]]), missing: [] }
+      }
+      const { answers, failed } = asked as { answers: Map<string, WireEntry[]>, failed: Map<string, string> }
       const answer = answers.get(node)
       if (answer !== undefined) {
         each(node, answer)

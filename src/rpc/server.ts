@@ -34,6 +34,8 @@ export interface RpcServerSettings<Data, Request> {
   onBoot?: (session: RpcSession<Data, Request>) => unknown
   onResume?: (session: RpcSession<Data, Request>) => unknown
   onExpire?: (session: RpcSession<Data, Request>) => unknown
+  /** Hears every session that ends on this node, moved to another node or not (what the plugin keeps per session goes). */
+  onEnded?: (session: RpcSession<Data, Request>) => void
   /** Checks a value against a schema: the browser's results, server functions' params. */
   check: Checker<Request>
   /** Receives handler errors (with the session), hook errors and refused frames. */
@@ -82,7 +84,10 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
   constructor (settings: RpcServerSettings<Data, Request>) {
     this.#settings = settings
     this.#sessionHost = this.#makeSessionHost()
-    this.sessions = new SessionStore(settings, (session) => {
+    this.sessions = new SessionStore(settings, (session, moved) => {
+      settings.onEnded?.(session)
+      // A session that moved lives on in another node: no onExpire here, and its record is that node's.
+      if (moved) return
       this.#hook(settings.onExpire, session)
       this.#nodes?.forget(session.id).catch(this.#report)
     })
@@ -159,7 +164,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
         // Resumed by a newer socket: nothing to keep or end.
         if (session.connected) return
         this.sessions.disconnected(session, PAGE_GONE.has(code) && !this.#shuttingDown)
-        if (!session.expired) this.#save(session)
+        if (!session.expired) this.#save(session, false)
       }
     }
   }
@@ -236,7 +241,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
     clearInterval(this.#refresh)
     nodes.close()
     const sessions = [...this.sessions.values()]
-    await Promise.all(sessions.map((session) => this.#saveNow(session).catch(this.#report)))
+    await Promise.all(sessions.map((session) => this.#saveNow(session, false).catch(this.#report)))
     for (const session of sessions) this.sessions.expire(session, new RpcError(RpcErrorCode.DISCONNECTED, 'the node is shutting down'), { closeCode: SERVICE_RESTART })
   }
 
@@ -355,12 +360,12 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
   }
 
   // Writes a session's record for the other nodes (its token's hash, its data); errors are reported, never thrown.
-  #save (session: RpcSession<Data, Request>): void {
-    this.#saveNow(session).catch(this.#report)
+  #save (session: RpcSession<Data, Request>, opened: boolean): void {
+    this.#saveNow(session, opened).catch(this.#report)
   }
 
-  async #saveNow (session: RpcSession<Data, Request>): Promise<void> {
-    await this.#nodes?.save(session.id, { principal: session.principal, token: session[kTokenHash], data: session.data })
+  async #saveNow (session: RpcSession<Data, Request>, opened: boolean): Promise<void> {
+    await this.#nodes?.save(session.id, { principal: session.principal, token: session[kTokenHash], data: session.data }, opened)
   }
 
   readonly #report = (error: Error): void => {
@@ -370,6 +375,8 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
   // Opens a new session, resumes one of this node's, or (with `record`) one another node had.
   #open (connection: RpcConnection, request: Request, principal: string | undefined, hello: Extract<Frame, { t: 'hello' }>, record?: SessionRecord): RpcSession<Data, Request> {
     let session = hello.session === undefined || hello.token === undefined ? undefined : this.sessions.resume(hello.session, hello.token, principal)
+    // Two hellos raced with the same token: the first claim took the session here; the second starts a new one.
+    if (session === undefined && record !== undefined && this.sessions.get(hello.session as string) !== undefined) record = undefined
     const resumed = session !== undefined || record !== undefined
     if (session === undefined) {
       // From another node: the same id and data; frames are numbered afresh (the page is told: `moved`).
@@ -388,7 +395,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
     connection.send(JSON.stringify({ t: 'welcome', session: session.id, token: session.rotateToken(), resumed, moved, ack: session.received, module: this.#settings.moduleHash(), maxFrame: this.#settings.maxFrameBytes }))
     // A new session's page has sent nothing numbered yet; a resumed one gets what it lacks.
     session.attach(connection, resumed && record === undefined ? hello.ack : 0)
-    this.#save(session)
+    this.#save(session, true)
     this.#hook(resumed ? this.#settings.onResume : this.#settings.onBoot, session)
     return session
   }

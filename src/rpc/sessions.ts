@@ -15,18 +15,19 @@ export interface RetentionOptions {
 
 /**
  * The sessions, connected or retained.
- * @example const store = new SessionStore({ sessionTtl: 120_000, maxRetained: 10_000 }, onExpire)
+ * @example const store = new SessionStore({ sessionTtl: 120_000, maxRetained: 10_000 }, (session, moved) => { if (!moved) onExpire(session) })
  */
 export class SessionStore<S extends RpcSession<any, any>> {
   readonly #options: RetentionOptions
-  readonly #onExpire: (session: S) => void
+  readonly #onEnd: (session: S, moved: boolean) => void
   readonly #sessions = new Map<string, S>()
   // Disconnected sessions, oldest first (a Map keeps insertion order), with their expiry timers.
   readonly #retained = new Map<S, ReturnType<typeof setTimeout>>()
 
-  constructor (options: RetentionOptions, onExpire: (session: S) => void) {
+  /** `onEnd` hears every session that ends, and whether it lives on in another node (`moved`). */
+  constructor (options: RetentionOptions, onEnd: (session: S, moved: boolean) => void) {
     this.#options = options
-    this.#onExpire = onExpire
+    this.#onEnd = onEnd
   }
 
   /** Every session, connected or retained. */
@@ -86,7 +87,7 @@ export class SessionStore<S extends RpcSession<any, any>> {
     this.#keep(session)
     this.#sessions.delete(session.id)
     session.expire(reason, moved?.closeCode)
-    if (moved === undefined) this.#onExpire(session)
+    this.#onEnd(session, moved !== undefined)
   }
 
   /** Ends every session (the server closes). */

@@ -8,7 +8,9 @@
  */
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { once } from 'node:events'
 import { Type } from '@sinclair/typebox'
+import { WebSocket } from 'ws'
 import rpc, { connectTestPage, RpcErrorCode, type BrowserFunction, type RemoteSession, type RpcTransport, type Session, type TestPage } from '../../plugins/rpc.js'
 import { MemoryBackplane, type Backplane } from '../../src/registry/backplane.js'
 import { RedisBackplane } from '../../src/registry/redis.js'
@@ -115,6 +117,20 @@ for (const transport of ['websocket', 'sse'] as const) {
     t.notOk(a.hooks.includes(`expire ${id}`), 'not expired on a: it lives on')
     t.equal(await a.app.rpc.session(id)?.call(a.add, [1, 2]), 3, 'a call from a reaches it on b')
     t.equal((b.app.rpc.session(id) as Session).transport, transport)
+    if (transport === 'sse') {
+      // A POST of frames that reaches a, for b's connection, with a key that is not the connection's: refused, through b.
+      const forged = await fetch(`${a.base}/rpc/frames`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-rpc-session': id, 'x-rpc-key': 'not-the-key' }, body: '{"t":"ack","ack":0}' })
+      t.equal(forged.status, 404, 'the key is checked where the connection is')
+    }
+    // A hello for the session with a token that is not its own, on a: a new session, b's untouched.
+    const ws = new WebSocket(`${a.base.replace('http', 'ws')}/rpc/socket`)
+    t.teardown(() => { ws.terminate() })
+    await once(ws, 'open')
+    ws.send(JSON.stringify({ t: 'hello', v: 1, ack: 0, session: id, token: 'stolen' }))
+    const [welcome] = await once(ws, 'message')
+    t.match(JSON.parse(String(welcome)), { resumed: false }, 'a wrong token claims nothing')
+    t.not(JSON.parse(String(welcome)).session, id)
+    t.equal(await client.call('node'), 'b', 'the page keeps its session on b')
   })
 }
 
