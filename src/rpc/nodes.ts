@@ -36,6 +36,8 @@ export interface ManyRequest {
   args: string
   timeout: number
   sessions?: string[]
+  /** The caller's number for it: each entry is sent to the caller as it settles, tagged with it. */
+  call?: number
 }
 
 /** What the nodes layer needs of its node's RPC server. */
@@ -43,7 +45,7 @@ export interface LocalNode {
   /** Calls one local session; resolves with the value, or rejects with an RpcError (NOT_FOUND: no such session here). */
   call: (id: string, fn: string, args: string, timeout: number) => Promise<unknown>
   /** Calls the local sessions named (or all): one entry each, `each` hearing them as they settle. */
-  callMany: (request: ManyRequest) => Promise<WireEntry[]>
+  callMany: (request: ManyRequest, each: (entry: WireEntry) => void) => Promise<WireEntry[]>
   /** Ends the local session `id` without its onExpire (it lives on elsewhere); resolves with its data, or undefined. */
   release: (id: string) => unknown
   /** A POST of frames of the SSE transport, for a connection of this node. */
@@ -69,6 +71,11 @@ export class RpcNodes {
   readonly #recordTtl: number
   readonly #local: LocalNode
   readonly #stops: Array<() => void>
+  // Calls to many in progress, by number: where another node's entries go as they settle.
+  readonly #streams = new Map<number, (node: string, entry: WireEntry) => void>()
+  #calls = 0
+  // Listening to the entries other nodes send this one (ready within a round trip to the backplane).
+  readonly #entries: Promise<(() => Promise<void>) | undefined>
 
   constructor (cluster: ClusterNode, store: SharedStore, sessionTtl: number, local: LocalNode) {
     this.cluster = cluster
@@ -84,10 +91,25 @@ export class RpcNodes {
           return { e: wireError(error) }
         }
       }),
-      cluster.handle('rpc:many', (body) => local.callMany(body as ManyRequest)),
+      cluster.handle('rpc:many', (body, from) => {
+        const request = body as ManyRequest
+        // Each entry goes to the caller as it settles; the answer (all of them) makes sure none is lost.
+        return local.callMany(request, (entry) => {
+          if (request.call !== undefined) cluster.publish(`rpc:entries:${from}`, Buffer.from(JSON.stringify({ call: request.call, entry }))).catch(() => {})
+        })
+      }),
       cluster.handle('rpc:release', (body) => ({ data: local.release(String(body)) })),
       cluster.handle('rpc:frames', (body) => local.postFrames(body as FramesPost))
     ]
+    this.#entries = cluster.subscribe(`rpc:entries:${cluster.id}`, (payload, from) => {
+      let message: { call?: unknown, entry?: WireEntry }
+      try {
+        message = JSON.parse(payload.toString())
+      } catch {
+        return
+      }
+      if (typeof message.call === 'number' && typeof message.entry?.id === 'string') this.#streams.get(message.call)?.(from, message.entry)
+    }).catch(() => undefined)
   }
 
   /** This node's id. */
@@ -175,31 +197,46 @@ export class RpcNodes {
 
   /**
    * Calls the sessions of other nodes (`targets`: node → the session ids
-   * asked, or undefined for all of them). `each` hears each node's entries
-   * when it answers; a node that does not answer by the deadline has its
-   * sessions (from its records) reported as timeouts.
+   * asked, or undefined for all of them). `each` hears each session's entry
+   * as its node sends it (as it settles there), the rest with the node's
+   * answer; a node that does not answer by the deadline has its sessions not
+   * heard from (from its records) reported as timeouts.
    */
-  async callMany (request: Omit<ManyRequest, 'sessions'>, targets: Map<string, string[] | undefined>, each: (node: string, entries: WireEntry[]) => void): Promise<void> {
-    await Promise.all([...targets].map(async ([node, sessions]) => {
-      let asked: Awaited<ReturnType<ClusterNode['request']>>
-      try {
-        asked = await this.cluster.request<WireEntry[]>('rpc:many', sessions === undefined ? request : { ...request, sessions }, { nodes: [node], timeout: Math.ceil(request.timeout) + ANSWER_MARGIN })
-      } catch (error) {
-        // This node is closing: the other node's sessions get an entry all the same.
-        asked = { answers: new Map(), failed: new Map([[node, (error as Error).message]]), missing: [] }
-      }
-      const { answers, failed } = asked as { answers: Map<string, WireEntry[]>, failed: Map<string, string> }
-      const answer = answers.get(node)
-      if (answer !== undefined) {
-        each(node, answer)
-        return
-      }
-      const ids = sessions ?? await this.#store.members(`rpc:node:${node}`).catch(() => [])
-      const error = failed.has(node)
-        ? { code: RpcErrorCode.REMOTE, message: `node ${node} failed the call: ${failed.get(node) ?? ''}` }
-        : { code: RpcErrorCode.TIMEOUT, message: `node ${node} did not answer within ${request.timeout} ms` }
-      each(node, ids.map((id) => ({ id, status: failed.has(node) ? 'error' : 'timeout', error })))
-    }))
+  async callMany (request: Omit<ManyRequest, 'sessions' | 'call'>, targets: Map<string, string[] | undefined>, each: (node: string, entries: WireEntry[]) => void): Promise<void> {
+    const call = ++this.#calls
+    // The sessions heard from so far, by node: an entry sent ahead is not reported again with its node's answer.
+    const heard = new Map<string, Set<string>>([...targets.keys()].map((node) => [node, new Set()]))
+    const report = (node: string, entries: WireEntry[]): void => {
+      const seen = heard.get(node) as Set<string>
+      const fresh = entries.filter((entry) => !seen.has(entry.id))
+      for (const entry of fresh) seen.add(entry.id)
+      if (fresh.length > 0) each(node, fresh)
+    }
+    this.#streams.set(call, (node, entry) => { if (heard.has(node)) report(node, [entry]) })
+    try {
+      await Promise.all([...targets].map(async ([node, sessions]) => {
+        let asked: Awaited<ReturnType<ClusterNode['request']>>
+        try {
+          asked = await this.cluster.request<WireEntry[]>('rpc:many', { ...request, sessions, call }, { nodes: [node], timeout: Math.ceil(request.timeout) + ANSWER_MARGIN })
+        } catch (error) {
+          // This node is closing: the other node's sessions get an entry all the same.
+          asked = { answers: new Map(), failed: new Map([[node, (error as Error).message]]), missing: [] }
+        }
+        const { answers, failed } = asked as { answers: Map<string, WireEntry[]>, failed: Map<string, string> }
+        const answer = answers.get(node)
+        if (answer !== undefined) {
+          report(node, answer)
+          return
+        }
+        const ids = sessions ?? await this.#store.members(`rpc:node:${node}`).catch(() => [])
+        const error = failed.has(node)
+          ? { code: RpcErrorCode.REMOTE, message: `node ${node} failed the call: ${failed.get(node) ?? ''}` }
+          : { code: RpcErrorCode.TIMEOUT, message: `node ${node} did not answer within ${request.timeout} ms` }
+        report(node, ids.map((id) => ({ id, status: failed.has(node) ? 'error' : 'timeout', error })))
+      }))
+    } finally {
+      this.#streams.delete(call)
+    }
   }
 
   /**
@@ -215,9 +252,10 @@ export class RpcNodes {
     return answers.get(node) ?? 'unknown'
   }
 
-  /** Stops answering the other nodes. */
-  close (): void {
+  /** Stops answering the other nodes and listening to their entries. */
+  async close (): Promise<void> {
     for (const stop of this.#stops) stop()
+    await (await this.#entries)?.()
   }
 }
 

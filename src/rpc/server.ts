@@ -239,7 +239,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
       return
     }
     clearInterval(this.#refresh)
-    nodes.close()
+    await nodes.close()
     const sessions = [...this.sessions.values()]
     await Promise.all(sessions.map((session) => this.#saveNow(session, false).catch(this.#report)))
     for (const session of sessions) this.sessions.expire(session, new RpcError(RpcErrorCode.DISCONNECTED, 'the node is shutting down'), { closeCode: SERVICE_RESTART })
@@ -325,7 +325,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
         if (session === undefined) throw new RpcError(RpcErrorCode.EXPIRED, `session ${id} is not on this node`)
         session[kStartCall](declared(name), args, { timeout }, (error, value) => { if (error === undefined) resolve(value); else reject(error) })
       }),
-      callMany: (request: ManyRequest) => new Promise<WireEntry[]>((resolve) => {
+      callMany: (request: ManyRequest, each) => new Promise<WireEntry[]>((resolve) => {
         const entries: WireEntry[] = []
         const found: Array<RpcSession<Data, Request>> = []
         for (const id of request.sessions ?? [...this.sessions.values()].map((session) => session.id)) {
@@ -344,7 +344,9 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
         let settled = 0
         if (found.length === 0) resolve(entries)
         this.#callLocal(fn, request.args, request.timeout, found, (_index, entry) => {
-          entries.push({ id: entry.session.id, status: entry.status, value: entry.value, error: entry.error === undefined ? undefined : { code: entry.error.code, message: entry.error.message } })
+          const wire: WireEntry = { id: entry.session.id, status: entry.status, value: entry.value, error: entry.error === undefined ? undefined : { code: entry.error.code, message: entry.error.message } }
+          entries.push(wire)
+          each(wire)
           if (++settled === found.length) resolve(entries)
         })
       }),

@@ -11,7 +11,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { once } from 'node:events'
 import { Type } from '@sinclair/typebox'
 import { WebSocket } from 'ws'
-import rpc, { connectTestPage, RpcErrorCode, type BrowserFunction, type RemoteSession, type RpcTransport, type Session, type TestPage } from '../../plugins/rpc.js'
+import rpc, { connectTestPage, RpcClient, RpcErrorCode, type BrowserFunction, type RemoteSession, type RpcTransport, type Session, type TestPage } from '../../plugins/rpc.js'
 import { MemoryBackplane, type Backplane } from '../../src/registry/backplane.js'
 import { RedisBackplane } from '../../src/registry/redis.js'
 import { listen, waitFor } from '../helpers.js'
@@ -89,6 +89,50 @@ t.test('two nodes: callAll reaches both nodes\' sessions, a session on the other
   t.same(ids(narrowed), [`${remote.id} ok 6`], 'sessions narrows to a remote session')
 })
 
+t.test('callEach yields another node\'s entries as its sessions answer, not when its slowest does', async (t) => {
+  const backplane = new MemoryBackplane()
+  const a = await node(t, backplane, 'a')
+  const b = await node(t, backplane, 'b')
+  await waitFor(() => a.app.rpc.nodes().length === 2, 'the nodes know each other')
+  const fast = await b.page()
+  const slow = await b.page()
+  // The slow page's frames wait until the test lets them go: it answers only after the fast page's entry is out.
+  slow.faults.hold()
+  const order: string[] = []
+  for await (const entry of a.app.rpc.callEach(a.add, [1, 2], { timeout: 10_000 })) {
+    order.push(`${entry.session.id === fast.client.session ? 'fast' : 'slow'} ${entry.status}`)
+    if (entry.session.id === fast.client.session) slow.faults.release()
+  }
+  t.same(order, ['fast ok', 'slow ok'], 'the fast page\'s entry came first, and let the slow one go')
+})
+
+t.test('a POST of frames that reaches the other node is handed to the node that holds the stream', async (t) => {
+  const backplane = new MemoryBackplane()
+  const a = await node(t, backplane, 'a')
+  const b = await node(t, backplane, 'b')
+  await waitFor(() => a.app.rpc.nodes().length === 2, 'the nodes know each other')
+  const entry = await (await fetch(`${b.base}/rpc/client.js`)).text()
+  const hash = /functions\.([\w-]+)\.js/.exec(entry)?.[1] as string
+  const source = await (await fetch(`${b.base}/rpc/functions.${hash}.js`)).text()
+  const { functions } = await import(`data:text/javascript,${encodeURIComponent(source)}`) as { functions: Record<string, (...args: unknown[]) => unknown> }
+  // A load balancer without affinity, as the page sees it: its stream on b, its POSTs of frames to a.
+  const forwarded: string[] = []
+  const client = await new RpcClient({
+    transports: ['sse'],
+    sseUrl: `${b.base}/rpc/stream`,
+    module: { hash, functions },
+    fetch: async (url, init) => {
+      const target = String(url).replace(`${b.base}/rpc/frames`, `${a.base}/rpc/frames`)
+      if (target !== String(url)) forwarded.push(target)
+      return await fetch(target, init)
+    }
+  }).start()
+  t.teardown(() => { client.close() })
+  t.equal(await client.call('node'), 'b', 'the call reached b, where the stream is')
+  t.ok(forwarded.length > 0, 'through a POST to a')
+  t.equal(await a.app.rpc.callAll(a.add, [2, 2]).then((entries) => entries.map((entry) => entry.value)).then((values) => values[0]), 4, 'and its answers to calls, too')
+})
+
 for (const transport of ['websocket', 'sse'] as const) {
   t.test(`a page that reconnects to the other node resumes its session there: data kept, onResume, the old node lets it go (${transport})`, async (t) => {
     const backplane = new MemoryBackplane()
@@ -106,6 +150,8 @@ for (const transport of ['websocket', 'sse'] as const) {
     client.addEventListener('connected', () => { moved++ })
 
     balancer.retarget(b.port)
+    // Every connection through the balancer goes, the fetch pool's kept-alive ones too: the next ones reach b.
+    balancer.cut()
     faults.cut()
     await waitFor(() => moved === 1, 'the page reconnected')
     t.equal(client.session, id, 'the same session')
@@ -143,9 +189,12 @@ t.test('a node that shuts down hands its sessions over: its pages resume on the 
   const { client } = await a.page(`http://127.0.0.1:${balancer.port}`)
   const id = client.session as string
   ;(a.app.rpc.session(id) as Session).data.visits = 7
+  let connected = 0
+  client.addEventListener('connected', () => { connected++ })
   balancer.retarget(b.port)
   await a.app.close()
-  await waitFor(() => b.app.rpc.session(id) !== undefined && 'data' in (b.app.rpc.session(id) as object), 'the page resumed on b')
+  // The page's calls wait for its welcome: one made before it would be a call in flight across the move.
+  await waitFor(() => connected === 1, 'the page resumed on b')
   t.same((b.app.rpc.session(id) as Session).data, { visits: 7 })
   t.same(a.hooks, [`boot ${id}`], 'no onExpire on the node that shut down')
   t.equal(await client.call('node'), 'b')
