@@ -46,6 +46,7 @@ const MESH_TIMEOUT_MS = 15_000
  * write RESULTS.md, the chart and results.json and print the verdicts.
  */
 export async function setup (scriptUrl, { variants: { VARIANTS, DIAGNOSTICS, variantById }, report: { render, verdicts }, svgName }, options) {
+  const started = Date.now()
   const dir = path.dirname(fileURLToPath(scriptUrl))
   const { values: args } = parseArgs({
     options: {
@@ -96,8 +97,25 @@ export async function setup (scriptUrl, { variants: { VARIANTS, DIAGNOSTICS, var
     // The command line of this run, as a reader would type it from the repository's root.
     // An argument a shell would split or drop (empty, spaces, quotes) is single-quoted.
     command: ['node', path.relative(root, fileURLToPath(scriptUrl)), ...process.argv.slice(2)].map((arg) => /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`).join(' '),
-    async finish (data) {
-      await write(data, outputNames(args.out, svgName).jsonFile)
+    // When the run began (ms): time limits count from here.
+    started,
+    /**
+     * Writes the run: `data` after what every bench records (the command, when
+     * it ran, the machine, the versions of `packages`, open files, pinning).
+     */
+    async finish (data, packages) {
+      const { versions, ...machine } = environment(packages)
+      const header = {
+        command: this.command,
+        startedAt: new Date(started).toISOString(),
+        finishedAt: new Date().toISOString(),
+        minutes: (Date.now() - started) / 60_000,
+        ...machine,
+        versions,
+        fdsPerProcess: this.fds,
+        pinned: this.pin
+      }
+      await write({ ...header, ...data }, outputNames(args.out, svgName).jsonFile)
       for (const line of verdicts(data)) console.log(line)
     }
   }

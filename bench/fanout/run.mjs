@@ -26,7 +26,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { broadcastMedians, broadcastRounds, createHarness, environment, idlePhase, log, root, setup, withScratch } from '../common/harness.mjs'
+import { broadcastMedians, broadcastRounds, createHarness, idlePhase, log, root, setup, withScratch } from '../common/harness.mjs'
 import { fmt } from '../common/report.mjs'
 import * as report from './report.mjs'
 import * as variants from './variants.mjs'
@@ -122,8 +122,6 @@ const PROFILE_N = Math.max(...SIZES, 0) || 1000
 const PROFILE_BURSTS = 3
 const HEAP_N = Math.min(IDLE || 2000, 2000)
 
-const startedAt = new Date().toISOString()
-
 const fanoutPhase = await broadcastRounds({
   name: 'fan-out',
   rounds: ROUNDS,
@@ -183,14 +181,7 @@ if (!args['skip-profile']) {
   })
 }
 
-const finishedAt = new Date().toISOString()
-const { versions, ...machine } = environment(['@starfederation/datastar-sdk', '@fastify/sse', 'better-sse', 'fastify'])
 const data = {
-  command: bench.command,
-  startedAt,
-  finishedAt,
-  ...machine,
-  versions,
   sizes: SIZES,
   rounds: ROUNDS,
   events: EVENTS,
@@ -203,11 +194,10 @@ const data = {
   profileBursts: PROFILE_BURSTS,
   heapN: HEAP_N,
   cut,
-  pinned: PIN,
   fanout,
   fanoutRounds,
   idle,
   profiles: profiles.map(({ variant, summary }) => ({ variant: variant.id, ...summary })),
   heap: heap.map(({ variant, diff }) => ({ variant: variant.id, ...diff }))
 }
-await bench.finish(data)
+await bench.finish(data, ['@starfederation/datastar-sdk', '@fastify/sse', 'better-sse', 'fastify'])

@@ -37,7 +37,7 @@
 import os from 'node:os'
 import process from 'node:process'
 import { processCpuUs } from '../common/proc.mjs'
-import { broadcastRounds, createHarness, environment, idlePhase, log, roundMedians, setup, shuffled } from '../common/harness.mjs'
+import { broadcastRounds, createHarness, idlePhase, log, roundMedians, setup, shuffled } from '../common/harness.mjs'
 import { fmt, median } from '../common/report.mjs'
 import * as report from './report.mjs'
 import * as variants from './variants.mjs'
@@ -72,7 +72,7 @@ if (SIZES.some((n) => n < 1 || n > 20_000)) throw new Error('--n must be from 1 
 if (IDLE > 20_000) throw new Error('--idle must be at most 20000 (pages come from 127.0.0.1)')
 
 const LIMIT_MS = LIMIT_MINUTES * 60_000
-const STARTED = Date.now()
+const STARTED = bench.started
 // Shares of --time-limit: idle memory up to 30 %, round trips up to 65 %, calls to all the rest.
 const IDLE_DEADLINE = STARTED + 0.3 * LIMIT_MS
 const RTT_DEADLINE = STARTED + 0.65 * LIMIT_MS
@@ -177,7 +177,6 @@ function callAllOnce (variant, n) {
 
 // ---------------------------------------------------------------- main
 
-const startedAt = new Date().toISOString()
 log(`pinning ${PIN ? 'on (server CPU 0, with both nodes and redis-server of the two-node row; client CPU 1)' : 'off'}; open files per process: ${bench.fds} (hard limit ${bench.fdsHard}); time limit ${LIMIT_MINUTES} min`)
 
 const unavailable = {}
@@ -253,17 +252,8 @@ const callAll = roundMedians(callPhase.rows, {
   ratios: { perSecVsSocketIo: ['resultsPerSec', 'socket.io'], perSecVsRaw: ['resultsPerSec', 'raw-ws'], perSecVsOneNode: ['resultsPerSec', 'fastify-datastar'] }
 })
 
-const { versions, ...machine } = environment(['ws', 'fastify', '@fastify/websocket', 'socket.io', 'socket.io-client'])
 await bench.finish({
-  command: bench.command,
-  startedAt,
-  finishedAt: new Date().toISOString(),
-  minutes: (Date.now() - STARTED) / 60_000,
   timeLimitMinutes: LIMIT_MINUTES,
-  ...machine,
-  versions,
-  fdsPerProcess: bench.fds,
-  pinned: PIN,
   rounds: ROUNDS,
   selected: SELECTED.map((variant) => variant.id),
   unavailable,
@@ -289,4 +279,4 @@ await bench.finish({
   idleConnections: IDLE,
   idleRounds: idleRoundsDone,
   idle
-})
+}, ['ws', 'fastify', '@fastify/websocket', 'socket.io', 'socket.io-client'])

@@ -33,7 +33,7 @@
 // cores. Without redis-server the row is reported as not available.
 // The processes, the measurements and the rounds are bench/common/*.mjs's,
 // shared with bench/fanout; this file has the WebSocket bench's choices.
-import { broadcastMedians, broadcastRounds, createHarness, environment, idlePhase, log, setup, shuffled, withScratch } from '../common/harness.mjs'
+import { broadcastMedians, broadcastRounds, createHarness, idlePhase, log, setup, shuffled, withScratch } from '../common/harness.mjs'
 import { fmt } from '../common/report.mjs'
 import * as report from './report.mjs'
 import * as variants from './variants.mjs'
@@ -58,7 +58,7 @@ if (!Number.isSafeInteger(HEAP_N) || HEAP_N < 1 || HEAP_N > 20_000) throw new Er
 const HEAP_DIFF = args['heap-diff'].split(',').filter(Boolean).map(variants.variantById)
 if (HEAP_DIFF.some((variant) => (variant.nodes ?? 1) > 1)) throw new Error('--heap-diff takes variants of one node')
 const LIMIT_MS = LIMIT_MINUTES * 60_000
-const STARTED = Date.now()
+const STARTED = bench.started
 // The idle rounds (run first) may take up to 35 % of --time-limit, the broadcast rounds the rest:
 // a round starts only if one as long as the longest so far would end within its phase's share.
 const IDLE_DEADLINE = STARTED + 0.35 * LIMIT_MS
@@ -85,7 +85,6 @@ const harness = createHarness({
 
 // ---------------------------------------------------------------- main
 
-const startedAt = new Date().toISOString()
 log(`pinning ${PIN ? `on (server CPU 0, with both nodes and redis-server of the two-node row; client CPU ${CLIENT_CPUS})` : 'off'}; client threads: ${CLIENT_WORKERS}; open files per process: ${bench.fds} (hard limit ${bench.fdsHard}); time limit ${LIMIT_MINUTES} min`)
 
 // Which variants can run at all.
@@ -158,17 +157,8 @@ if (HEAP_VARIANTS.length > 0) {
   })
 }
 
-const finishedAt = new Date().toISOString()
-const { versions, ...machine } = environment(['ws', '@fastify/websocket', 'fastify', 'socket.io', 'socket.io-client'])
 const data = {
-  command: bench.command,
-  startedAt,
-  finishedAt,
-  minutes: (Date.now() - STARTED) / 60_000,
   timeLimitMinutes: LIMIT_MINUTES,
-  ...machine,
-  versions,
-  fdsPerProcess: bench.fds,
   sizes: SIZES,
   rounds: ROUNDS,
   roundsDone: broadcastPhase.roundsDone,
@@ -181,7 +171,6 @@ const data = {
   variants: FANOUT_VARIANTS.map((variant) => variant.id),
   idleVariants: IDLE_VARIANTS.map((variant) => variant.id),
   cut,
-  pinned: PIN,
   clientCpus: CLIENT_CPUS,
   clientWorkers: CLIENT_WORKERS,
   fanout,
@@ -190,4 +179,4 @@ const data = {
   heapN: HEAP_N,
   heap
 }
-await bench.finish(data)
+await bench.finish(data, ['ws', '@fastify/websocket', 'fastify', 'socket.io', 'socket.io-client'])
