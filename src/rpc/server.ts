@@ -6,7 +6,7 @@
  */
 import { functionTable, type BrowserFunction, type Checker, type ServerFunction } from './functions.js'
 import { RpcError } from './browser/peer.js'
-import sjson from 'secure-json-parse'
+import { parseUntrustedJson } from '../websocket/message.js'
 import { parseFrames, PROTOCOL_VERSION, RpcErrorCode, type Frame } from './browser/protocol.js'
 import { RpcSession, type RpcConnection, type RpcSocket, type SessionHost } from './session.js'
 import { PAGE_GONE, POLICY_VIOLATION, RESUMED_ELSEWHERE, SERVICE_RESTART } from './close-codes.js'
@@ -128,7 +128,8 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
     }
     return {
       receive: (text) => {
-        const frames = parseFrames(text, parseSafely)
+        // Arguments reach handlers as parsed: keys that could pollute a prototype are refused, as Fastify does for bodies.
+        const frames = parseFrames(text, parseUntrustedJson)
         if (frames === null) {
           refuse('not an RPC frame')
           return
@@ -463,10 +464,6 @@ function flushAll (): void {
   flushes.length = 0
 }
 
-// Arguments reach handlers as parsed: keys that could pollute a prototype are refused, as Fastify does for bodies.
-function parseSafely (text: string): unknown {
-  return sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
-}
 
 function entryStatus (error: RpcError): 'error' | 'timeout' | 'disconnected' | 'invalid' {
   switch (error.code) {

@@ -37,6 +37,8 @@ export interface SessionHost<S> extends PeerHost {
 
 // 32 random bytes: the resume token, kept only as its SHA-256.
 const TOKEN_BYTES = 32
+// A call without options shares this one (no object per call).
+const NO_OPTIONS: CallOptions = Object.freeze({})
 
 /**
  * A secret as the server keeps it: its SHA-256.
@@ -127,7 +129,7 @@ export class RpcSession<Data = Record<string, unknown>, Request = unknown> {
       return Promise.reject(error)
     }
     return new Promise((resolve, reject) => {
-      this[kStartCall](fn, encoded, options ?? {}, (error, value) => { if (error === undefined) resolve(value as Result); else reject(error) })
+      this[kStartCall](fn, encoded, options ?? NO_OPTIONS, (error, value) => { if (error === undefined) resolve(value as Result); else reject(error) })
     })
   }
 

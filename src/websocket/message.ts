@@ -2,7 +2,19 @@
  * What a WebSocket message is made of, on the server and in the Node client
  * alike: strings are text, bytes are binary, any other value is JSON text.
  */
+import sjson from 'secure-json-parse'
 import { FST_ERR_WS_INVALID_MESSAGE } from '../errors.js'
+
+// As Fastify parses request bodies: a `__proto__` or `constructor.prototype` key is an error (one options object for every message).
+const REFUSE_PROTOTYPE_KEYS = Object.freeze({ protoAction: 'error', constructorAction: 'error' } as const)
+
+/**
+ * Parses JSON text from a peer; throws on bad JSON and on keys that could pollute a prototype.
+ * @example parseUntrustedJson('{"n":1}') // { n: 1 }
+ */
+export function parseUntrustedJson (text: string): unknown {
+  return sjson.parse(text, undefined, REFUSE_PROTOTYPE_KEYS)
+}
 
 /** What `send()` and `broadcast()` take: text, bytes (binary), or a value sent as JSON text. */
 export type OutgoingMessage = string | Buffer | ArrayBuffer | ArrayBufferView | object | number | boolean | null

@@ -8,7 +8,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import type { RawData, WebSocket } from 'ws'
-import sjson from 'secure-json-parse'
 import {
   FST_ERR_WS_HEARTBEAT_TIMEOUT,
   FST_ERR_WS_INVALID_MESSAGE,
@@ -25,7 +24,7 @@ import { DropOldestSender } from './drop-oldest.js'
 import { slowConsumerLimits, StallClock } from '../slow-consumer.js'
 import { envelopeMessages } from './envelope.js'
 import { frameSender, writesDirectly, type FrameSender, type SharedMessage } from './frame.js'
-import { encodeMessage, type OutgoingMessage } from './message.js'
+import { encodeMessage, parseUntrustedJson, type OutgoingMessage } from './message.js'
 import type { ResolvedResourceOptions } from './options.js'
 import type { Resource } from './resource.js'
 import { holdMessages, messageInProgress, networkSocket, releaseMessages } from './ws-internals.js'
@@ -442,7 +441,7 @@ export class ResourceClient<Data = Record<string, unknown>, Request = unknown, M
     if (definition.validate === undefined) return this.#call(definition.message, this, text as Message)
     let value: unknown
     try {
-      value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
+      value = parseUntrustedJson(text)
     } catch (error) {
       return this.#invalid(`not JSON: ${(error as Error).message}`)
     }

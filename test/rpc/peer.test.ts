@@ -82,6 +82,52 @@ t.test('a timeout rejects, and the callee sees its signal abort', async (t) => {
   t.equal(a.pending, 0)
 })
 
+t.test('one timer for every pending call: each still times out at its own deadline, and none early', async (t) => {
+  const timeouts = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
+  const { a } = pair(async () => {}, (fn) => fn === 'now' ? 'done' : new Promise(() => {}))
+  const before = timeouts()
+  const started = Date.now()
+  const order: string[] = []
+  const late: string[] = []
+  const call = (name: string, timeout: number): Promise<void> => a.call(name, [], { timeout }).then(
+    () => { order.push(`${name} answered`) },
+    (error: RpcError) => {
+      order.push(`${name} ${error.code === RpcErrorCode.TIMEOUT ? 'timed out' : error.code}`)
+      if (Date.now() - started < timeout) late.push(name)
+    })
+  const calls = [call('c200', 200), call('c40', 40), call('c120', 120), ...Array.from({ length: 7 }, (_, i) => call(`d${i}`, 300))]
+  t.ok(timeouts() - before <= 1, `ten pending calls, ${timeouts() - before} timers`)
+  // Answered before the deadline the timer was set for: the timer finds nothing due then, and waits for the next.
+  await call('now', 30)
+  await Promise.all(calls)
+  t.same(order, ['now answered', 'c40 timed out', 'c120 timed out', 'c200 timed out', ...Array.from({ length: 7 }, (_, i) => `d${i} timed out`)])
+  t.same(late, [], 'none rejected before its timeout')
+  t.equal(a.pending, 0)
+})
+
+t.test('a timeout that is not a count of ms rejects at once, and nothing is sent; a fraction is rounded up', async (t) => {
+  const link = pair(async () => {}, (_fn, _args, { signal }) => new Promise((resolve) => { signal.addEventListener('abort', () => { resolve(null) }) }))
+  for (const timeout of [Number.NaN, -1, Infinity]) {
+    await t.rejects(link.a.call('x', [], { timeout }), { code: RpcErrorCode.INVALID_PARAMS, message: /must be a number of ms/ }, String(timeout))
+  }
+  t.equal(link.messages.length, 0, 'no frame left')
+  await t.rejects(link.a.call('x', [], { timeout: 10.2 }), { code: RpcErrorCode.TIMEOUT })
+  t.match(link.log[0]?.frame, { t: 'call', deadline: 11 })
+})
+
+t.test('ending a peer stops its deadline timer', async (t) => {
+  const timeouts = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
+  // A peer whose frames go nowhere: only its own timers count.
+  const a = new Peer(host(async () => {}))
+  a.attach(() => {}, 0)
+  const before = timeouts()
+  const call = a.call('x', [], { timeout: 60_000 })
+  t.equal(timeouts(), before + 1)
+  a.end(new RpcError(RpcErrorCode.DISCONNECTED, 'gone'))
+  await t.rejects(call, { code: RpcErrorCode.DISCONNECTED })
+  t.equal(timeouts(), before, 'no timer left behind')
+})
+
 t.test('an abort signal cancels the call on both sides', async (t) => {
   let aborted: unknown
   const { a, b } = pair(async () => {}, (_fn, _args, { signal }) => new Promise(() => {

@@ -44,9 +44,12 @@ import { RpcErrorCode } from './protocol.js'
  * @typedef {(error: RpcError | undefined, value?: unknown) => void} Settle
  */
 /**
+ * A call waiting for its result: `deadline` is when it times out (ms since the epoch); `fn` and `timeout` name it then.
  * @typedef {{
  *   settle: Settle,
- *   timer: ReturnType<typeof setTimeout> | undefined,
+ *   deadline: number,
+ *   fn: string,
+ *   timeout: number,
  *   signal: AbortSignal | undefined,
  *   onAbort: (() => void) | undefined
  * }} Pending
@@ -62,6 +65,13 @@ const CALLEE_CODES = new Set([RpcErrorCode.REMOTE, RpcErrorCode.NOT_FOUND, RpcEr
 const ACK_DELAY = 1000
 // ...or until this many frames wait for one.
 const ACK_EVERY = 32
+// The longest delay setTimeout takes.
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+// A turn's batch leaves in a microtask: a resolved promise's, which Node runs without queueMicrotask's async-hooks resource.
+const RESOLVED = Promise.resolve()
+/** @param {() => void} flush */
+const afterMicrotasks = (flush) => { RESOLVED.then(flush) }
 
 /** An RPC failure: a code from `RpcErrorCode` (or the remote function's own) and a message. */
 export class RpcError extends Error {
@@ -159,6 +169,11 @@ export class Peer {
   // Made on first use: an idle session has no calls.
   /** @type {Map<number, Pending> | null} */
   #pending = null
+  // One timer for every pending call's deadline, set for the earliest (not a timer per call: a call to
+  // every session would make and clear one per session), and when it fires (Infinity: none).
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #deadlineTimer
+  #deadlineTimerAt = Infinity
   // Incoming calls running, by id: their contexts (a cancel reaches the function through them).
   /** @type {Map<number, CallContext> | null} */
   #running = null
@@ -252,15 +267,17 @@ export class Peer {
     if (this.#outboxBytes >= this.#host.maxOutboxBytes) {
       return settle(new RpcError(RpcErrorCode.OVERLOADED, `${this.#outboxBytes} characters wait for the other side already`))
     }
-    const timeout = options.timeout ?? this.#host.timeout
+    const timeout = Math.ceil(options.timeout ?? this.#host.timeout)
+    // Not a count of ms (NaN, negative, Infinity): nothing the wire's `deadline` can carry.
+    if (!Number.isSafeInteger(timeout) || timeout < 0) return settle(new RpcError(RpcErrorCode.INVALID_PARAMS, `the timeout of a call to ${fn} must be a number of ms, not ${String(options.timeout)}`))
     const id = this.#nextCallId++
     const frame = `"call","id":${id},"fn":${JSON.stringify(fn)},"deadline":${timeout},"args":${typeof args === 'string' ? args : JSON.stringify(args)}}`
     // The other side would close the socket, and the frame would be resent on every reconnect.
     if (this.#tooLarge(frame)) return settle(new RpcError(RpcErrorCode.OVERLOADED, `the call to ${fn} is larger than the ${this.#host.maxFrameBytes} bytes the other side takes`))
     /** @type {Pending} */
-    const pending = { settle, timer: undefined, signal: options.signal, onAbort: undefined }
+    const pending = { settle, deadline: Date.now() + timeout, fn, timeout, signal: options.signal, onAbort: undefined }
     pendingCalls.set(id, pending)
-    pending.timer = setTimeout(() => { this.#giveUp(id, RpcErrorCode.TIMEOUT, `call to ${fn} timed out after ${timeout} ms`) }, timeout)
+    if (pending.deadline < this.#deadlineTimerAt) this.#armDeadlines(pending.deadline)
     if (options.signal !== undefined) {
       pending.onAbort = () => { this.#giveUp(id, RpcErrorCode.CANCELLED, `call to ${fn} was cancelled`) }
       options.signal.addEventListener('abort', pending.onAbort, { once: true })
@@ -304,6 +321,8 @@ export class Peer {
   end (error) {
     if (this.#ended !== null) return
     this.#ended = error
+    clearTimeout(this.#deadlineTimer)
+    this.#deadlineTimerAt = Infinity
     for (const id of [...(this.#pending?.keys() ?? [])]) this.#giveUp(id, error.code, error.message, false)
     for (const id of [...(this.#running?.keys() ?? [])]) this.#stopRunning(id, error)
     this.#outbox.length = 0
@@ -416,8 +435,32 @@ export class Peer {
    */
   #forget (id, pending) {
     this.#pending?.delete(id)
-    if (pending.timer !== undefined) clearTimeout(pending.timer)
     if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort)
+  }
+
+  /**
+   * Sets the deadline timer to fire at `at` (ms since the epoch). A call settled before its deadline
+   * leaves the timer as it is: the next call usually has a later deadline, and needs no timer of its own.
+   * @param {number} at
+   */
+  #armDeadlines (at) {
+    clearTimeout(this.#deadlineTimer)
+    this.#deadlineTimerAt = at
+    // Timers take at most 2^31 - 1 ms; a later deadline is reached in steps.
+    this.#deadlineTimer = setTimeout(this.#expireCalls, Math.min(MAX_TIMER_MS, Math.max(1, at - Date.now())))
+  }
+
+  // The deadline timer fired: calls past their deadline time out; the timer is set again for the earliest left.
+  #expireCalls = () => {
+    this.#deadlineTimer = undefined
+    this.#deadlineTimerAt = Infinity
+    const now = Date.now()
+    let next = Infinity
+    for (const [id, pending] of this.#pending ?? []) {
+      if (pending.deadline <= now) this.#giveUp(id, RpcErrorCode.TIMEOUT, `call to ${pending.fn} timed out after ${pending.timeout} ms`)
+      else if (pending.deadline < next) next = pending.deadline
+    }
+    if (next !== Infinity) this.#armDeadlines(next)
   }
 
   /**
@@ -448,7 +491,7 @@ export class Peer {
   #transmit (text, s) {
     if (!this.#turnBusy) {
       this.#turnBusy = true
-      const defer = this.#host.defer ?? queueMicrotask
+      const defer = this.#host.defer ?? afterMicrotasks
       defer(this.#endTurn)
       this.#send?.(text, s)
       return
