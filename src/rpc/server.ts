@@ -464,7 +464,6 @@ function flushAll (): void {
   flushes.length = 0
 }
 
-
 function entryStatus (error: RpcError): 'error' | 'timeout' | 'disconnected' | 'invalid' {
   switch (error.code) {
     case RpcErrorCode.TIMEOUT: return 'timeout'
