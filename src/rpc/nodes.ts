@@ -36,7 +36,7 @@ export interface ManyRequest {
   args: string
   timeout: number
   sessions?: string[]
-  /** The caller's number for it: each entry is sent to the caller as it settles, tagged with it. */
+  /** The caller's number for it, when the caller yields entries as they come (callEach): they are sent ahead, tagged with it. */
   call?: number
 }
 
@@ -71,8 +71,8 @@ export class RpcNodes {
   readonly #recordTtl: number
   readonly #local: LocalNode
   readonly #stops: Array<() => void>
-  // Calls to many in progress, by number: where another node's entries go as they settle.
-  readonly #streams = new Map<number, (node: string, entry: WireEntry) => void>()
+  // Calls to many in progress that yield entries as they come (callEach), by number: where another node's entries go.
+  readonly #streams = new Map<number, (node: string, entries: WireEntry[]) => void>()
   #calls = 0
   // Listening to the entries other nodes send this one (ready within a round trip to the backplane).
   readonly #entries: Promise<(() => Promise<void>) | undefined>
@@ -93,22 +93,34 @@ export class RpcNodes {
       }),
       cluster.handle('rpc:many', (body, from) => {
         const request = body as ManyRequest
-        // Each entry goes to the caller as it settles; the answer (all of them) makes sure none is lost.
-        return local.callMany(request, (entry) => {
-          if (request.call !== undefined) cluster.publish(`rpc:entries:${from}`, Buffer.from(JSON.stringify({ call: request.call, entry }))).catch(() => {})
+        const call = request.call
+        if (call === undefined) return local.callMany(request, () => {})
+        // The entries that settle in one turn go to the caller as one message, unless the answer (all of them,
+        // so that none is lost) left in that turn too. null: answered.
+        let ahead: WireEntry[] | null = []
+        const answered = local.callMany(request, (entry) => {
+          if (ahead === null || ahead.push(entry) > 1) return
+          setImmediate(() => {
+            if (ahead === null) return
+            const entries = ahead
+            ahead = []
+            cluster.publish(`rpc:entries:${from}`, Buffer.from(JSON.stringify({ call, entries }))).catch(() => {})
+          })
         })
+        return answered.finally(() => { ahead = null })
       }),
       cluster.handle('rpc:release', (body) => ({ data: local.release(String(body)) })),
       cluster.handle('rpc:frames', (body) => local.postFrames(body as FramesPost))
     ]
     this.#entries = cluster.subscribe(`rpc:entries:${cluster.id}`, (payload, from) => {
-      let message: { call?: unknown, entry?: WireEntry }
+      let message: { call?: unknown, entries?: unknown }
       try {
         message = JSON.parse(payload.toString())
       } catch {
         return
       }
-      if (typeof message.call === 'number' && typeof message.entry?.id === 'string') this.#streams.get(message.call)?.(from, message.entry)
+      const entries = Array.isArray(message.entries) ? (message.entries as WireEntry[]).filter((entry) => typeof entry?.id === 'string') : []
+      if (typeof message.call === 'number' && entries.length > 0) this.#streams.get(message.call)?.(from, entries)
     }).catch(() => undefined)
   }
 
@@ -197,13 +209,15 @@ export class RpcNodes {
 
   /**
    * Calls the sessions of other nodes (`targets`: node → the session ids
-   * asked, or undefined for all of them). `each` hears each session's entry
-   * as its node sends it (as it settles there), the rest with the node's
-   * answer; a node that does not answer by the deadline has its sessions not
-   * heard from (from its records) reported as timeouts.
+   * asked, or undefined for all of them). `each` hears the entries of each
+   * node with its answer, or with `ahead` as they settle there (the ones of
+   * a turn together; the answer then brings only the ones lost on the way).
+   * A node that does not answer by the deadline has its sessions not heard
+   * from (from its records) reported as timeouts.
    */
-  async callMany (request: Omit<ManyRequest, 'sessions' | 'call'>, targets: Map<string, string[] | undefined>, each: (node: string, entries: WireEntry[]) => void): Promise<void> {
-    const call = ++this.#calls
+  async callMany (request: Omit<ManyRequest, 'sessions' | 'call'>, targets: Map<string, string[] | undefined>, each: (node: string, entries: WireEntry[]) => void, ahead = false): Promise<void> {
+    // Only a caller that yields entries as they come has them sent ahead: callAll waits for all anyway.
+    const call = ahead ? ++this.#calls : undefined
     // The sessions heard from so far, by node: an entry sent ahead is not reported again with its node's answer.
     const heard = new Map<string, Set<string>>([...targets.keys()].map((node) => [node, new Set()]))
     const report = (node: string, entries: WireEntry[]): void => {
@@ -212,7 +226,7 @@ export class RpcNodes {
       for (const entry of fresh) seen.add(entry.id)
       if (fresh.length > 0) each(node, fresh)
     }
-    this.#streams.set(call, (node, entry) => { if (heard.has(node)) report(node, [entry]) })
+    if (call !== undefined) this.#streams.set(call, (node, entries) => { if (heard.has(node)) report(node, entries) })
     try {
       await Promise.all([...targets].map(async ([node, sessions]) => {
         let asked: Awaited<ReturnType<ClusterNode['request']>>
@@ -235,7 +249,7 @@ export class RpcNodes {
         report(node, ids.map((id) => ({ id, status: failed.has(node) ? 'error' : 'timeout', error })))
       }))
     } finally {
-      this.#streams.delete(call)
+      if (call !== undefined) this.#streams.delete(call)
     }
   }
 

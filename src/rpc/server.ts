@@ -199,7 +199,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
     this.#callEverywhere(fn, args, options, (entry) => {
       settled.push(entry)
       wake?.()
-    }).finally(() => {
+    }, true).finally(() => {
       done = true
       wake?.()
     }).catch(this.#report)
@@ -246,8 +246,9 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
     for (const session of sessions) this.sessions.expire(session, new RpcError(RpcErrorCode.DISCONNECTED, 'the node is shutting down'), { closeCode: SERVICE_RESTART })
   }
 
-  // Calls the targets: this node's at once (`each` gets their index), then the other nodes'. Resolves once every entry is in.
-  async #callEverywhere<Result> (fn: BrowserFunction<unknown[], Result>, args: unknown[], options: CallManyOptions<RpcSession<Data, Request>>, each: (entry: CallEntry<RpcSession<Data, Request> | RemoteSession, Result>, index?: number) => void): Promise<void> {
+  // Calls the targets: this node's at once (`each` gets their index), then the other nodes' (their entries sent
+  // `ahead` as they settle there, for callEach). Resolves once every entry is in.
+  async #callEverywhere<Result> (fn: BrowserFunction<unknown[], Result>, args: unknown[], options: CallManyOptions<RpcSession<Data, Request>>, each: (entry: CallEntry<RpcSession<Data, Request> | RemoteSession, Result>, index?: number) => void, ahead = false): Promise<void> {
     // The targets are fixed now; the arguments are encoded once for all of them.
     const encoded = JSON.stringify(args)
     const timeout = options.timeout ?? this.#settings.timeout
@@ -299,7 +300,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
           ? { session, status: wire.status, value: wire.value as Result }
           : { session, status: wire.status, error: new RpcError(wire.error.code, wire.error.message) })
       }
-    })
+    }, ahead)
     await Promise.all([localDone, remoteDone])
   }
 

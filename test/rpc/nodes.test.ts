@@ -25,6 +25,8 @@ interface Node {
   base: string
   port: number
   add: BrowserFunction<[number, number], number>
+  // Implemented by the pages that pass it (connectTestPage's functions).
+  wait: BrowserFunction<[], number>
   hooks: string[]
   page: (base?: string, transports?: RpcTransport[]) => Promise<TestPage>
 }
@@ -40,6 +42,7 @@ async function node (t: Test, backplane: Backplane, name: string): Promise<Node>
     onExpire: (session) => { hooks.push(`expire ${session.id}`) }
   })
   const add = app.rpc.browserFunction('add', pair, (a, b) => a + b)
+  const wait = app.rpc.browserFunction('wait', { params: Type.Tuple([]), result: Type.Number() })
   app.rpc.serverFunction('node', { params: Type.Tuple([]), result: Type.String() }, () => name)
   const base = await listen(app)
   const pages: TestPage[] = []
@@ -52,6 +55,7 @@ async function node (t: Test, backplane: Backplane, name: string): Promise<Node>
     base,
     port: Number(new URL(base).port),
     add,
+    wait,
     hooks,
     page: async (at = base, transports) => {
       const page = await connectTestPage(at, { reconnect: { initialDelay: 10, maxDelay: 50 }, transports })
@@ -104,6 +108,57 @@ t.test('callEach yields another node\'s entries as its sessions answer, not when
     if (entry.session.id === fast.client.session) slow.faults.release()
   }
   t.same(order, ['fast ok', 'slow ok'], 'the fast page\'s entry came first, and let the slow one go')
+})
+
+t.test('another node\'s entries: in its one answer for callAll; for callEach, the ones that settle in a turn as one message ahead', async (t) => {
+  const backplane = new MemoryBackplane()
+  // What crosses the backplane ahead of the answers: the messages on the channels of entries.
+  const ahead: string[] = []
+  const publish = backplane.publishEphemeral.bind(backplane)
+  backplane.publishEphemeral = async (channel, payload) => {
+    if (channel.startsWith('rpc:entries:')) ahead.push(channel)
+    await publish(channel, payload)
+  }
+  const a = await node(t, backplane, 'a')
+  const b = await node(t, backplane, 'b')
+  await waitFor(() => a.app.rpc.nodes().length === 2, 'the nodes know each other')
+  // Five pages on b whose `wait` answers when the test opens their gate: four in one turn, then the fifth.
+  const newGates = (): Array<{ promise: Promise<number>, open: () => void }> => [0, 1].map(() => {
+    let open = (): void => {}
+    const promise = new Promise<number>((resolve) => { open = () => { resolve(7) } })
+    return { promise, open }
+  })
+  let gates = newGates()
+  const pages = await Promise.all([0, 0, 0, 0, 1].map((gate) => connectTestPage(b.base, { functions: { wait: () => gates[gate]!.promise } })))
+  t.teardown(() => { for (const { client } of pages) client.close() })
+  const called = (): Promise<void> => waitFor(() => [...b.app.rpc.sessions()].every((session) => session.pending === 1), 'b called its five pages')
+
+  const all = a.app.rpc.callAll(a.wait, [])
+  await called()
+  gates[0]!.open()
+  await waitFor(() => [...b.app.rpc.sessions()].filter((session) => session.pending === 0).length === 4, 'four pages answered b')
+  // Turns enough for b to have sent their entries ahead, if it did.
+  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
+  gates[1]!.open()
+  t.same((await all).map((entry) => `${entry.status} ${String(entry.value)}`), Array(5).fill('ok 7'), 'callAll: every entry of the other node')
+  t.same(ahead, [], 'none sent ahead: callAll waits for all of them anyway')
+
+  gates = newGates()
+  const each = a.app.rpc.callEach(a.wait, [])
+  const next = async (): Promise<string> => {
+    const { value } = await each.next()
+    return `${value?.status} ${String(value?.value)}`
+  }
+  const first = next()
+  await called()
+  gates[0]!.open()
+  const four = [await first, await next(), await next(), await next()]
+  t.same(four, Array(4).fill('ok 7'), 'callEach: the four that answered, before the fifth did')
+  t.equal(ahead.length, 1, 'they answered in one turn on b: their entries went ahead as one message')
+  gates[1]!.open()
+  t.equal(await next(), 'ok 7', 'the fifth')
+  t.equal((await each.next()).done, true)
+  t.equal(ahead.length, 1, 'the fifth came with b\'s answer: nothing more sent ahead')
 })
 
 t.test('a POST of frames that reaches the other node is handed to the node that holds the stream', async (t) => {
