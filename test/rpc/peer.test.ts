@@ -95,14 +95,28 @@ t.test('one timer for every pending call: each still times out at its own deadli
       order.push(`${name} ${error.code === RpcErrorCode.TIMEOUT ? 'timed out' : error.code}`)
       if (Date.now() - started < timeout) late.push(name)
     })
-  const calls = [call('c200', 200), call('c40', 40), call('c120', 120), ...Array.from({ length: 7 }, (_, i) => call(`d${i}`, 300))]
+  const calls = [call('c1000', 1000), call('c200', 200), call('c600', 600), ...Array.from({ length: 7 }, (_, i) => call(`d${i}`, 1500))]
   t.ok(timeouts() - before <= 1, `ten pending calls, ${timeouts() - before} timers`)
   // Answered before the deadline the timer was set for: the timer finds nothing due then, and waits for the next.
-  await call('now', 30)
+  await call('now', 100)
   await Promise.all(calls)
-  t.same(order, ['now answered', 'c40 timed out', 'c120 timed out', 'c200 timed out', ...Array.from({ length: 7 }, (_, i) => `d${i} timed out`)])
+  t.same(order, ['now answered', 'c200 timed out', 'c600 timed out', 'c1000 timed out', ...Array.from({ length: 7 }, (_, i) => `d${i} timed out`)])
   t.same(late, [], 'none rejected before its timeout')
   t.equal(a.pending, 0)
+})
+
+t.test('a wall clock set back an hour during a call moves no timeout (deadlines are on the monotonic clock)', async (t) => {
+  const never = (): Promise<never> => new Promise(() => {})
+  const { a, b } = pair(never, never)
+  const realNow = Date.now
+  t.teardown(() => { Date.now = realNow })
+  // Both sides' calls: each peer keeps its own deadlines.
+  const calls = [a.call('slow', [], { timeout: 40 }), b.call('slow', [], { timeout: 40 })].map((call) => call.catch((error: RpcError) => error.code))
+  Date.now = () => realNow() - 3_600_000
+  let guard: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise((resolve) => { guard = setTimeout(() => { resolve('still pending after 2 s') }, 2000) })
+  t.same(await Promise.race([Promise.all(calls), late]), [RpcErrorCode.TIMEOUT, RpcErrorCode.TIMEOUT])
+  clearTimeout(guard)
 })
 
 t.test('a timeout that is not a count of ms rejects at once, and nothing is sent; a fraction is rounded up', async (t) => {

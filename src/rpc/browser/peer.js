@@ -44,7 +44,7 @@ import { RpcErrorCode } from './protocol.js'
  * @typedef {(error: RpcError | undefined, value?: unknown) => void} Settle
  */
 /**
- * A call waiting for its result: `deadline` is when it times out (ms since the epoch); `fn` and `timeout` name it then.
+ * A call waiting for its result: `deadline` is when it times out (`performance.now()` ms); `fn` and `timeout` name it then.
  * @typedef {{
  *   settle: Settle,
  *   deadline: number,
@@ -67,6 +67,9 @@ const ACK_DELAY = 1000
 const ACK_EVERY = 32
 // The longest delay setTimeout takes.
 const MAX_TIMER_MS = 2 ** 31 - 1
+
+// Deadlines are kept on the monotonic clock: a wall clock set back or forward moves no timeout.
+const monotonicNow = () => performance.now()
 
 // A turn's batch leaves in a microtask: a resolved promise's, which Node runs without queueMicrotask's async-hooks resource.
 const RESOLVED = Promise.resolve()
@@ -103,7 +106,7 @@ export class CallContext {
 
   /** @param {number | undefined} deadline ms the caller gives the call */
   constructor (deadline) {
-    this.#deadlineAt = deadline === undefined ? Infinity : Date.now() + deadline
+    this.#deadlineAt = deadline === undefined ? Infinity : monotonicNow() + deadline
   }
 
   /**
@@ -117,7 +120,7 @@ export class CallContext {
         this.#controller.abort(this.#reason)
       } else if (this.#deadlineAt !== Infinity) {
         // The caller's deadline holds here too.
-        this.#timer = setTimeout(() => { this.abort(new RpcError(RpcErrorCode.TIMEOUT, 'the caller\'s deadline passed')) }, Math.max(0, this.#deadlineAt - Date.now()))
+        this.#timer = setTimeout(() => { this.abort(new RpcError(RpcErrorCode.TIMEOUT, 'the caller\'s deadline passed')) }, Math.max(0, this.#deadlineAt - monotonicNow()))
       }
     }
     return this.#controller.signal
@@ -125,7 +128,7 @@ export class CallContext {
 
   /** True once the caller gave up (its deadline passed, or it cancelled). */
   get aborted () {
-    return this.#reason !== undefined || this.#deadlineAt < Date.now()
+    return this.#reason !== undefined || this.#deadlineAt < monotonicNow()
   }
 
   /**
@@ -275,7 +278,7 @@ export class Peer {
     // The other side would close the socket, and the frame would be resent on every reconnect.
     if (this.#tooLarge(frame)) return settle(new RpcError(RpcErrorCode.OVERLOADED, `the call to ${fn} is larger than the ${this.#host.maxFrameBytes} bytes the other side takes`))
     /** @type {Pending} */
-    const pending = { settle, deadline: Date.now() + timeout, fn, timeout, signal: options.signal, onAbort: undefined }
+    const pending = { settle, deadline: monotonicNow() + timeout, fn, timeout, signal: options.signal, onAbort: undefined }
     pendingCalls.set(id, pending)
     if (pending.deadline < this.#deadlineTimerAt) this.#armDeadlines(pending.deadline)
     if (options.signal !== undefined) {
@@ -439,7 +442,7 @@ export class Peer {
   }
 
   /**
-   * Sets the deadline timer to fire at `at` (ms since the epoch). A call settled before its deadline
+   * Sets the deadline timer to fire at `at` (`performance.now()` ms). A call settled before its deadline
    * leaves the timer as it is: the next call usually has a later deadline, and needs no timer of its own.
    * @param {number} at
    */
@@ -447,14 +450,14 @@ export class Peer {
     clearTimeout(this.#deadlineTimer)
     this.#deadlineTimerAt = at
     // Timers take at most 2^31 - 1 ms; a later deadline is reached in steps.
-    this.#deadlineTimer = setTimeout(this.#expireCalls, Math.min(MAX_TIMER_MS, Math.max(1, at - Date.now())))
+    this.#deadlineTimer = setTimeout(this.#expireCalls, Math.min(MAX_TIMER_MS, Math.max(1, at - monotonicNow())))
   }
 
   // The deadline timer fired: calls past their deadline time out; the timer is set again for the earliest left.
   #expireCalls = () => {
     this.#deadlineTimer = undefined
     this.#deadlineTimerAt = Infinity
-    const now = Date.now()
+    const now = monotonicNow()
     let next = Infinity
     for (const [id, pending] of this.#pending ?? []) {
       if (pending.deadline <= now) this.#giveUp(id, RpcErrorCode.TIMEOUT, `call to ${pending.fn} timed out after ${pending.timeout} ms`)
