@@ -7,7 +7,7 @@
  */
 import type { ClusterNode } from '../cluster/node.js'
 import type { SharedStore } from '../cluster/store.js'
-import { RpcError } from './browser/peer.js'
+import { MAX_TIMEOUT_MS, RpcError } from './browser/peer.js'
 import { RpcErrorCode } from './browser/protocol.js'
 import { secretMatches } from './session.js'
 import type { FramesPost, PostOutcome } from './sse.js'
@@ -196,7 +196,7 @@ export class RpcNodes {
    * deadline: a timeout while it is still in the cluster, disconnected once it left.
    */
   async call (node: string, id: string, fn: string, args: string, timeout: number): Promise<unknown> {
-    const { answers, failed } = await this.cluster.request<{ v?: unknown, e?: { code: string, message: string } }>('rpc:call', { id, fn, args, timeout }, { nodes: [node], timeout: Math.ceil(timeout) + ANSWER_MARGIN })
+    const { answers, failed } = await this.cluster.request<{ v?: unknown, e?: { code: string, message: string } }>('rpc:call', { id, fn, args, timeout }, { nodes: [node], timeout: answerDeadline(timeout) })
     const answer = answers.get(node)
     if (answer !== undefined) {
       if (answer.e !== undefined) throw new RpcError(answer.e.code, answer.e.message)
@@ -231,7 +231,7 @@ export class RpcNodes {
       await Promise.all([...targets].map(async ([node, sessions]) => {
         let asked: Awaited<ReturnType<ClusterNode['request']>>
         try {
-          asked = await this.cluster.request<WireEntry[]>('rpc:many', { ...request, sessions, call }, { nodes: [node], timeout: Math.ceil(request.timeout) + ANSWER_MARGIN })
+          asked = await this.cluster.request<WireEntry[]>('rpc:many', { ...request, sessions, call }, { nodes: [node], timeout: answerDeadline(request.timeout) })
         } catch (error) {
           // This node is closing: the other node's sessions get an entry all the same.
           asked = { answers: new Map(), failed: new Map([[node, (error as Error).message]]), missing: [] }
@@ -271,6 +271,11 @@ export class RpcNodes {
     for (const stop of this.#stops) stop()
     await (await this.#entries)?.()
   }
+}
+
+// How long to wait for a node's answer to a call with this timeout: a margin more, within a timer's reach.
+function answerDeadline (timeout: number): number {
+  return Math.min(MAX_TIMEOUT_MS, Math.ceil(timeout) + ANSWER_MARGIN)
 }
 
 function wireError (error: unknown): { code: string, message: string } {

@@ -5,7 +5,7 @@
  * session (and checks the results) as its own.
  */
 import type { CallOptions } from './browser/peer.js'
-import { RpcError } from './browser/peer.js'
+import { callTimeout, RpcError } from './browser/peer.js'
 import { RpcErrorCode } from './browser/protocol.js'
 import type { BrowserFunction } from './functions.js'
 import type { RpcNodes } from './nodes.js'
@@ -41,10 +41,12 @@ export class RemoteSession {
    */
   async call<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, args: Params, options: CallOptions = {}): Promise<Result> {
     const encoded = JSON.stringify(args)
+    const timeout = callTimeout(options.timeout ?? this.#timeout, fn.name)
+    if (timeout instanceof RpcError) throw timeout
     if (options.signal?.aborted === true) throw new RpcError(RpcErrorCode.CANCELLED, `call to ${fn.name} was cancelled`)
     this.#node ??= await this.#nodes.locate(this.id)
     if (this.#node === undefined) throw new RpcError(RpcErrorCode.EXPIRED, `no node holds session ${this.id}`)
-    const call = this.#nodes.call(this.#node, this.id, fn.name, encoded, options.timeout ?? this.#timeout)
+    const call = this.#nodes.call(this.#node, this.id, fn.name, encoded, timeout)
     if (options.signal === undefined) return await call as Result
     // An abort stops the wait here; the page's call runs on to its deadline.
     const signal = options.signal

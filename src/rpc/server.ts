@@ -5,7 +5,7 @@
  * (plugins/rpc.ts) gives it sockets, requests and a schema checker.
  */
 import { functionTable, type BrowserFunction, type Checker, type ServerFunction } from './functions.js'
-import { RpcError } from './browser/peer.js'
+import { callTimeout, RpcError } from './browser/peer.js'
 import { parseUntrustedJson } from '../websocket/message.js'
 import { parseFrames, PROTOCOL_VERSION, RpcErrorCode, type Frame } from './browser/protocol.js'
 import { RpcSession, type RpcConnection, type RpcSocket, type SessionHost } from './session.js'
@@ -193,6 +193,8 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
    * @example for await (const entry of server.callEach(add, [1, 2])) console.log(entry.session.id, entry.status)
    */
   async * callEach<Params extends unknown[], Result> (fn: BrowserFunction<Params, Result>, args: Params, options: CallManyOptions<RpcSession<Data, Request>> = {}): AsyncGenerator<CallEntry<RpcSession<Data, Request> | RemoteSession, Result>> {
+    // A bad timeout fails the first next(), as it fails callAll(): nothing is sent.
+    this.#timeoutOf(fn, options)
     const settled: Array<CallEntry<RpcSession<Data, Request> | RemoteSession, Result>> = []
     let wake: (() => void) | undefined
     let done = false
@@ -251,7 +253,7 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
   async #callEverywhere<Result> (fn: BrowserFunction<unknown[], Result>, args: unknown[], options: CallManyOptions<RpcSession<Data, Request>>, each: (entry: CallEntry<RpcSession<Data, Request> | RemoteSession, Result>, index?: number) => void, ahead = false): Promise<void> {
     // The targets are fixed now; the arguments are encoded once for all of them.
     const encoded = JSON.stringify(args)
-    const timeout = options.timeout ?? this.#settings.timeout
+    const timeout = this.#timeoutOf(fn, options)
     const nodes = this.#nodes
     const local: Array<RpcSession<Data, Request>> = []
     const remote: RemoteSession[] = []
@@ -302,6 +304,13 @@ export class RpcServer<Data = Record<string, unknown>, Request = unknown> {
       }
     }, ahead)
     await Promise.all([localDone, remoteDone])
+  }
+
+  // The timeout of a call to many, in whole ms; throws an RpcError (invalid params) for one no call could carry.
+  #timeoutOf (fn: BrowserFunction<unknown[], unknown>, options: CallManyOptions<RpcSession<Data, Request>>): number {
+    const timeout = callTimeout(options.timeout ?? this.#settings.timeout, fn.name)
+    if (timeout instanceof RpcError) throw timeout
+    return timeout
   }
 
   // Calls this node's `targets`; `each` hears each one's entry (with its index among the targets) once, maybe at once.

@@ -161,6 +161,26 @@ t.test('another node\'s entries: in its one answer for callAll; for callEach, th
   t.equal(ahead.length, 1, 'the fifth came with b\'s answer: nothing more sent ahead')
 })
 
+t.test('a timeout no call can carry: callAll, callEach and a remote session\'s call reject with invalid params, and call no page', async (t) => {
+  const backplane = new MemoryBackplane()
+  const a = await node(t, backplane, 'a')
+  const b = await node(t, backplane, 'b')
+  await waitFor(() => a.app.rpc.nodes().length === 2, 'the nodes know each other')
+  await a.page()
+  const onB = await b.page()
+  const remote = a.app.rpc.session(onB.client.session as string) as RemoteSession
+  for (const timeout of [Number.NaN, -1, 2 ** 31]) {
+    const invalid = { code: RpcErrorCode.INVALID_PARAMS, message: /must be a number of ms/ }
+    await t.rejects(a.app.rpc.callAll(a.add, [1, 2], { timeout }), invalid, `callAll, ${timeout}`)
+    await t.rejects(a.app.rpc.callEach(a.add, [1, 2], { timeout }).next(), invalid, `callEach, ${timeout}`)
+    await t.rejects(remote.call(a.add, [1, 2], { timeout }), invalid, `a remote session, ${timeout}`)
+  }
+  t.same([...a.app.rpc.sessions(), ...b.app.rpc.sessions()].map((session) => session.received), [0, 0], 'no page answered anything: none was called')
+  t.equal(await remote.call(a.add, [1, 2], { timeout: 5000.5 }), 3, 'a fraction of a ms is rounded up')
+  t.equal(await remote.call(a.add, [1, 2], { timeout: 2 ** 31 - 1 }), 3, 'the longest timeout: its node\'s deadline (a margin more) stays within a timer\'s reach')
+  t.same((await a.app.rpc.callAll(a.add, [1, 2], { timeout: 2 ** 31 - 1 })).map((entry) => entry.status), ['ok', 'ok'], 'callAll too')
+})
+
 t.test('a POST of frames that reaches the other node is handed to the node that holds the stream', async (t) => {
   const backplane = new MemoryBackplane()
   const a = await node(t, backplane, 'a')

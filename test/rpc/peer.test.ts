@@ -50,6 +50,11 @@ function pair (runA: Run, runB: Run, limits: Partial<PeerHost> = {}) {
 
 const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5))
 
+// Resolves once `sent` has a frame (within 2 s).
+async function waitForSent (sent: string[]): Promise<void> {
+  for (let waited = 0; sent.length === 0 && waited < 2000; waited += 5) await turn()
+}
+
 t.test('a call gets its result; a throwing function is a remote error with its message, never a stack', async (t) => {
   const { a } = pair(async () => {}, async (fn, args) => {
     if (fn === 'add') return (args[0] as number) + (args[1] as number)
@@ -121,12 +126,76 @@ t.test('a wall clock set back an hour during a call moves no timeout (deadlines 
 
 t.test('a timeout that is not a count of ms rejects at once, and nothing is sent; a fraction is rounded up', async (t) => {
   const link = pair(async () => {}, (_fn, _args, { signal }) => new Promise((resolve) => { signal.addEventListener('abort', () => { resolve(null) }) }))
-  for (const timeout of [Number.NaN, -1, Infinity]) {
+  for (const timeout of [Number.NaN, -1, Infinity, 2 ** 31, '100' as unknown as number]) {
     await t.rejects(link.a.call('x', [], { timeout }), { code: RpcErrorCode.INVALID_PARAMS, message: /must be a number of ms/ }, String(timeout))
   }
   t.equal(link.messages.length, 0, 'no frame left')
   await t.rejects(link.a.call('x', [], { timeout: 10.2 }), { code: RpcErrorCode.TIMEOUT })
   t.match(link.log[0]?.frame, { t: 'call', deadline: 11 })
+})
+
+t.test('an idle peer\'s deadline timer keeps no process alive; a pending call does', async (t) => {
+  const timeouts = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
+  const a = new Peer(host(async () => {}))
+  const sent: string[] = []
+  a.attach((text) => { sent.push(text) }, 0)
+  const before = timeouts()
+  const answer = (id: number): void => { a.receive({ t: 'result', s: id, id, value: id }) }
+  const first = a.call('x', [], { timeout: 60_000 })
+  t.equal(timeouts(), before + 1, 'pending: the timer counts')
+  answer(1)
+  t.equal(await first, 1)
+  // The result armed the standalone ack's timer (a second): that one counts.
+  t.equal(timeouts(), before + 1, 'idle: the deadline timer is still set, and keeps nothing alive')
+  const second = a.call('x', [], { timeout: 60_000 })
+  t.equal(timeouts(), before + 2, 'pending again: it counts again')
+  answer(2)
+  t.equal(await second, 2)
+  a.end(new RpcError(RpcErrorCode.DISCONNECTED, 'gone'))
+})
+
+t.test('a caller that ends the peer, or throws, when its call times out leaves the other deadlines right', async (t) => {
+  const timeouts = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
+  const ended = new Peer(host(async () => {}))
+  ended.attach(() => {}, 0)
+  const before = timeouts()
+  const long = ended.call('x', [], { timeout: 3_600_000 }).catch((error: RpcError) => error.code)
+  await new Promise<void>((resolve) => {
+    ended.start('x', [], { timeout: 20 }, () => {
+      ended.end(new RpcError(RpcErrorCode.DISCONNECTED, 'ended by a caller'))
+      resolve()
+    })
+  })
+  t.equal(await long, RpcErrorCode.DISCONNECTED)
+  t.equal(timeouts(), before, 'no timer armed on an ended peer')
+
+  const throwing = new Peer(host(async () => {}))
+  throwing.attach(() => {}, 0)
+  // The caller's throw leaves the timer's callback (an uncaught exception): caught here instead of tap's handler.
+  const handlers = process.listeners('uncaughtException')
+  process.removeAllListeners('uncaughtException')
+  const uncaught = new Promise<Error>((resolve) => { process.once('uncaughtException', resolve) })
+  let restored = false
+  const restore = (): void => {
+    if (restored) return
+    restored = true
+    for (const handler of handlers) process.on('uncaughtException', handler)
+  }
+  t.teardown(restore)
+  throwing.start('x', [], { timeout: 20 }, () => { throw new Error('a caller\'s own bug') })
+  const next = throwing.call('y', [], { timeout: 60 }).catch((error: RpcError) => error.code)
+  t.match(await uncaught, { message: 'a caller\'s own bug' })
+  restore()
+  t.equal(await next, RpcErrorCode.TIMEOUT, 'the next call still times out')
+})
+
+t.test('a call whose deadline is past a timer\'s reach (a peer of its own) runs with no deadline timer, and is answered', async (t) => {
+  const sent: string[] = []
+  const b = new Peer(host((_fn, _args, { signal }) => new Promise((resolve) => { setTimeout(() => { resolve(signal.aborted ? 'aborted' : 'ran') }, 20) })))
+  b.attach((text) => { sent.push(text) }, 0)
+  b.receive({ t: 'call', s: 1, id: 1, fn: 'x', deadline: 9e15, args: [] })
+  await waitForSent(sent)
+  t.match(sent.at(-1), /"value":"ran"/)
 })
 
 t.test('ending a peer stops its deadline timer', async (t) => {

@@ -65,8 +65,8 @@ const CALLEE_CODES = new Set([RpcErrorCode.REMOTE, RpcErrorCode.NOT_FOUND, RpcEr
 const ACK_DELAY = 1000
 // ...or until this many frames wait for one.
 const ACK_EVERY = 32
-// The longest delay setTimeout takes.
-const MAX_TIMER_MS = 2 ** 31 - 1
+/** The longest timeout of a call, in ms: the longest delay setTimeout takes (2^31 - 1, 24.8 days). */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1
 
 // Deadlines are kept on the monotonic clock: a wall clock set back or forward moves no timeout.
 const monotonicNow = () => performance.now()
@@ -118,8 +118,8 @@ export class CallContext {
       this.#controller = new AbortController()
       if (this.#reason !== undefined) {
         this.#controller.abort(this.#reason)
-      } else if (this.#deadlineAt !== Infinity) {
-        // The caller's deadline holds here too.
+      } else if (this.#deadlineAt - monotonicNow() <= MAX_TIMEOUT_MS) {
+        // The caller's deadline holds here too (one past a timer's reach, from a peer of its own, is none).
         this.#timer = setTimeout(() => { this.abort(new RpcError(RpcErrorCode.TIMEOUT, 'the caller\'s deadline passed')) }, Math.max(0, this.#deadlineAt - monotonicNow()))
       }
     }
@@ -270,9 +270,8 @@ export class Peer {
     if (this.#outboxBytes >= this.#host.maxOutboxBytes) {
       return settle(new RpcError(RpcErrorCode.OVERLOADED, `${this.#outboxBytes} characters wait for the other side already`))
     }
-    const timeout = Math.ceil(options.timeout ?? this.#host.timeout)
-    // Not a count of ms (NaN, negative, Infinity): nothing the wire's `deadline` can carry.
-    if (!Number.isSafeInteger(timeout) || timeout < 0) return settle(new RpcError(RpcErrorCode.INVALID_PARAMS, `the timeout of a call to ${fn} must be a number of ms, not ${String(options.timeout)}`))
+    const timeout = callTimeout(options.timeout ?? this.#host.timeout, fn)
+    if (timeout instanceof RpcError) return settle(timeout)
     const id = this.#nextCallId++
     const frame = `"call","id":${id},"fn":${JSON.stringify(fn)},"deadline":${timeout},"args":${typeof args === 'string' ? args : JSON.stringify(args)}}`
     // The other side would close the socket, and the frame would be resent on every reconnect.
@@ -281,6 +280,8 @@ export class Peer {
     const pending = { settle, deadline: monotonicNow() + timeout, fn, timeout, signal: options.signal, onAbort: undefined }
     pendingCalls.set(id, pending)
     if (pending.deadline < this.#deadlineTimerAt) this.#armDeadlines(pending.deadline)
+    // A pending call keeps a Node process alive (an idle peer's timer does not: see #forget).
+    else this.#deadlineTimer?.ref?.()
     if (options.signal !== undefined) {
       pending.onAbort = () => { this.#giveUp(id, RpcErrorCode.CANCELLED, `call to ${fn} was cancelled`) }
       options.signal.addEventListener('abort', pending.onAbort, { once: true })
@@ -438,6 +439,8 @@ export class Peer {
    */
   #forget (id, pending) {
     this.#pending?.delete(id)
+    // The deadline timer stays for the next call; with none pending it keeps no Node process alive (browsers have no unref).
+    if (this.#pending?.size === 0) this.#deadlineTimer?.unref?.()
     if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort)
   }
 
@@ -449,8 +452,7 @@ export class Peer {
   #armDeadlines (at) {
     clearTimeout(this.#deadlineTimer)
     this.#deadlineTimerAt = at
-    // Timers take at most 2^31 - 1 ms; a later deadline is reached in steps.
-    this.#deadlineTimer = setTimeout(this.#expireCalls, Math.min(MAX_TIMER_MS, Math.max(1, at - monotonicNow())))
+    this.#deadlineTimer = setTimeout(this.#expireCalls, Math.max(1, at - monotonicNow()))
   }
 
   // The deadline timer fired: calls past their deadline time out; the timer is set again for the earliest left.
@@ -458,12 +460,16 @@ export class Peer {
     this.#deadlineTimer = undefined
     this.#deadlineTimerAt = Infinity
     const now = monotonicNow()
-    let next = Infinity
-    for (const [id, pending] of this.#pending ?? []) {
-      if (pending.deadline <= now) this.#giveUp(id, RpcErrorCode.TIMEOUT, `call to ${pending.fn} timed out after ${pending.timeout} ms`)
-      else if (pending.deadline < next) next = pending.deadline
+    try {
+      for (const [id, pending] of this.#pending ?? []) {
+        if (pending.deadline <= now) this.#giveUp(id, RpcErrorCode.TIMEOUT, `call to ${pending.fn} timed out after ${pending.timeout} ms`)
+      }
+    } finally {
+      // The earliest deadline left, even when a caller's settle threw, started calls or ended the peer (none left then).
+      let next = Infinity
+      for (const pending of this.#pending?.values() ?? []) if (pending.deadline < next) next = pending.deadline
+      if (next < this.#deadlineTimerAt) this.#armDeadlines(next)
     }
-    if (next !== Infinity) this.#armDeadlines(next)
   }
 
   /**
@@ -554,6 +560,20 @@ export class Peer {
     this.#acknowledgedOut = this.#received
     this.#transmit(`{"t":"ack","ack":${this.#received}}`, 0)
   }
+}
+
+/**
+ * A call's timeout as the wire carries it: whole ms (a fraction rounded up)
+ * from 0 to `MAX_TIMEOUT_MS`; anything else is an invalid-params error.
+ * @param {unknown} timeout
+ * @param {string} fn the function called, for the message
+ * @returns {number | RpcError}
+ * @example callTimeout(1500.5, 'add') // 1501
+ */
+export function callTimeout (timeout, fn) {
+  const ms = typeof timeout === 'number' ? Math.ceil(timeout) : NaN
+  if (ms >= 0 && ms <= MAX_TIMEOUT_MS) return ms
+  return new RpcError(RpcErrorCode.INVALID_PARAMS, `the timeout of a call to ${fn} must be a number of ms from 0 to ${MAX_TIMEOUT_MS}, not ${String(timeout)}`)
 }
 
 /**
